@@ -1,0 +1,102 @@
+/*
+ * metrics: traffic figures of an API behind the APIM AI gateway, from whichever Azure sources the
+ * service has (tools.md §3 get_metrics). Azure Monitor metrics on the service (every tier;
+ * service-wide counts by response code, durations; no subscription dimension), the reports API
+ * (classic tiers only, retired 15 March 2027: per-subscription success/blocked/cache counts) and
+ * Log Analytics (when a diagnostic setting sends GatewayLogs to a workspace: exact per-subscription
+ * 429s, cache outcomes, backends; GatewayLlmLogs: tokens). The pure parts — time parsing and
+ * validation, grain choice per source, parsing each source's answer, merging them into one
+ * result, the compact text report — need no network; metrics_collect() does the ARM calls.
+ *
+ * Ownership: every json_t * returned is a NEW reference the caller json_decref()s; json_t *
+ * arguments are borrowed. char * results are heap strings the caller free()s.
+ */
+#ifndef AIGW_METRICS_H
+#define AIGW_METRICS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct arm_client;
+
+enum metrics_group { METRICS_GROUP_SUBSCRIPTION = 0, METRICS_GROUP_TIME, METRICS_GROUP_NONE };
+
+#define METRICS_MONITOR_RETENTION_DAYS 93 /* Azure Monitor platform metrics */
+#define METRICS_LA_RETENTION_DAYS 30      /* a workspace's default retention */
+#define METRICS_FUTURE_SKEW_SEC 300       /* `until` may be this far ahead of our clock */
+#define METRICS_MAX_ROWS 20               /* rows of the text table before "and N more" */
+
+/* ---- time ------------------------------------------------------------------------------- */
+
+/* Parses an ISO 8601 timestamp ("2026-11-25T01:00:00Z", offset allowed) or a relative duration
+ * "Nm", "Nh", "Nd" meaning that long before now. 0 or UTIL_EINVAL with a sentence. */
+int metrics_parse_time(const char *s, int64_t now, int64_t *out, util_error *err);
+
+struct metrics_window {
+    int64_t since, until;   /* validated window, epoch seconds; since clamped to Monitor's retention */
+    int64_t asked_since;    /* what the caller asked for */
+    bool clamped;           /* since was moved forward */
+};
+
+/* Builds the window from the arguments (until NULL = now): until after since, neither beyond
+ * now + METRICS_FUTURE_SKEW_SEC, since clamped to METRICS_MONITOR_RETENTION_DAYS. */
+int metrics_window_make(const char *since, const char *until, int64_t now, struct metrics_window *w, util_error *err);
+
+/* Grain for Azure Monitor: the smallest of PT1M PT5M PT15M PT30M PT1H PT6H PT12H P1D giving at
+ * most max_points points over window seconds (P1D when none does). Seconds. */
+int64_t metrics_grain_monitor(int64_t window, int max_points);
+/* Grain for the reports API's byTime: the smallest multiple of 15 minutes giving at most
+ * max_points rows. Seconds. */
+int64_t metrics_grain_reports(int64_t window, int max_points);
+
+/* ---- parsing each source's answer (pure; NULL or a partial object when the shape is off) -- */
+
+/* Monitor Requests split by GatewayResponseCode (aggregation Total) →
+ * {"requests","successful","blocked","failed","throttled","series":[{"t","requests","throttled"}]}. */
+json_t *metrics_parse_monitor_requests(json_t *body);
+/* Monitor Duration and BackendDuration (aggregation Average,Count) →
+ * {"avg_latency_ms","avg_backend_latency_ms"} (each null without data). */
+json_t *metrics_parse_monitor_durations(json_t *body);
+/* reports/bySubscription → {subscription id: row} with the row counters (throttled = blocked calls). */
+json_t *metrics_parse_reports(json_t *body);
+/* A Log Analytics query answer → array of objects keyed by column name (first table). */
+json_t *metrics_parse_la(json_t *body);
+
+/* ---- merging and text --------------------------------------------------------------------- */
+
+/* What each source answered (borrowed; NULL = not queried or failed) and the notes about them. */
+struct metrics_inputs {
+    json_t *monitor_requests;  /* metrics_parse_monitor_requests */
+    json_t *monitor_durations; /* metrics_parse_monitor_durations */
+    json_t *reports;           /* metrics_parse_reports */
+    json_t *la_subscriptions;  /* metrics_parse_la of the per-subscription query */
+    json_t *la_backends;       /* metrics_parse_la of the per-backend query */
+    json_t *la_tokens;         /* metrics_parse_la of the tokens query */
+    json_t *unavailable;       /* array of {source, reason, fix} */
+    json_t *notes;             /* array of strings (clamping, fallbacks) */
+};
+
+/* The get_metrics result (without api_id/since/until, which the caller adds): totals,
+ * by_subscription (unless group_by is none), by_backend, series (group_by time), sources. */
+json_t *metrics_merge(const struct metrics_inputs *in, int group_by);
+
+/* The compact text report of a result (metrics_merge's plus api_id/since/until): a header line,
+ * a table of at most METRICS_MAX_ROWS subscriptions (most throttled, then biggest first) with
+ * "and N more", the series or backends when present, and the sources line. */
+char *metrics_text(json_t *result);
+
+/* ---- the network part ------------------------------------------------------------------- */
+
+/* The KQL queries sent to Log Analytics ("%s" = the API id). */
+extern const char *const metrics_kql_subscriptions, *const metrics_kql_backends, *const metrics_kql_tokens;
+
+/* Discovers the sources (service SKU, diagnostic settings, the API's policy), queries the useful
+ * ones concurrently, and merges. *result is the full get_metrics result. A source failing is
+ * reported in result.sources; only an unknown API or every source failing is an error. */
+int metrics_collect(struct arm_client *arm, const char *api_id, const struct metrics_window *w, int group_by,
+                    json_t **result, util_error *err);
+
+#endif

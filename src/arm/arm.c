@@ -1,0 +1,547 @@
+/* arm: the ARM client (see include/arm.h) — URLs and pinned api-versions, the request engine
+ * shared by single calls and batches (token, retries with backoff and Retry-After, 401 refresh,
+ * 202 polling), paging and the client's lifecycle. Error sentences: arm_error.c; --check:
+ * arm_check.c. */
+#include "arm.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "arm_internal.h"
+#include "auth.h"
+#include "http.h"
+
+#define ARM_SLEEP_SLICE_MS 50
+#define ARM_MAX_PAGES 100
+#define ARM_DEFAULT_MAX_ITEMS 10000
+#define ARM_POLL_DEFAULT_MS 1000
+
+/* The one place api-versions are pinned. */
+static const char *const api_versions[] = {
+    [ARM_API_APIM] = "2024-05-01",
+    [ARM_API_METRICS] = "2024-02-01",
+    [ARM_API_DIAGNOSTICS] = "2021-05-01-preview",
+    [ARM_API_LOG_ANALYTICS] = "2017-10-01",
+};
+
+const char *arm_api_version(int api)
+{
+    if (api < 0 || api > ARM_API_LOG_ANALYTICS)
+        api = ARM_API_APIM;
+    return api_versions[api];
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+struct arm_client *arm_client_new(const struct config *cfg, util_error *err)
+{
+    if (config_ready(cfg, err) != 0)
+        return NULL;
+    struct arm_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        util_error_set(err, UTIL_ENOMEM, "out of memory creating the ARM client");
+        return NULL;
+    }
+    c->cfg = cfg;
+    c->retry = (struct arm_retry_policy){6, 60000, 800, 30000, 300000};
+    c->http = http_client_new(cfg->ca_file, err);
+    c->cred = c->http ? auth_credential_new(cfg, c->http, err) : NULL;
+    if (!c->cred) {
+        arm_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void arm_client_free(struct arm_client *c)
+{
+    if (!c)
+        return;
+    auth_credential_free(c->cred);
+    http_client_free(c->http);
+    free(c);
+}
+
+void arm_set_cancel(struct arm_client *c, volatile int *cancel) { http_client_set_cancel(c->http, cancel); }
+
+void arm_set_retry_policy(struct arm_client *c, const struct arm_retry_policy *p) { c->retry = *p; }
+
+void arm_get_stats(const struct arm_client *c, struct arm_stats *out)
+{
+    struct http_stats hs;
+    http_client_stats(c->http, &hs);
+    out->arm_requests = c->arm_requests;
+    out->retries = c->retries;
+    out->token_requests = auth_token_requests(c->cred);
+    out->new_connections = hs.new_connections;
+}
+
+void arm_result_free(struct arm_result *res)
+{
+    if (!res)
+        return;
+    json_decref(res->body);
+    free(res->etag);
+    free(res->request_id);
+    memset(res, 0, sizeof *res);
+}
+
+/* ---- URLs ----------------------------------------------------------------------------- */
+
+static int is_absolute(const char *p)
+{
+    return util_str_starts_with(p, "https://") || util_str_starts_with(p, "http://");
+}
+
+char *arm_url(const struct arm_client *c, const char *path, int api, const char *query)
+{
+    util_buf b;
+    util_buf_init(&b, 0);
+    if (is_absolute(path))
+        util_buf_puts(&b, path);
+    else if (path[0] == '/')
+        util_buf_printf(&b, "%s%s", c->cfg->arm_endpoint, path);
+    else
+        util_buf_printf(&b, "%s%s%s%s", c->cfg->arm_endpoint, c->cfg->service_id, path[0] ? "/" : "", path);
+    char sep = strchr(b.data, '?') ? '&' : '?';
+    if (!strstr(b.data, "api-version=")) {
+        util_buf_printf(&b, "%capi-version=%s", sep, arm_api_version(api));
+        sep = '&';
+    }
+    if (query && *query)
+        util_buf_printf(&b, "%c%s", sep, query);
+    return util_buf_steal(&b);
+}
+
+/* A URL we send our ARM token to must be on the configured ARM endpoint. */
+static int same_origin(const struct arm_client *c, const char *url)
+{
+    const char *ep = c->cfg->arm_endpoint;
+    size_t n = strlen(ep);
+    return strncmp(url, ep, n) == 0 && (url[n] == '/' || url[n] == '?' || url[n] == '\0');
+}
+
+/* ---- the engine ----------------------------------------------------------------------- */
+
+enum phase { PH_REQUEST, PH_ASYNC, PH_LOCATION, PH_FINAL_GET };
+
+/* One request's progress through attempts, polling and its outcome. */
+struct call {
+    const struct arm_request *req;
+    struct arm_result *res;
+    util_error *err;
+    int rc;
+    int done;
+    int phase;
+    char *url;        /* current target */
+    char *body_text;  /* serialised request body */
+    int attempts;     /* sent in the current phase */
+    int refreshed;    /* token refreshed once already */
+    int64_t start_ms; /* of the request, for the retry bound */
+    int64_t due_ms;   /* next send */
+};
+
+static long parse_retry_after(const char *v)
+{
+    if (!v)
+        return -1;
+    char *end;
+    long s = strtol(v, &end, 10);
+    if (end != v && *end == '\0' && s >= 0)
+        return s * 1000;
+    time_t t = curl_getdate(v, NULL);
+    if (t < 0)
+        return -1;
+    long ms = (long)(t * 1000 - util_now_ms());
+    return ms > 0 ? ms : 0;
+}
+
+static long backoff_ms(const struct arm_retry_policy *p, int attempt)
+{
+    long d = p->base_delay_ms;
+    for (int i = 1; i < attempt && d < p->max_delay_ms; i++)
+        d *= 2;
+    char hex[5];
+    unsigned r = util_random_hex(hex, 2) == 0 ? (unsigned)strtoul(hex, NULL, 16) : 32768u;
+    d = d * (80 + (long)(r % 41)) / 100; /* jitter: 80 % to 120 % */
+    return d < p->max_delay_ms ? d : p->max_delay_ms;
+}
+
+static int retriable_status(long s)
+{
+    return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
+
+/* Schedules another attempt if the policy allows it; returns 0 when scheduled. */
+static int schedule_retry(struct arm_client *c, struct call *k, const char *retry_after)
+{
+    int64_t now = util_monotonic_ms();
+    long delay = parse_retry_after(retry_after);
+    if (delay < 0)
+        delay = backoff_ms(&c->retry, k->attempts);
+    if (delay > c->retry.max_delay_ms)
+        delay = c->retry.max_delay_ms;
+    if (k->attempts >= c->retry.max_attempts || now + delay - k->start_ms > c->retry.max_total_ms)
+        return -1;
+    k->due_ms = now + delay;
+    c->retries++;
+    LOG_DEBUG("arm", "%s %s: retry %d in %ld ms", k->req->method, k->req->path, k->attempts, delay);
+    return 0;
+}
+
+static void finish(struct call *k, int rc)
+{
+    k->rc = rc;
+    k->done = 1;
+}
+
+static void keep_answer(struct call *k, const struct http_response *r)
+{
+    json_decref(k->res->body);
+    k->res->body = r->body.len ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
+    k->res->status = r->status;
+    free(k->res->request_id);
+    k->res->request_id = util_strdup(r->request_id);
+    const char *etag = r->etag ? r->etag : json_string_value(json_object_get(k->res->body, "etag"));
+    if (etag || k->phase == PH_REQUEST || k->phase == PH_FINAL_GET) {
+        free(k->res->etag);
+        k->res->etag = util_strdup(etag);
+    }
+}
+
+static void start_poll(struct call *k, int phase, const char *url, const char *retry_after)
+{
+    char *next = util_strdup(url); /* url may be k->url itself */
+    free(k->url);
+    k->url = next;
+    k->phase = phase;
+    k->attempts = 0;
+    long d = parse_retry_after(retry_after);
+    k->due_ms = util_monotonic_ms() + (d >= 0 ? d : ARM_POLL_DEFAULT_MS);
+}
+
+static int poll_overdue(const struct arm_client *c, const struct call *k)
+{
+    return util_monotonic_ms() - k->start_ms > c->retry.poll_max_ms;
+}
+
+/* A 202/201 that starts a long-running operation: poll its Azure-AsyncOperation or Location. */
+static void on_accepted(struct arm_client *c, struct call *k, const struct http_response *r)
+{
+    keep_answer(k, r);
+    const char *u = r->async_operation ? r->async_operation : r->location;
+    if (same_origin(c, u))
+        start_poll(k, r->async_operation ? PH_ASYNC : PH_LOCATION, u, r->retry_after);
+    else
+        finish(k, util_error_set(k->err, UTIL_EREMOTE, "ARM asked to poll %s, which is not on the ARM endpoint %s; "
+                                 "refusing to send the token there", u, c->cfg->arm_endpoint));
+}
+
+/* An Azure-AsyncOperation status answer: still running, failed, or done (then the final GET
+ * of the resource for PUT/PATCH). */
+static void on_async_status(struct arm_client *c, struct call *k, const struct http_response *r)
+{
+    json_t *b = r->body.len ? json_loadb(r->body.data, r->body.len, 0, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(b, "status"));
+    const char *m = k->req->method;
+    if (st && util_str_eq_ci(st, "Succeeded") && (strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)) {
+        char *orig = arm_url(c, k->req->path, k->req->api, k->req->query);
+        start_poll(k, PH_FINAL_GET, orig, "0");
+        free(orig);
+    } else if (st && util_str_eq_ci(st, "Succeeded")) {
+        finish(k, 0);
+    } else if (st && (util_str_eq_ci(st, "Failed") || util_str_eq_ci(st, "Canceled"))) {
+        finish(k, arm_error_from_json(c, k->req, json_object_get(b, "error"), k->err));
+    } else if (poll_overdue(c, k)) {
+        finish(k, arm_error_timeout(c, k->req, k->err));
+    } else {
+        start_poll(k, PH_ASYNC, k->url, r->retry_after);
+    }
+    json_decref(b);
+}
+
+/* Handles a 2xx answer: done, or polling starts or continues. */
+static void on_success(struct arm_client *c, struct call *k, const struct http_response *r)
+{
+    int accepted = r->status == 202 || r->status == 201;
+    if (k->phase == PH_REQUEST && strcmp(k->req->method, "GET") != 0 && accepted &&
+        (r->async_operation || (r->status == 202 && r->location)))
+        on_accepted(c, k, r);
+    else if (k->phase == PH_ASYNC)
+        on_async_status(c, k, r);
+    else if (k->phase == PH_LOCATION && r->status == 202 && poll_overdue(c, k))
+        finish(k, arm_error_timeout(c, k->req, k->err));
+    else if (k->phase == PH_LOCATION && r->status == 202)
+        start_poll(k, PH_LOCATION, k->url, r->retry_after);
+    else {
+        keep_answer(k, r);
+        finish(k, 0);
+    }
+}
+
+/* Judges one attempt's outcome. Returns 1 when the call needs a fresh token. */
+static int judge(struct arm_client *c, struct call *k, int hrc, const util_error *herr,
+                 const struct http_response *r)
+{
+    if (hrc != 0) {
+        if (hrc == UTIL_ENET && strcmp(k->req->method, "POST") != 0 && schedule_retry(c, k, NULL) == 0)
+            return 0;
+        *k->err = *herr;
+        finish(k, hrc);
+        return 0;
+    }
+    if (r->status >= 200 && r->status < 300) {
+        on_success(c, k, r);
+        return 0;
+    }
+    if (r->status == 401 && !k->refreshed && arm_is_expired_token(r->body.data)) {
+        k->refreshed = 1;
+        k->attempts--;
+        k->due_ms = util_monotonic_ms();
+        return 1;
+    }
+    if (retriable_status(r->status) && schedule_retry(c, k, r->retry_after) == 0)
+        return 0;
+    keep_answer(k, r);
+    finish(k, arm_error_from_answer(c, k->req, r->status, r->body.data, r->request_id, k->attempts,
+                                    util_monotonic_ms() - k->start_ms, k->err));
+    return 0;
+}
+
+static void build_http(const struct call *k, struct http_request *h, char **hdrs)
+{
+    memset(h, 0, sizeof *h);
+    int polling = k->phase != PH_REQUEST;
+    h->method = polling ? "GET" : k->req->method;
+    h->url = k->url;
+    h->headers[0] = hdrs[0];
+    h->headers[1] = "Accept: application/json";
+    size_t i = 2;
+    if (!polling && k->body_text) {
+        h->headers[i++] = "Content-Type: application/json";
+        h->body = k->body_text;
+        h->body_len = strlen(k->body_text);
+    }
+    if (!polling && hdrs[1])
+        h->headers[i++] = hdrs[1];
+}
+
+static int sleep_until(struct arm_client *c, int64_t due)
+{
+    for (;;) {
+        if (http_client_cancelled(c->http))
+            return UTIL_ECANCELLED;
+        int64_t left = due - util_monotonic_ms();
+        if (left <= 0)
+            return 0;
+        struct timespec ts = {0, (left > ARM_SLEEP_SLICE_MS ? ARM_SLEEP_SLICE_MS : left) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Sends every call that is due, concurrently. Returns 1 when one of them needs a new token,
+ * -1 when out of memory. */
+static int run_round(struct arm_client *c, struct call *ks, size_t n, const char *auth_hdr)
+{
+    int64_t now = util_monotonic_ms();
+    size_t m = 0;
+    size_t *idx = calloc(n, sizeof *idx);
+    struct http_request *hr = calloc(n, sizeof *hr);
+    struct http_response *hs = calloc(n, sizeof *hs);
+    int *rcs = calloc(n, sizeof *rcs);
+    util_error *errs = calloc(n, sizeof *errs);
+    char **ifm = calloc(n, sizeof *ifm);
+    int refresh = -1;
+    if (!idx || !hr || !hs || !rcs || !errs || !ifm)
+        goto out;
+    refresh = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ks[i].done || ks[i].due_ms > now)
+            continue;
+        ifm[m] = ks[i].req->if_match ? util_printf("If-Match: %s", ks[i].req->if_match) : NULL;
+        char *hdrs[2] = {(char *)auth_hdr, ifm[m]};
+        build_http(&ks[i], &hr[m], hdrs);
+        ks[i].attempts++;
+        idx[m++] = i;
+    }
+    c->arm_requests += m;
+    http_perform_batch(c->http, m, hr, hs, rcs, errs);
+    for (size_t j = 0; j < m; j++) {
+        refresh |= judge(c, &ks[idx[j]], rcs[j], &errs[j], &hs[j]);
+        http_response_free(&hs[j]);
+        free(ifm[j]);
+    }
+out:
+    free(idx), free(hr), free(hs), free(rcs), free(errs), free(ifm);
+    return refresh;
+}
+
+static int get_auth_header(struct arm_client *c, int force, char **hdr, util_error *err)
+{
+    const char *token = NULL;
+    int rc = auth_get_token(c->cred, c->cfg->arm_scope, force, &token, err);
+    free(*hdr);
+    *hdr = rc == 0 ? util_printf("Authorization: Bearer %s", token) : NULL;
+    return rc;
+}
+
+static int64_t next_due(const struct call *ks, size_t n)
+{
+    int64_t due = INT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (!ks[i].done && ks[i].due_ms < due)
+            due = ks[i].due_ms;
+    return due;
+}
+
+static void fail_pending(struct call *ks, size_t n, int rc, const util_error *e)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!ks[i].done) {
+            *ks[i].err = *e;
+            finish(&ks[i], rc);
+        }
+}
+
+static void init_call(struct arm_client *c, struct call *k, const struct arm_request *req, struct arm_result *res,
+                      util_error *err)
+{
+    memset(k, 0, sizeof *k);
+    memset(res, 0, sizeof *res);
+    util_error_clear(err);
+    k->req = req;
+    k->res = res;
+    k->err = err;
+    k->url = arm_url(c, req->path, req->api, req->query);
+    k->body_text = req->body ? json_dumps(req->body, JSON_COMPACT) : NULL;
+    k->start_ms = k->due_ms = util_monotonic_ms();
+    if (is_absolute(req->path) && !same_origin(c, k->url))
+        finish(k, util_error_set(err, UTIL_EINVAL, "refusing to send the ARM token to %s: it is not on the ARM "
+                                 "endpoint %s", req->path, c->cfg->arm_endpoint));
+}
+
+int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, struct arm_result *results, int *rcs,
+              util_error *errs)
+{
+    if (n == 0)
+        return 0;
+    struct call *ks = calloc(n, sizeof *ks);
+    if (!ks)
+        return UTIL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        init_call(c, &ks[i], &reqs[i], &results[i], &errs[i]);
+    char *auth_hdr = NULL;
+    util_error e;
+    util_error_clear(&e);
+    int rc = get_auth_header(c, 0, &auth_hdr, &e);
+    while (rc == 0 && next_due(ks, n) != INT64_MAX) {
+        if ((rc = sleep_until(c, next_due(ks, n))) != 0) {
+            util_error_set(&e, rc, "the request was cancelled");
+            break;
+        }
+        int round = run_round(c, ks, n, auth_hdr);
+        if (round < 0)
+            rc = util_error_set(&e, UTIL_ENOMEM, "out of memory sending ARM requests");
+        else if (round > 0)
+            rc = get_auth_header(c, 1, &auth_hdr, &e);
+    }
+    if (rc)
+        fail_pending(ks, n, rc, &e);
+    int first = 0;
+    for (size_t i = 0; i < n; i++) {
+        rcs[i] = ks[i].rc;
+        first = first ? first : ks[i].rc;
+        free(ks[i].url);
+        free(ks[i].body_text);
+    }
+    free(auth_hdr);
+    free(ks);
+    return first;
+}
+
+int arm_call(struct arm_client *c, const struct arm_request *req, struct arm_result *res, util_error *err)
+{
+    int rc = 0;
+    util_error e;
+    arm_batch(c, 1, req, res, &rc, &e);
+    if (err)
+        *err = e;
+    return rc;
+}
+
+/* ---- shorthands and paging ------------------------------------------------------------ */
+
+static int call_simple(struct arm_client *c, const char *method, const char *path, json_t *body,
+                       const char *if_match, struct arm_result *res, util_error *err)
+{
+    struct arm_request r = {.method = method, .path = path, .api = ARM_API_APIM, .body = body, .if_match = if_match};
+    return arm_call(c, &r, res, err);
+}
+
+int arm_get(struct arm_client *c, const char *path, struct arm_result *res, util_error *err)
+{
+    return call_simple(c, "GET", path, NULL, NULL, res, err);
+}
+
+int arm_put(struct arm_client *c, const char *path, json_t *body, const char *if_match, struct arm_result *res,
+            util_error *err)
+{
+    return call_simple(c, "PUT", path, body, if_match, res, err);
+}
+
+int arm_patch(struct arm_client *c, const char *path, json_t *body, const char *if_match, struct arm_result *res,
+              util_error *err)
+{
+    return call_simple(c, "PATCH", path, body, if_match, res, err);
+}
+
+int arm_delete(struct arm_client *c, const char *path, const char *if_match, struct arm_result *res, util_error *err)
+{
+    return call_simple(c, "DELETE", path, NULL, if_match, res, err);
+}
+
+int arm_post(struct arm_client *c, const char *path, json_t *body, struct arm_result *res, util_error *err)
+{
+    return call_simple(c, "POST", path, body, NULL, res, err);
+}
+
+int arm_list(struct arm_client *c, const char *path, int api, const char *query, size_t max_items, json_t **items,
+             util_error *err)
+{
+    size_t cap = max_items ? max_items : ARM_DEFAULT_MAX_ITEMS;
+    json_t *all = json_array();
+    char *next = NULL;
+    int rc = 0;
+    for (int page = 0; rc == 0; page++) {
+        if (page == ARM_MAX_PAGES) {
+            rc = util_error_set(err, UTIL_ELIMIT, "listing %s needed more than %d pages; narrow the request",
+                                path, ARM_MAX_PAGES);
+            break;
+        }
+        struct arm_request r = {.method = "GET", .path = next ? next : path, .api = api,
+                                .query = next ? NULL : query};
+        struct arm_result res;
+        rc = arm_call(c, &r, &res, err);
+        json_t *value = json_object_get(res.body, "value");
+        if (rc == 0 && json_array_size(all) + json_array_size(value) > cap)
+            rc = util_error_set(err, UTIL_ELIMIT, "listing %s returned more than %zu items; narrow the request",
+                                path, cap);
+        if (rc == 0)
+            json_array_extend(all, value);
+        free(next);
+        const char *link = json_string_value(json_object_get(res.body, "nextLink"));
+        next = rc == 0 && link && *link ? util_strdup(link) : NULL;
+        arm_result_free(&res);
+        if (!next)
+            break;
+    }
+    free(next);
+    if (rc) {
+        json_decref(all);
+        all = NULL;
+    }
+    *items = all;
+    return rc;
+}

@@ -1,0 +1,363 @@
+/* http: the libcurl client (see include/http.h) — multi + share handles, request setup,
+ * response capture with caps, the loopback-only rule for plain http, concurrent batches and
+ * cancellation. */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define HTTP_HEADER_VALUE_MAX 8192
+#define HTTP_POLL_MS 100
+
+struct http_client {
+    CURLM *multi;
+    CURLSH *share;
+    char *ca_file;
+    volatile int *cancel;
+    struct http_stats stats;
+};
+
+/* One transfer in flight: its easy handle and what it writes into. */
+struct transfer {
+    CURL *easy;
+    struct curl_slist *headers;
+    struct http_response *resp;
+    size_t max_body;
+    int over_limit;
+    int done;
+    CURLcode result;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct http_client *http_client_new(const char *ca_file, util_error *err)
+{
+    /* reference-counted by libcurl (thread-safe since 7.84); undone in http_client_free */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        util_error_set(err, UTIL_EINTERNAL, "libcurl could not be initialised");
+        return NULL;
+    }
+    struct http_client *c = calloc(1, sizeof *c);
+    if (!c) {
+        curl_global_cleanup();
+        util_error_set(err, UTIL_ENOMEM, "out of memory creating the HTTP client");
+        return NULL;
+    }
+    c->multi = curl_multi_init();
+    c->share = curl_share_init();
+    if (!c->multi || !c->share) {
+        http_client_free(c);
+        util_error_set(err, UTIL_EINTERNAL, "libcurl could not create its handles");
+        return NULL;
+    }
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    c->ca_file = util_strdup(ca_file);
+    return c;
+}
+
+void http_client_free(struct http_client *c)
+{
+    if (!c)
+        return;
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    if (c->share)
+        curl_share_cleanup(c->share);
+    free(c->ca_file);
+    free(c);
+    curl_global_cleanup();
+}
+
+void http_client_set_cancel(struct http_client *c, volatile int *cancel) { c->cancel = cancel; }
+
+int http_client_cancelled(const struct http_client *c) { return c->cancel && *c->cancel; }
+
+void http_client_stats(const struct http_client *c, struct http_stats *out) { *out = c->stats; }
+
+static void clear_headers(struct http_response *r)
+{
+    char **slots[] = {&r->etag, &r->retry_after, &r->request_id, &r->location, &r->async_operation,
+                      &r->content_type};
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+        free(*slots[i]);
+        *slots[i] = NULL;
+    }
+}
+
+void http_response_free(struct http_response *resp)
+{
+    if (!resp)
+        return;
+    util_buf_free(&resp->body);
+    clear_headers(resp);
+    resp->status = 0;
+}
+
+int http_url_allowed(const char *url, int allow_imds)
+{
+    if (!url)
+        return 0;
+    if (util_str_starts_with(url, "https://"))
+        return 1;
+    if (allow_imds && (strcmp(url, "http://169.254.169.254") == 0 ||
+                       util_str_starts_with(url, "http://169.254.169.254/")))
+        return 1;
+    return config_is_loopback_url(url);
+}
+
+/* ---- callbacks ------------------------------------------------------------------------ */
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
+{
+    struct transfer *t = user;
+    size_t n = size * nmemb;
+    util_buf *b = &t->resp->body;
+    if (b->len + n > t->max_body) {
+        t->over_limit = 1;
+        return 0;
+    }
+    return util_buf_append(b, ptr, n) == 0 ? n : 0;
+}
+
+static char *header_value(const char *line, size_t len, const char *name)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+        return NULL;
+    const char *v = line + nl + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    if ((size_t)(end - v) > HTTP_HEADER_VALUE_MAX)
+        return NULL;
+    return util_strndup(v, (size_t)(end - v));
+}
+
+static void keep_header(char **slot, const char *line, size_t len, const char *name)
+{
+    char *v = header_value(line, len, name);
+    if (v) {
+        free(*slot);
+        *slot = v;
+    }
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *user)
+{
+    struct transfer *t = user;
+    struct http_response *r = t->resp;
+    size_t len = size * nmemb;
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        /* a new response head (after 100 Continue): forget the previous one's headers */
+        util_buf_reset(&r->body);
+        clear_headers(r);
+        return len;
+    }
+    keep_header(&r->etag, line, len, "ETag");
+    keep_header(&r->retry_after, line, len, "Retry-After");
+    keep_header(&r->request_id, line, len, "x-ms-request-id");
+    keep_header(&r->location, line, len, "Location");
+    keep_header(&r->async_operation, line, len, "Azure-AsyncOperation");
+    keep_header(&r->content_type, line, len, "Content-Type");
+    return len;
+}
+
+/* ---- transfer setup ------------------------------------------------------------------- */
+
+static int setup_headers(struct transfer *t, const struct http_request *req)
+{
+    char line[80];
+    snprintf(line, sizeof line, "x-ms-client-request-id: %s", t->resp->client_request_id);
+    struct curl_slist *h = curl_slist_append(NULL, line);
+    for (size_t i = 0; h && i < HTTP_MAX_HEADERS && req->headers[i]; i++) {
+        struct curl_slist *n = curl_slist_append(h, req->headers[i]);
+        if (!n) {
+            curl_slist_free_all(h);
+            return UTIL_ENOMEM;
+        }
+        h = n;
+    }
+    /* no "Expect: 100-continue" round trip for bodies */
+    struct curl_slist *n = h ? curl_slist_append(h, "Expect:") : NULL;
+    if (!n) {
+        curl_slist_free_all(h);
+        return UTIL_ENOMEM;
+    }
+    t->headers = n;
+    return 0;
+}
+
+static int transfer_setup(struct http_client *c, struct transfer *t, const struct http_request *req,
+                          struct http_response *resp, util_error *err)
+{
+    memset(t, 0, sizeof *t);
+    memset(resp, 0, sizeof *resp);
+    t->resp = resp;
+    t->max_body = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
+    util_buf_init(&resp->body, t->max_body);
+    util_uuid4(resp->client_request_id);
+    if (!req->method || !http_url_allowed(req->url, req->allow_imds))
+        return util_error_set(err, UTIL_EINVAL,
+                              "refusing to send a request to %s: only https:// URLs are allowed "
+                              "(plain http:// only on a loopback host such as 127.0.0.1)",
+                              req->url ? req->url : "(no URL)");
+    if (setup_headers(t, req) != 0 || !(t->easy = curl_easy_init()))
+        return util_error_set(err, UTIL_ENOMEM, "out of memory preparing an HTTP request");
+    CURL *e = t->easy;
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (strcmp(req->method, "GET") == 0)
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    if (req->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+    } else if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "DELETE") != 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "azure-ai-gateway-mcp/" AIGW_VERSION);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms ? req->connect_timeout_ms : (long)HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms ? req->timeout_ms : (long)HTTP_DEFAULT_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    return 0;
+}
+
+/* Host part of a URL for messages (never the query, which could carry a secret). */
+static void url_origin(const char *url, char *out, size_t n)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t len = strcspn(p, "/?#");
+    snprintf(out, n, "%.*s", (int)len, p);
+}
+
+static int transfer_finish(struct http_client *c, struct transfer *t, const char *method, const char *url,
+                           util_error *err)
+{
+    long status = 0;
+    long connects = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
+    c->stats.new_connections += (unsigned long)connects;
+    t->resp->status = status;
+    char origin[256];
+    url_origin(url, origin, sizeof origin);
+    if (t->over_limit)
+        return util_error_set(err, UTIL_ELIMIT, "the answer of %s %s exceeded the %zu bytes allowed",
+                              method, origin, t->max_body);
+    if (!t->done)
+        return util_error_set(err, UTIL_ECANCELLED, "%s %s was cancelled", method, origin);
+    if (t->result != CURLE_OK) {
+        int timeout = t->result == CURLE_OPERATION_TIMEDOUT;
+        return util_error_set(err, UTIL_ENET, "%s %s failed: %s%s", method, origin,
+                              t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result),
+                              timeout ? " (timed out; check the network or proxy settings)" : "");
+    }
+    LOG_DEBUG("http", "%s %s -> %ld (client request id %s, request id %s)", method, origin, status,
+              t->resp->client_request_id, t->resp->request_id ? t->resp->request_id : "-");
+    return 0;
+}
+
+static void transfer_cleanup(struct http_client *c, struct transfer *t)
+{
+    if (t->easy) {
+        curl_multi_remove_handle(c->multi, t->easy);
+        curl_easy_cleanup(t->easy);
+    }
+    curl_slist_free_all(t->headers);
+}
+
+/* ---- the multi loop ------------------------------------------------------------------- */
+
+static void collect_done(struct http_client *c)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct transfer *t = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        t->done = 1;
+        t->result = msg->data.result;
+    }
+}
+
+/* Runs every added transfer to completion or cancellation. Returns 0 or UTIL_ECANCELLED. */
+static int run_multi(struct http_client *c)
+{
+    int running = 1;
+    while (running) {
+        if (http_client_cancelled(c))
+            return UTIL_ECANCELLED;
+        if (curl_multi_perform(c->multi, &running) != CURLM_OK)
+            break;
+        collect_done(c);
+        if (running && curl_multi_poll(c->multi, NULL, 0, HTTP_POLL_MS, NULL) != CURLM_OK)
+            break;
+    }
+    collect_done(c);
+    return 0;
+}
+
+int http_perform_batch(struct http_client *c, size_t n, const struct http_request *reqs,
+                       struct http_response *resps, int *rcs, util_error *errs)
+{
+    struct transfer *ts = calloc(n ? n : 1, sizeof *ts);
+    if (!ts) {
+        for (size_t i = 0; i < n; i++)
+            rcs[i] = util_error_set(&errs[i], UTIL_ENOMEM, "out of memory starting HTTP requests");
+        return UTIL_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        util_error_clear(&errs[i]);
+        rcs[i] = transfer_setup(c, &ts[i], &reqs[i], &resps[i], &errs[i]);
+        if (rcs[i] == 0) {
+            curl_multi_add_handle(c->multi, ts[i].easy);
+            c->stats.requests++;
+        }
+    }
+    int rc = run_multi(c);
+    for (size_t i = 0; i < n; i++) {
+        if (rcs[i] == 0)
+            rcs[i] = transfer_finish(c, &ts[i], reqs[i].method, reqs[i].url, &errs[i]);
+        transfer_cleanup(c, &ts[i]);
+    }
+    free(ts);
+    return rc;
+}
+
+int http_perform(struct http_client *c, const struct http_request *req, struct http_response *resp,
+                 util_error *err)
+{
+    int rc = 0;
+    util_error e;
+    http_perform_batch(c, 1, req, resp, &rc, &e);
+    if (rc && err)
+        *err = e;
+    return rc;
+}

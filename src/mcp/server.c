@@ -1,0 +1,444 @@
+/* server: the MCP lifecycle and request dispatch — initialize and version negotiation,
+ * tools/list, tools/call with schema validation, prompts, logging/setLevel and
+ * notifications/message, progress and elicitation for running calls. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mcp_internal.h"
+
+const char *const mcp_protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL};
+
+/* ---- registry -------------------------------------------------------------------------- */
+
+struct mcp_server *mcp_server_new(const struct mcp_server_info *info)
+{
+    struct mcp_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return NULL;
+    srv->info = *info;
+    pthread_mutex_init(&srv->out_lock, NULL);
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_cond_init(&srv->cond, NULL);
+    return srv;
+}
+
+void mcp_server_free(struct mcp_server *srv)
+{
+    if (!srv)
+        return;
+    for (size_t i = 0; i < srv->n_tools; i++) {
+        json_decref(srv->tool_input[i]);
+        json_decref(srv->tool_output[i]);
+    }
+    while (srv->head) {
+        struct mcp_queue_item *it = srv->head;
+        srv->head = it->next;
+        json_decref(it->msg);
+        free(it);
+    }
+    json_decref(srv->pending_reply);
+    pthread_mutex_destroy(&srv->out_lock);
+    pthread_mutex_destroy(&srv->lock);
+    pthread_cond_destroy(&srv->cond);
+    free(srv);
+}
+
+static json_t *parse_schema(const char *text, const char *tool, const char *which, util_error *err)
+{
+    json_error_t jerr;
+    json_t *s = json_loads(text, 0, &jerr);
+    if (!s || !json_is_object(s)) {
+        util_error_set(err, UTIL_EINVAL, "tool %s: %s schema is not a JSON object (%s, line %d)", tool, which,
+                       s ? "not an object" : jerr.text, jerr.line);
+        json_decref(s);
+        return NULL;
+    }
+    return s;
+}
+
+int mcp_server_add_tool(struct mcp_server *srv, const struct mcp_tool *tool, void *user, util_error *err)
+{
+    if (srv->n_tools == MCP_MAX_TOOLS)
+        return util_error_set(err, UTIL_EINVAL, "too many tools (at most %d)", MCP_MAX_TOOLS);
+    json_t *in = parse_schema(tool->input_schema, tool->name, "input", err);
+    if (!in)
+        return UTIL_EINVAL;
+    json_t *out = NULL;
+    if (tool->output_schema && !(out = parse_schema(tool->output_schema, tool->name, "output", err))) {
+        json_decref(in);
+        return UTIL_EINVAL;
+    }
+    srv->tools[srv->n_tools] = tool;
+    srv->tool_user[srv->n_tools] = user;
+    srv->tool_input[srv->n_tools] = in;
+    srv->tool_output[srv->n_tools] = out;
+    srv->n_tools++;
+    return 0;
+}
+
+int mcp_server_add_prompt(struct mcp_server *srv, const struct mcp_prompt *prompt, void *user, util_error *err)
+{
+    if (srv->n_prompts == MCP_MAX_PROMPTS)
+        return util_error_set(err, UTIL_EINVAL, "too many prompts (at most %d)", MCP_MAX_PROMPTS);
+    srv->prompts[srv->n_prompts] = prompt;
+    srv->prompt_user[srv->n_prompts] = user;
+    srv->n_prompts++;
+    return 0;
+}
+
+/* ---- results --------------------------------------------------------------------------- */
+
+json_t *mcp_result_ok(json_t *structured, const char *text)
+{
+    json_t *r = json_pack("{s:[{s:s, s:s}]}", "content", "type", "text", "text", text ? text : "");
+    if (structured)
+        json_object_set_new(r, "structuredContent", structured);
+    return r;
+}
+
+json_t *mcp_result_error(json_t *structured, const char *fmt, ...)
+{
+    char text[UTIL_ERROR_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    util_log_scrub(text);
+    json_t *r = mcp_result_ok(structured, text);
+    json_object_set_new(r, "isError", json_true());
+    return r;
+}
+
+/* ---- call context ---------------------------------------------------------------------- */
+
+bool mcp_call_cancelled(const struct mcp_call *call) { return call->cancelled != 0; }
+volatile int *mcp_call_cancel_flag(struct mcp_call *call) { return &call->cancelled; }
+const char *mcp_call_protocol_version(const struct mcp_call *call) { return call->srv->protocol_version; }
+bool mcp_call_can_elicit(const struct mcp_call *call) { return call->srv->client_elicit_form; }
+
+void mcp_call_progress(struct mcp_call *call, double progress, double total, const char *message)
+{
+    if (!call->progress_token || call->cancelled)
+        return;
+    json_t *params = json_pack("{s:O, s:f}", "progressToken", call->progress_token, "progress", progress);
+    if (total > 0)
+        json_object_set_new(params, "total", json_real(total));
+    if (message)
+        json_object_set_new(params, "message", json_string(message));
+    json_t *msg = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", "notifications/progress", "params", params);
+    mcp_write(call->srv, msg);
+    json_decref(msg);
+}
+
+enum mcp_elicit_action mcp_call_elicit(struct mcp_call *call, const char *message, json_t *requested_schema,
+                                       json_t **content, util_error *err)
+{
+    struct mcp_server *srv = call->srv;
+    if (content)
+        *content = NULL;
+    if (!srv->client_elicit_form)
+        return MCP_ELICIT_UNSUPPORTED;
+    pthread_mutex_lock(&srv->lock);
+    snprintf(srv->pending_id, sizeof srv->pending_id, "aigw-elicit-%u", ++srv->next_request);
+    json_t *id = json_string(srv->pending_id);
+    pthread_mutex_unlock(&srv->lock);
+
+    json_t *req = json_pack("{s:s, s:O, s:s, s:{s:s, s:O}}", "jsonrpc", "2.0", "id", id, "method",
+                            "elicitation/create", "params", "message", message, "requestedSchema", requested_schema);
+    if (strcmp(srv->protocol_version, "2025-11-25") >= 0)
+        json_object_set_new(json_object_get(req, "params"), "mode", json_string("form"));
+    mcp_write(srv, req);
+    json_decref(req);
+    json_decref(id);
+
+    pthread_mutex_lock(&srv->lock);
+    while (!srv->pending_reply && !call->cancelled && !srv->eof)
+        pthread_cond_wait(&srv->cond, &srv->lock);
+    json_t *reply = srv->pending_reply;
+    srv->pending_reply = NULL;
+    srv->pending_id[0] = '\0';
+    pthread_mutex_unlock(&srv->lock);
+
+    if (!reply)
+        return MCP_ELICIT_CANCEL;
+    enum mcp_elicit_action action = MCP_ELICIT_CANCEL;
+    json_t *result = json_object_get(reply, "result");
+    const char *a = json_string_value(json_object_get(result, "action"));
+    if (!result) {
+        const char *m = json_string_value(json_object_get(json_object_get(reply, "error"), "message"));
+        util_error_set(err, UTIL_EREMOTE, "the client could not ask for confirmation: %s", m ? m : "unknown error");
+    } else if (a && !strcmp(a, "accept")) {
+        action = MCP_ELICIT_ACCEPT;
+        if (content)
+            *content = json_incref(json_object_get(result, "content"));
+    } else if (a && !strcmp(a, "decline")) {
+        action = MCP_ELICIT_DECLINE;
+    }
+    json_decref(reply);
+    return action;
+}
+
+/* ---- logging bridge -------------------------------------------------------------------- */
+
+static void log_sink(int level, const char *logger, const char *message, void *user)
+{
+    struct mcp_server *srv = user;
+    json_t *msg = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}}", "jsonrpc", "2.0", "method", "notifications/message",
+                            "params", "level", util_log_level_name(level), "logger", logger ? logger : "server",
+                            "data", message);
+    mcp_write(srv, msg);
+    json_decref(msg);
+}
+
+/* ---- handlers -------------------------------------------------------------------------- */
+
+static json_t *tool_json(struct mcp_server *srv, size_t i)
+{
+    const struct mcp_tool *t = srv->tools[i];
+    json_t *j = json_pack("{s:s, s:s, s:s, s:O}", "name", t->name, "title", t->title, "description", t->description,
+                          "inputSchema", srv->tool_input[i]);
+    if (srv->tool_output[i])
+        json_object_set(j, "outputSchema", srv->tool_output[i]);
+    json_t *ann = json_pack("{s:s, s:b, s:b}", "title", t->title, "readOnlyHint", t->read_only_hint, "openWorldHint",
+                            t->open_world_hint);
+    if (!t->read_only_hint) {
+        json_object_set_new(ann, "destructiveHint", json_boolean(t->destructive_hint));
+        json_object_set_new(ann, "idempotentHint", json_boolean(t->idempotent_hint));
+    }
+    json_object_set_new(j, "annotations", ann);
+    return j;
+}
+
+static bool tool_visible(struct mcp_server *srv, size_t i) { return !(srv->info.read_only && srv->tools[i]->writes); }
+
+static void handle_initialize(struct mcp_server *srv, json_t *id, json_t *params)
+{
+    const char *asked = json_string_value(json_object_get(params, "protocolVersion"));
+    if (!asked) {
+        mcp_write_error(srv, id, MCP_INVALID_PARAMS, "initialize: params.protocolVersion (a string) is required");
+        return;
+    }
+    const char *agreed = mcp_protocol_versions[0];
+    for (size_t i = 0; mcp_protocol_versions[i]; i++)
+        if (!strcmp(asked, mcp_protocol_versions[i]))
+            agreed = mcp_protocol_versions[i];
+    snprintf(srv->protocol_version, sizeof srv->protocol_version, "%s", agreed);
+
+    json_t *elicit = json_object_get(json_object_get(params, "capabilities"), "elicitation");
+    /* form mode is implied by an empty object; a client naming only "url" cannot show forms */
+    srv->client_elicit_form =
+        json_is_object(elicit) && (json_object_size(elicit) == 0 || json_object_get(elicit, "form"));
+
+    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
+    if (srv->n_prompts)
+        json_object_set_new(caps, "prompts", json_pack("{s:b}", "listChanged", 0));
+    json_t *result = json_pack("{s:s, s:o, s:{s:s, s:s, s:s}}", "protocolVersion", agreed, "capabilities", caps,
+                               "serverInfo", "name", srv->info.name, "title", srv->info.title, "version",
+                               srv->info.version);
+    if (srv->info.instructions)
+        json_object_set_new(result, "instructions", json_string(srv->info.instructions));
+    srv->initialized = true;
+    mcp_write_result(srv, id, result);
+}
+
+static void handle_tools_list(struct mcp_server *srv, json_t *id)
+{
+    json_t *tools = json_array();
+    for (size_t i = 0; i < srv->n_tools; i++)
+        if (tool_visible(srv, i))
+            json_array_append_new(tools, tool_json(srv, i));
+    mcp_write_result(srv, id, json_pack("{s:o}", "tools", tools));
+}
+
+static void invalid_params(struct mcp_server *srv, json_t *id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void invalid_params(struct mcp_server *srv, json_t *id, const char *fmt, ...)
+{
+    char text[UTIL_ERROR_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    mcp_write_error(srv, id, MCP_INVALID_PARAMS, text);
+}
+
+static void handle_tools_call(struct mcp_server *srv, json_t *id, json_t *params)
+{
+    const char *name = json_string_value(json_object_get(params, "name"));
+    if (!name) {
+        invalid_params(srv, id, "tools/call: params.name (a string naming the tool) is required");
+        return;
+    }
+    size_t i = 0;
+    while (i < srv->n_tools && strcmp(srv->tools[i]->name, name) != 0)
+        i++;
+    if (i == srv->n_tools) {
+        util_buf names;
+        util_buf_init(&names, 4096);
+        for (size_t k = 0; k < srv->n_tools; k++)
+            if (tool_visible(srv, k))
+                util_buf_printf(&names, "%s%s", names.len ? ", " : "", srv->tools[k]->name);
+        invalid_params(srv, id, "Unknown tool '%s'. Available tools: %s", name, names.data ? names.data : "(none)");
+        util_buf_free(&names);
+        return;
+    }
+    if (!tool_visible(srv, i)) {
+        invalid_params(srv, id,
+                       "Tool '%s' changes the gateway and this server runs read-only (--read-only or "
+                       "AIGW_READ_ONLY=1); restart it without that setting to allow changes",
+                       name);
+        return;
+    }
+    json_t *args = json_object_get(params, "arguments");
+    if (args && !json_is_object(args)) {
+        invalid_params(srv, id, "Invalid arguments for tool '%s': arguments must be an object", name);
+        return;
+    }
+    json_t *own_args = args ? json_incref(args) : json_object();
+    util_error err;
+    util_error_clear(&err);
+    if (mcp_schema_validate(srv->tool_input[i], own_args, &err) != 0) {
+        invalid_params(srv, id, "Invalid arguments for tool '%s': %s", name, err.message);
+        json_decref(own_args);
+        return;
+    }
+    struct mcp_call call = {.srv = srv, .id = id,
+                            .progress_token = json_object_get(json_object_get(params, "_meta"), "progressToken")};
+    pthread_mutex_lock(&srv->lock);
+    srv->current = &call;
+    pthread_mutex_unlock(&srv->lock);
+
+    json_t *result = srv->tools[i]->fn(&call, own_args, srv->tool_user[i]);
+
+    pthread_mutex_lock(&srv->lock);
+    srv->current = NULL;
+    pthread_mutex_unlock(&srv->lock);
+    json_decref(own_args);
+    if (call.cancelled) {
+        /* the client cancelled: no response is sent for a cancelled request */
+        json_decref(result);
+        return;
+    }
+    if (!result)
+        result = mcp_result_error(NULL, "internal error: tool '%s' returned no result", name);
+    mcp_write_result(srv, id, result);
+}
+
+static void handle_prompts_list(struct mcp_server *srv, json_t *id)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < srv->n_prompts; i++) {
+        const struct mcp_prompt *p = srv->prompts[i];
+        json_t *args = json_array();
+        for (const struct mcp_prompt_arg *a = p->args; a && a->name; a++)
+            json_array_append_new(args, json_pack("{s:s, s:s, s:b}", "name", a->name, "description", a->description,
+                                                  "required", a->required));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:o}", "name", p->name, "title", p->title,
+                                              "description", p->description, "arguments", args));
+    }
+    mcp_write_result(srv, id, json_pack("{s:o}", "prompts", list));
+}
+
+static void handle_prompts_get(struct mcp_server *srv, json_t *id, json_t *params)
+{
+    const char *name = json_string_value(json_object_get(params, "name"));
+    size_t i = 0;
+    while (name && i < srv->n_prompts && strcmp(srv->prompts[i]->name, name) != 0)
+        i++;
+    if (!name || i == srv->n_prompts) {
+        invalid_params(srv, id, "Unknown prompt '%s'", name ? name : "(missing params.name)");
+        return;
+    }
+    const struct mcp_prompt *p = srv->prompts[i];
+    json_t *args = json_object_get(params, "arguments");
+    if (args && !json_is_object(args)) {
+        invalid_params(srv, id, "prompts/get %s: arguments must be an object of strings", name);
+        return;
+    }
+    for (const struct mcp_prompt_arg *a = p->args; a && a->name; a++) {
+        json_t *v = json_object_get(args, a->name);
+        if (a->required && !(json_is_string(v) && json_string_length(v) > 0)) {
+            invalid_params(srv, id, "prompts/get %s: the argument '%s' is required (%s)", name, a->name,
+                           a->description);
+            return;
+        }
+    }
+    json_t *own = args ? json_incref(args) : json_object();
+    util_error err;
+    util_error_clear(&err);
+    json_t *result = p->fn(own, srv->prompt_user[i], &err);
+    json_decref(own);
+    if (!result)
+        invalid_params(srv, id, "prompts/get %s: %s", name, err.message);
+    else
+        mcp_write_result(srv, id, result);
+}
+
+static void handle_set_level(struct mcp_server *srv, json_t *id, json_t *params)
+{
+    const char *lvl = json_string_value(json_object_get(params, "level"));
+    int level = util_log_level_parse(lvl);
+    if (level < 0) {
+        invalid_params(srv, id,
+                       "logging/setLevel: level must be one of debug, info, notice, warning, error, critical, alert, "
+                       "emergency; got '%s'",
+                       lvl ? lvl : "(missing)");
+        return;
+    }
+    util_log_set_sink(log_sink, srv, level);
+    mcp_write_result(srv, id, json_object());
+}
+
+static void dispatch(struct mcp_server *srv, json_t *msg)
+{
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    json_t *id = json_object_get(msg, "id");
+    json_t *params = json_object_get(msg, "params");
+    if (!json_is_object(params))
+        params = NULL;
+    if (!id) /* notifications: initialized, roots changes... nothing to answer */
+        return;
+    if (!strcmp(method, "initialize")) {
+        handle_initialize(srv, id, params ? params : json_null());
+        return;
+    }
+    if (!srv->initialized) {
+        char text[256];
+        snprintf(text, sizeof text, "Invalid Request: '%.64s' before initialize; send initialize first", method);
+        mcp_write_error(srv, id, MCP_INVALID_REQUEST, text);
+        return;
+    }
+    if (!strcmp(method, "tools/list"))
+        handle_tools_list(srv, id);
+    else if (!strcmp(method, "tools/call"))
+        handle_tools_call(srv, id, params);
+    else if (!strcmp(method, "prompts/list") && srv->n_prompts)
+        handle_prompts_list(srv, id);
+    else if (!strcmp(method, "prompts/get") && srv->n_prompts)
+        handle_prompts_get(srv, id, params);
+    else if (!strcmp(method, "logging/setLevel"))
+        handle_set_level(srv, id, params);
+    else {
+        char text[256];
+        snprintf(text, sizeof text, "Method not found: '%.64s'", method);
+        mcp_write_error(srv, id, MCP_METHOD_NOT_FOUND, text);
+    }
+}
+
+int mcp_server_run(struct mcp_server *srv, int in_fd, int out_fd)
+{
+    signal(SIGPIPE, SIG_IGN);
+    srv->out_fd = out_fd;
+    pthread_t reader;
+    if (mcp_transport_start(srv, in_fd, &reader) != 0)
+        return UTIL_EIO;
+    json_t *msg;
+    while ((msg = mcp_transport_pop(srv)) != NULL) {
+        dispatch(srv, msg);
+        json_decref(msg);
+    }
+    pthread_join(reader, NULL);
+    util_log_set_sink(NULL, NULL, UTIL_LOG_OFF);
+    return srv->io_error ? UTIL_EIO : 0;
+}

@@ -1,0 +1,344 @@
+/* collect.c: the network side of get_metrics. Round 1 (concurrent) discovers the sources: the
+ * API (it must exist), the service (SKU: the reports API is not offered on the v2 tiers), its
+ * diagnostic settings (a Log Analytics workspace receiving GatewayLogs / GatewayLlmLogs) and the
+ * API's policy (does it emit token metrics?). Round 2 (concurrent) queries the useful sources;
+ * each failure becomes an "unavailable" entry with its reason and fix, and merge.c combines
+ * whatever answered. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arm.h"
+#include "metrics.h"
+#include "policy.h"
+
+const char *const metrics_kql_subscriptions =
+    "ApiManagementGatewayLogs | where ApiId == '%s' | summarize requests = count(), throttled = countif(ResponseCode "
+    "== 429), blocked = countif(ResponseCode >= 400 and ResponseCode < 500 and ResponseCode != 429), failed = "
+    "countif(ResponseCode >= 500), cache_hits = countif(Cache == 'hit'), cache_misses = countif(Cache == 'miss'), "
+    "backend_calls = countif(isnotempty(BackendId)), total_ms = sum(TotalTime), backend_ms = sum(BackendTime) by "
+    "ApimSubscriptionId";
+const char *const metrics_kql_backends =
+    "ApiManagementGatewayLogs | where ApiId == '%s' and isnotempty(BackendId) | summarize requests = count(), "
+    "backend_ms = sum(BackendTime) by BackendId";
+const char *const metrics_kql_tokens =
+    "ApiManagementGatewayLlmLog | join kind=inner (ApiManagementGatewayLogs | where ApiId == '%s' | project "
+    "CorrelationId, ApimSubscriptionId) on CorrelationId | summarize prompt_tokens = sum(PromptTokens), "
+    "completion_tokens = sum(CompletionTokens), total_tokens = sum(TotalTokens) by ApimSubscriptionId";
+
+#define FIX_LA "send the service's GatewayLogs to a Log Analytics workspace (diagnostic setting) for exact per-team 429s"
+#define FIX_LLM "add the GatewayLlmLogs category to the diagnostic setting to get token counts per team"
+
+/* A KQL template with its one "%s" replaced by the API id (checked to hold no quote). */
+static char *metrics_kql(const char *tmpl, const char *api_id)
+{
+    const char *hole = strstr(tmpl, "%s");
+    return util_printf("%.*s%s%s", (int)(hole - tmpl), tmpl, api_id, hole + 2);
+}
+
+struct plan {
+    char sku[64];
+    bool v2;
+    char *workspace;   /* ARM id of the Log Analytics workspace receiving GatewayLogs, or NULL */
+    bool llm_logs;     /* GatewayLlmLogs go there too */
+    bool token_metric; /* the API's policy emits token metrics (llm-/azure-openai-emit-token-metric) */
+};
+
+static void unavailable(json_t *list, const char *source, const char *reason, const char *fix)
+{
+    json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "source", source, "reason", reason, "fix", fix));
+}
+
+static bool category_on(json_t *logs, const char *category)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(logs, i, l) {
+        const char *c = json_string_value(json_object_get(l, "category"));
+        const char *g = json_string_value(json_object_get(l, "categoryGroup"));
+        if (json_is_true(json_object_get(l, "enabled")) && ((c && !strcmp(c, category)) || (g && !strcmp(g, "allLogs"))))
+            return true;
+    }
+    return false;
+}
+
+static void read_diagnostics(json_t *body, struct plan *p)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(body, "value"), i, s) {
+        json_t *props = json_object_get(s, "properties");
+        const char *ws = json_string_value(json_object_get(props, "workspaceId"));
+        if (ws && !p->workspace && category_on(json_object_get(props, "logs"), "GatewayLogs")) {
+            p->workspace = util_strdup(ws);
+            p->llm_logs = category_on(json_object_get(props, "logs"), "GatewayLlmLogs");
+        }
+    }
+}
+
+static bool emits_token_metric(json_t *policy_body)
+{
+    const char *xml = json_string_value(json_object_get(json_object_get(policy_body, "properties"), "value"));
+    util_error perr;
+    policy_doc *doc = xml ? policy_parse(xml, strlen(xml), &perr) : NULL;
+    json_t *facts = doc ? policy_facts(doc) : NULL;
+    bool yes = json_array_size(json_object_get(facts, "token_metrics")) > 0;
+    json_decref(facts);
+    policy_doc_free(doc);
+    return yes;
+}
+
+static int discover(struct arm_client *arm, const char *api_id, struct plan *p, json_t *missing, util_error *err)
+{
+    char *api = util_printf("apis/%s", api_id), *pol = util_printf("apis/%s/policies/policy", api_id);
+    struct arm_request reqs[4] = {{"GET", api, ARM_API_APIM, NULL, NULL, NULL},
+                                  {"GET", "", ARM_API_APIM, NULL, NULL, NULL},
+                                  {"GET", "providers/Microsoft.Insights/diagnosticSettings", ARM_API_DIAGNOSTICS, NULL, NULL, NULL},
+                                  {"GET", pol, ARM_API_APIM, "format=rawxml", NULL, NULL}};
+    struct arm_result res[4];
+    int rcs[4];
+    util_error errs[4];
+    memset(res, 0, sizeof(res));
+    memset(errs, 0, sizeof(errs));
+    arm_batch(arm, 4, reqs, res, rcs, errs);
+    int rc = 0;
+    if (rcs[0] == UTIL_ENOTFOUND)
+        rc = util_error_set(err, UTIL_ENOTFOUND, "API '%s' does not exist in this service; call list_apis for the ids",
+                            api_id);
+    else if (rcs[0])
+        rc = util_error_set(err, rcs[0], "%s", errs[0].message);
+    const char *sku = json_string_value(json_object_get(json_object_get(res[1].body, "sku"), "name"));
+    snprintf(p->sku, sizeof(p->sku), "%s", sku ? sku : "unknown");
+    p->v2 = sku && util_str_ends_with(sku, "V2");
+    if (rcs[2] == 0)
+        read_diagnostics(res[2].body, p);
+    else if (!rc)
+        unavailable(missing, "Log Analytics", errs[2].message,
+                    "grant read access to the service's diagnostic settings (Monitoring Reader), then retry");
+    p->token_metric = rcs[3] == 0 && emits_token_metric(res[3].body);
+    for (int i = 0; i < 4; i++)
+        arm_result_free(&res[i]);
+    free(api);
+    free(pol);
+    return rc;
+}
+
+/* ---- round 2 ------------------------------------------------------------------------------ */
+
+enum { Q_MON_REQ, Q_MON_DUR, Q_REPORTS, Q_LA_SUBS, Q_LA_BACKENDS, Q_LA_TOKENS, Q_N };
+
+struct round2 {
+    struct arm_request reqs[Q_N];
+    int index[Q_N]; /* position in reqs, -1 = not sent */
+    size_t n;
+    char *owned[16];
+    size_t nowned;
+    json_t *bodies[3];
+};
+
+static char *keep(struct round2 *r, char *s)
+{
+    r->owned[r->nowned++] = s;
+    return s;
+}
+
+static void add(struct round2 *r, int q, const char *method, const char *path, int api, const char *query, json_t *body)
+{
+    r->index[q] = (int)r->n;
+    r->reqs[r->n++] = (struct arm_request){method, path, api, query, body, NULL};
+}
+
+static char *encoded_query(const char *fmt_name, const char *value)
+{
+    char *e = util_url_encode(value);
+    char *q = util_printf("%s=%s", fmt_name, e);
+    free(e);
+    return q;
+}
+
+static void add_monitor(struct round2 *r, const char *api_id, const char *timespan, const char *grain)
+{
+    char *ts = util_url_encode(timespan);
+    char *f1 = util_printf("ApiId eq '%s' and GatewayResponseCode eq '*'", api_id), *f2 = util_printf("ApiId eq '%s'", api_id);
+    char *e1 = util_url_encode(f1), *e2 = util_url_encode(f2);
+    add(r, Q_MON_REQ, "GET", "providers/Microsoft.Insights/metrics", ARM_API_METRICS,
+        keep(r, util_printf("timespan=%s&interval=%s&metricnames=Requests&aggregation=Total&$filter=%s", ts, grain, e1)),
+        NULL);
+    add(r, Q_MON_DUR, "GET", "providers/Microsoft.Insights/metrics", ARM_API_METRICS,
+        keep(r, util_printf("timespan=%s&interval=%s&metricnames=Duration%%2CBackendDuration&aggregation=Average%%2CCount"
+                            "&$filter=%s", ts, grain, e2)),
+        NULL);
+    free(ts);
+    free(f1);
+    free(f2);
+    free(e1);
+    free(e2);
+}
+
+static void add_reports(struct round2 *r, const char *api_id, const char *since, const char *until)
+{
+    /* The reports API's examples give datetime'...' without a zone (UTC). */
+    char *f = util_printf("timestamp ge datetime'%.19s' and timestamp le datetime'%.19s' and apiId eq '%s'", since,
+                          until, api_id);
+    add(r, Q_REPORTS, "GET", "reports/bySubscription", ARM_API_APIM, keep(r, encoded_query("$filter", f)), NULL);
+    free(f);
+}
+
+static void add_la(struct round2 *r, const struct plan *p, const char *api_id, const char *timespan)
+{
+    const char *tmpl[3] = {metrics_kql_subscriptions, metrics_kql_backends, metrics_kql_tokens};
+    char *path = keep(r, util_printf("%s/api/query", p->workspace));
+    for (int i = 0; i < (p->llm_logs ? 3 : 2); i++) {
+        char *q = metrics_kql(tmpl[i], api_id);
+        r->bodies[i] = json_pack("{s:s,s:s}", "query", q, "timespan", timespan);
+        free(q);
+        add(r, Q_LA_SUBS + i, "POST", path, ARM_API_LOG_ANALYTICS, NULL, r->bodies[i]);
+    }
+}
+
+struct outcome {
+    json_t *parsed[Q_N];
+    util_error errs[Q_N];
+    bool failed[Q_N];
+};
+
+static void run(struct arm_client *arm, struct round2 *r, struct outcome *o)
+{
+    struct arm_result res[Q_N];
+    int rcs[Q_N];
+    util_error errs[Q_N];
+    memset(res, 0, sizeof(res));
+    memset(errs, 0, sizeof(errs));
+    arm_batch(arm, r->n, r->reqs, res, rcs, errs);
+    for (int q = 0; q < Q_N; q++) {
+        int i = r->index[q];
+        if (i < 0)
+            continue;
+        json_t *b = res[i].body;
+        o->parsed[q] = rcs[i] ? NULL
+                       : q == Q_MON_REQ ? metrics_parse_monitor_requests(b)
+                       : q == Q_MON_DUR ? metrics_parse_monitor_durations(b)
+                       : q == Q_REPORTS ? metrics_parse_reports(b)
+                                        : metrics_parse_la(b);
+        o->failed[q] = !o->parsed[q];
+        o->errs[q] = errs[i];
+        if (!rcs[i] && !o->parsed[q])
+            util_error_set(&o->errs[q], UTIL_EREMOTE, "the answer did not have the documented shape");
+        arm_result_free(&res[i]);
+    }
+}
+
+static void explain(const struct plan *p, const struct outcome *o, json_t *missing, json_t *notes)
+{
+    if (o->failed[Q_MON_REQ] || o->failed[Q_MON_DUR])
+        unavailable(missing, "Azure Monitor metrics", o->errs[o->failed[Q_MON_REQ] ? Q_MON_REQ : Q_MON_DUR].message,
+                    "retry; service-wide totals then come from Azure Monitor again");
+    if (p->v2) {
+        char *why = util_printf("not offered on the v2 tiers (this service is %s)", p->sku);
+        unavailable(missing, "reports API", why,
+                    p->workspace ? "none needed: Log Analytics gives the per-team figures" : FIX_LA " on v2 tiers");
+        free(why);
+    } else if (o->failed[Q_REPORTS])
+        unavailable(missing, "reports API", o->errs[Q_REPORTS].message, "retry");
+    if (!p->workspace)
+        unavailable(missing, "Log Analytics", "the service sends no gateway logs to a Log Analytics workspace",
+                    p->v2 ? FIX_LA " on v2 tiers" : FIX_LA);
+    else if (o->failed[Q_LA_SUBS] || o->failed[Q_LA_BACKENDS])
+        unavailable(missing, "Log Analytics", o->errs[o->failed[Q_LA_SUBS] ? Q_LA_SUBS : Q_LA_BACKENDS].message,
+                    p->v2 ? "retry: on v2 tiers per-team figures come only from Log Analytics"
+                          : "retry; per-team figures came from the reports API's blocked calls meanwhile");
+    if (!p->workspace || !p->llm_logs || o->failed[Q_LA_TOKENS] || o->failed[Q_LA_SUBS])
+        unavailable(missing, "token counts",
+                    p->token_metric ? "GatewayLlmLogs do not reach Log Analytics; the API's emit-token-metric policy "
+                                      "sends them to Application Insights, which get_metrics does not read yet"
+                                    : "GatewayLlmLogs do not reach Log Analytics and the API emits no token metric",
+                    FIX_LLM);
+    if (!p->v2 && !o->failed[Q_REPORTS])
+        json_array_append_new(notes, json_string("the reports API is retired on 15 March 2027; move per-team figures "
+                                                 "to Log Analytics"));
+}
+
+static void round2_free(struct round2 *r, struct outcome *o)
+{
+    for (size_t i = 0; i < r->nowned; i++)
+        free(r->owned[i]);
+    for (int i = 0; i < 3; i++)
+        json_decref(r->bodies[i]);
+    for (int q = 0; q < Q_N; q++)
+        json_decref(o->parsed[q]);
+}
+
+static void window_notes(const struct metrics_window *w, const struct plan *p, int64_t la_since, json_t *notes)
+{
+    char a[32], b[32];
+    if (w->clamped) {
+        util_time_iso8601(w->asked_since, a, sizeof(a));
+        util_time_iso8601(w->since, b, sizeof(b));
+        json_array_append_new(notes, json_sprintf("since clamped from %s to %s: Azure Monitor keeps %d days", a, b,
+                                                  METRICS_MONITOR_RETENTION_DAYS));
+    }
+    if (p->workspace && la_since > w->since) {
+        util_time_iso8601(la_since, b, sizeof(b));
+        json_array_append_new(notes, json_sprintf("Log Analytics rows start at %s (%d-day workspace retention)", b,
+                                                  METRICS_LA_RETENTION_DAYS));
+    }
+}
+
+int metrics_collect(struct arm_client *arm, const char *api_id, const struct metrics_window *w, int group_by,
+                    json_t **result, util_error *err)
+{
+    if (strpbrk(api_id, "'\"\\ "))
+        return util_error_set(err, UTIL_EINVAL, "api_id '%s' cannot contain quotes, backslashes or spaces", api_id);
+    struct plan p = {0};
+    json_t *missing = json_array(), *notes = json_array();
+    int rc = discover(arm, api_id, &p, missing, err);
+    if (rc) {
+        json_decref(missing);
+        json_decref(notes);
+        free(p.workspace);
+        return rc;
+    }
+    char since[32], until[32], la_since_s[32], grain[16];
+    int64_t now = util_now_ms() / 1000, la_since = w->since;
+    if (la_since < now - (int64_t)METRICS_LA_RETENTION_DAYS * 86400)
+        la_since = now - (int64_t)METRICS_LA_RETENTION_DAYS * 86400;
+    util_time_iso8601(w->since, since, sizeof(since));
+    util_time_iso8601(w->until, until, sizeof(until));
+    util_time_iso8601(la_since, la_since_s, sizeof(la_since_s));
+    util_duration_format_iso8601(metrics_grain_monitor(w->until - w->since, 24), grain, sizeof(grain));
+    char *timespan = util_printf("%s/%s", since, until), *la_span = util_printf("%s/%s", la_since_s, until);
+    struct round2 r;
+    memset(&r, 0, sizeof(r));
+    for (int q = 0; q < Q_N; q++)
+        r.index[q] = -1;
+    struct outcome o;
+    memset(&o, 0, sizeof(o));
+    add_monitor(&r, api_id, timespan, grain);
+    if (!p.v2)
+        add_reports(&r, api_id, since, until);
+    if (p.workspace && la_since < w->until)
+        add_la(&r, &p, api_id, la_span);
+    run(arm, &r, &o);
+    explain(&p, &o, missing, notes);
+    window_notes(w, &p, la_since, notes);
+    struct metrics_inputs in = {o.parsed[Q_MON_REQ], o.parsed[Q_MON_DUR], o.parsed[Q_REPORTS], o.parsed[Q_LA_SUBS],
+                                o.parsed[Q_LA_BACKENDS], o.parsed[Q_LA_TOKENS], missing, notes};
+    if (!in.monitor_requests && !in.reports && !in.la_subscriptions)
+        rc = util_error_set(err, o.errs[Q_MON_REQ].code ? o.errs[Q_MON_REQ].code : UTIL_EREMOTE,
+                            "no metrics source answered: %s", o.errs[Q_MON_REQ].message);
+    else {
+        *result = metrics_merge(&in, group_by);
+        json_object_set_new(*result, "api_id", json_string(api_id));
+        json_object_set_new(*result, "since", json_string(since));
+        json_object_set_new(*result, "until", json_string(until));
+        json_object_set_new(*result, "grain", json_string(grain));
+        json_object_set_new(*result, "tier", json_string(p.sku));
+    }
+    round2_free(&r, &o);
+    json_decref(missing);
+    json_decref(notes);
+    free(timespan);
+    free(la_span);
+    free(p.workspace);
+    return rc;
+}

@@ -1,0 +1,153 @@
+/* parse.c: turns each source's answer (Azure Monitor metrics, reports API, Log Analytics query)
+ * into the small normalised objects metrics_merge() works from. Pure: JSON in, JSON out. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+static json_int_t int_of(json_t *v) { return json_is_number(v) ? (json_int_t)llround(json_number_value(v)) : 0; }
+
+static json_t *metric_named(json_t *body, const char *name)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(body, "value"), i, m) {
+        const char *n = json_string_value(json_object_get(json_object_get(m, "name"), "value"));
+        if (n && !strcmp(n, name))
+            return m;
+    }
+    return NULL;
+}
+
+static const char *series_dimension(json_t *ts)
+{
+    return json_string_value(json_object_get(json_array_get(json_object_get(ts, "metadatavalues"), 0), "value"));
+}
+
+static void add_int(json_t *obj, const char *key, json_int_t n)
+{
+    json_object_set_new(obj, key, json_integer(json_integer_value(json_object_get(obj, key)) + n));
+}
+
+json_t *metrics_parse_monitor_requests(json_t *body)
+{
+    json_t *metric = metric_named(body, "Requests");
+    if (!metric)
+        return NULL;
+    json_t *out = json_pack("{s:i,s:i,s:i,s:i,s:i}", "requests", 0, "successful", 0, "blocked", 0, "failed", 0,
+                            "throttled", 0);
+    json_t *points = json_object(); /* timeStamp -> {t, requests, throttled}, in order */
+    size_t i, j;
+    json_t *ts, *p;
+    json_array_foreach(json_object_get(metric, "timeseries"), i, ts) {
+        const char *code = series_dimension(ts);
+        int c = code ? atoi(code) : 200;
+        const char *bucket = c == 429 ? "throttled" : c >= 500 ? "failed" : c >= 400 ? "blocked" : c >= 200 ? "successful" : NULL;
+        json_array_foreach(json_object_get(ts, "data"), j, p) {
+            json_int_t n = int_of(json_object_get(p, "total"));
+            const char *t = json_string_value(json_object_get(p, "timeStamp"));
+            add_int(out, "requests", n);
+            if (bucket)
+                add_int(out, bucket, n);
+            if (!t)
+                continue;
+            json_t *pt = json_object_get(points, t);
+            if (!pt) {
+                pt = json_pack("{s:s,s:i,s:i}", "t", t, "requests", 0, "throttled", 0);
+                json_object_set_new(points, t, pt);
+            }
+            add_int(pt, "requests", n);
+            if (c == 429)
+                add_int(pt, "throttled", n);
+        }
+    }
+    json_t *series = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(points, k, v) json_array_append(series, v);
+    json_decref(points);
+    json_object_set_new(out, "series", series);
+    return out;
+}
+
+/* Average over the window of a metric with aggregation Average,Count: Σ(avg × count) / Σ count. */
+static json_t *weighted_average(json_t *body, const char *name)
+{
+    json_t *metric = metric_named(body, name);
+    double sum = 0, count = 0;
+    size_t i, j;
+    json_t *ts, *p;
+    json_array_foreach(json_object_get(metric, "timeseries"), i, ts) {
+        json_array_foreach(json_object_get(ts, "data"), j, p) {
+            json_t *avg = json_object_get(p, "average"), *n = json_object_get(p, "count");
+            if (json_is_number(avg) && json_is_number(n)) {
+                sum += json_number_value(avg) * json_number_value(n);
+                count += json_number_value(n);
+            }
+        }
+    }
+    return count > 0 ? json_integer((json_int_t)llround(sum / count)) : json_null();
+}
+
+json_t *metrics_parse_monitor_durations(json_t *body)
+{
+    if (!metric_named(body, "Duration"))
+        return NULL;
+    return json_pack("{s:o,s:o}", "avg_latency_ms", weighted_average(body, "Duration"), "avg_backend_latency_ms",
+                     weighted_average(body, "BackendDuration"));
+}
+
+static const char *last_segment(const char *id)
+{
+    const char *slash = id ? strrchr(id, '/') : NULL;
+    return slash ? slash + 1 : id;
+}
+
+json_t *metrics_parse_reports(json_t *body)
+{
+    json_t *rows = json_object_get(body, "value");
+    if (!json_is_array(rows))
+        return NULL;
+    json_t *out = json_object();
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        const char *sub = last_segment(json_string_value(json_object_get(r, "subscriptionId")));
+        json_int_t total = int_of(json_object_get(r, "callCountTotal"));
+        if (!sub || !*sub || total == 0)
+            continue;
+        json_object_set_new(
+            out, sub,
+            json_pack("{s:I,s:I,s:n,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", total, "successful",
+                      int_of(json_object_get(r, "callCountSuccess")), "blocked", "failed",
+                      int_of(json_object_get(r, "callCountFailed")), "throttled",
+                      int_of(json_object_get(r, "callCountBlocked")), "cache_hits",
+                      int_of(json_object_get(r, "cacheHitCount")), "cache_misses",
+                      int_of(json_object_get(r, "cacheMissCount")), "avg_latency_ms",
+                      int_of(json_object_get(r, "apiTimeAvg")), "avg_backend_latency_ms",
+                      int_of(json_object_get(r, "serviceTimeAvg"))));
+    }
+    return out;
+}
+
+json_t *metrics_parse_la(json_t *body)
+{
+    json_t *table = json_array_get(json_object_get(body, "tables"), 0);
+    json_t *cols = json_object_get(table, "columns"), *rows = json_object_get(table, "rows");
+    if (!json_is_array(cols) || !json_is_array(rows))
+        return NULL;
+    json_t *out = json_array();
+    size_t i, j;
+    json_t *row, *c;
+    json_array_foreach(rows, i, row) {
+        json_t *o = json_object();
+        json_array_foreach(cols, j, c) {
+            const char *name = json_string_value(json_object_get(c, "name"));
+            if (name && json_array_get(row, j))
+                json_object_set(o, name, json_array_get(row, j));
+        }
+        json_array_append_new(out, o);
+    }
+    return out;
+}

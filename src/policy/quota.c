@@ -1,0 +1,1052 @@
+/*
+ * policy/quota.c: per-subscription quotas (tools.md section 4, docs/quotas.md). Works out which
+ * limit elements run for a subscription's requests (scopes from innermost out while <base />
+ * is kept; <choose> evaluated for its id, name and product), its effective tpm/rpm (every
+ * element that runs is enforced: the minimum wins), and edits one subscription's tpm/rpm while
+ * checking that every other subscription's effective limits stay identical.
+ */
+#include "policy_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { K_NONE = 0, K_TOKEN, K_RATE, K_QUOTA };
+
+typedef struct qhit { size_t doc; xmlNodePtr node; } qhit;
+
+typedef struct qrun {
+    qhit *lim;     /* limit elements that run, innermost scope first */
+    size_t nlim;
+    qhit *whens;   /* <when> / <otherwise> branches taken */
+    size_t nwhens;
+    bool uncertain;
+} qrun;
+
+typedef struct qctx {
+    const policy_quota_doc *docs;
+    size_t ndocs;
+    char **texts;     /* current texts (owned), NULL = no policy */
+    policy_doc **pd;
+    bool plain_remove; /* remove only the element, never its emptied branch */
+} qctx;
+
+/* ---- which elements run --------------------------------------------------------------- */
+
+static bool mentions_subscription(xmlNodePtr n)
+{
+    char *key = pol_attr_dup(n, "counter-key");
+    bool yes = key && strstr(key, "context.Subscription");
+    free(key);
+    return yes;
+}
+
+static int limit_kind(xmlNodePtr n)
+{
+    const char *name = (const char *)n->name;
+    if (strcmp(name, "llm-token-limit") == 0 || strcmp(name, "azure-openai-token-limit") == 0)
+        return K_TOKEN;
+    if (strcmp(name, "rate-limit") == 0 || (strcmp(name, "rate-limit-by-key") == 0 && mentions_subscription(n)))
+        return K_RATE;
+    if (strcmp(name, "quota") == 0 || (strcmp(name, "quota-by-key") == 0 && mentions_subscription(n)))
+        return K_QUOTA;
+    return K_NONE;
+}
+
+static void push(qhit **v, size_t *n, size_t doc, xmlNodePtr node)
+{
+    *v = realloc(*v, (*n + 1) * sizeof **v);
+    if (!*v)
+        abort();
+    (*v)[(*n)++] = (qhit){doc, node};
+}
+
+/* 1 true, 0 false, -1 not understood */
+static int eval_when(xmlNodePtr when, const policy_quota_sub *s)
+{
+    char *expr = pol_attr_dup(when, "condition");
+    pol_cond c;
+    pol_cond_parse(expr, &c);
+    free(expr);
+    const char *subject = c.subject == POL_SUBJ_SUB_ID ? s->id : c.subject == POL_SUBJ_SUB_NAME ? s->name
+                          : c.subject == POL_SUBJ_PRODUCT_ID ? s->product_id : NULL;
+    int r = c.subject == POL_SUBJ_OTHER ? -1 : 0;
+    for (size_t i = 0; r == 0 && subject && i < c.nvalues; i++)
+        r = strcmp(subject, c.values[i]) == 0;
+    if (r >= 0 && c.negated)
+        r = !r;
+    pol_cond_free(&c);
+    return r;
+}
+
+static void walk(size_t doc, xmlNodePtr n, const policy_quota_sub *s, qrun *run);
+
+static bool has_limit(xmlNodePtr n)
+{
+    for (xmlNodePtr c = pol_first_child(n); c; c = pol_next(c))
+        if (limit_kind(c) || has_limit(c))
+            return true;
+    return false;
+}
+
+static void walk_choose(size_t doc, xmlNodePtr choose, const policy_quota_sub *s, qrun *run)
+{
+    for (xmlNodePtr b = pol_first_child(choose); b; b = pol_next(b)) {
+        if (pol_is(b, "otherwise")) {
+            push(&run->whens, &run->nwhens, doc, b);
+            walk(doc, b, s, run);
+            return;
+        }
+        if (!pol_is(b, "when"))
+            continue;
+        int r = eval_when(b, s);
+        if (r < 0 && has_limit(choose))
+            run->uncertain = true;
+        if (r == 1) {
+            push(&run->whens, &run->nwhens, doc, b);
+            walk(doc, b, s, run);
+            return;
+        }
+    }
+}
+
+static void walk(size_t doc, xmlNodePtr n, const policy_quota_sub *s, qrun *run)
+{
+    for (xmlNodePtr c = pol_first_child(n); c; c = pol_next(c)) {
+        if (pol_is(c, "choose"))
+            walk_choose(doc, c, s, run);
+        else if (limit_kind(c))
+            push(&run->lim, &run->nlim, doc, c);
+        else
+            walk(doc, c, s, run);
+    }
+}
+
+static void run_free(qrun *r)
+{
+    free(r->lim);
+    free(r->whens);
+    memset(r, 0, sizeof *r);
+}
+
+static void collect(const qctx *q, const policy_quota_sub *s, qrun *run)
+{
+    memset(run, 0, sizeof *run);
+    for (size_t k = s->chain_len; k-- > 0;) {
+        const policy_doc *d = q->pd[s->chain[k]];
+        if (!d)
+            continue;
+        xmlNodePtr inbound = pol_section(d, "inbound");
+        walk(s->chain[k], inbound, s, run);
+        if (inbound && !pol_section_has_base(inbound))
+            break;
+    }
+}
+
+/* ---- effective limits ----------------------------------------------------------------- */
+
+static bool int_attr(xmlNodePtr n, const char *name, int64_t *v)
+{
+    char *s = pol_attr_dup(n, name), *end = NULL;
+    long long x = s ? strtoll(s, &end, 10) : 0;
+    bool ok = s && *s && !*end && x > 0;
+    free(s);
+    if (ok)
+        *v = x;
+    return ok;
+}
+
+static void describe(const qctx *q, qhit h, char *out, size_t n)
+{
+    const char *branch = "unconditional";
+    char *expr = NULL;
+    for (xmlNodePtr p = h.node->parent; p && p->type == XML_ELEMENT_NODE; p = p->parent) {
+        if (pol_is(p, "otherwise")) {
+            branch = "otherwise";
+            break;
+        }
+        if (pol_is(p, "when")) {
+            expr = pol_attr_dup(p, "condition");
+            break;
+        }
+    }
+    if (expr)
+        snprintf(out, n, "%s policy, <%s> in <when condition=\"%s\">", q->docs[h.doc].scope,
+                 (const char *)h.node->name, expr);
+    else
+        snprintf(out, n, "%s policy, <%s> (%s)", q->docs[h.doc].scope, (const char *)h.node->name, branch);
+    free(expr);
+}
+
+static void effective(const qctx *q, const qrun *run, policy_limits *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < run->nlim; i++) {
+        xmlNodePtr n = run->lim[i].node;
+        int64_t a, b;
+        switch (limit_kind(n)) {
+        case K_TOKEN:
+            if (int_attr(n, "tokens-per-minute", &a) && (!out->has_tpm || a < out->tpm)) {
+                out->has_tpm = true;
+                out->tpm = a;
+                describe(q, run->lim[i], out->tpm_source, sizeof out->tpm_source);
+            }
+            if (!out->has_token_quota && int_attr(n, "token-quota", &a)) {
+                char *period = pol_attr_dup(n, "token-quota-period");
+                out->has_token_quota = true;
+                out->token_quota = a;
+                snprintf(out->token_quota_period, sizeof out->token_quota_period, "%s", period ? period : "");
+                free(period);
+            }
+            break;
+        case K_RATE:
+            if (int_attr(n, "calls", &a) && int_attr(n, "renewal-period", &b) &&
+                (!out->has_rpm || (double)a * 60.0 / (double)b < out->rpm)) {
+                out->has_rpm = true;
+                out->rpm = (double)a * 60.0 / (double)b;
+                describe(q, run->lim[i], out->rpm_source, sizeof out->rpm_source);
+            }
+            break;
+        case K_QUOTA:
+            if (int_attr(n, "calls", &a) && int_attr(n, "renewal-period", &b) && (!out->has_quota || a < out->quota_calls)) {
+                out->has_quota = true;
+                out->quota_calls = a;
+                out->quota_renewal_period = b;
+            }
+            break;
+        }
+    }
+    out->uncertain = run->uncertain;
+    if (run->uncertain)
+        snprintf(out->note, sizeof out->note, "a <choose> holding limits tests something other than the "
+                 "subscription or product id; the limits shown assume those conditions are false");
+}
+
+static int check_inputs(size_t ndocs, const policy_quota_sub *s, util_error *err)
+{
+    if (!s || !s->id || !*s->id)
+        return util_error_set(err, UTIL_EINVAL, "a subscription id is required");
+    if (s->chain_len > POLICY_CHAIN_MAX || s->home >= ndocs)
+        return util_error_set(err, UTIL_EINVAL, "subscription %s: its policy chain is invalid (at most %d "
+                              "scopes, home within the %zu documents)", s->id, POLICY_CHAIN_MAX, ndocs);
+    for (size_t k = 0; k < s->chain_len; k++)
+        if (s->chain[k] >= ndocs)
+            return util_error_set(err, UTIL_EINVAL, "subscription %s: chain entry %zu is not one of the %zu "
+                                  "policy documents", s->id, s->chain[k], ndocs);
+    return 0;
+}
+
+static void qctx_drop_parsed(qctx *q)
+{
+    for (size_t i = 0; q->pd && i < q->ndocs; i++)
+        policy_doc_free(q->pd[i]);
+    free(q->pd);
+    q->pd = NULL;
+}
+
+static int qctx_parse(qctx *q, util_error *err)
+{
+    qctx_drop_parsed(q);
+    q->pd = calloc(q->ndocs ? q->ndocs : 1, sizeof *q->pd);
+    if (!q->pd)
+        abort();
+    for (size_t i = 0; i < q->ndocs; i++) {
+        if (!q->texts[i])
+            continue;
+        q->pd[i] = policy_parse(q->texts[i], strlen(q->texts[i]), err);
+        if (!q->pd[i]) {
+            util_error_prefix(err, "the %s policy cannot be read", q->docs[i].scope);
+            return err && err->code ? err->code : UTIL_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int qctx_init(qctx *q, const policy_quota_doc *docs, size_t ndocs, util_error *err)
+{
+    q->docs = docs;
+    q->ndocs = ndocs;
+    q->pd = NULL;
+    q->plain_remove = false;
+    q->texts = calloc(ndocs ? ndocs : 1, sizeof *q->texts);
+    if (!q->texts)
+        abort();
+    for (size_t i = 0; i < ndocs; i++)
+        q->texts[i] = util_strdup(docs[i].text);
+    return qctx_parse(q, err);
+}
+
+static void qctx_free(qctx *q)
+{
+    qctx_drop_parsed(q);
+    for (size_t i = 0; q->texts && i < q->ndocs; i++)
+        free(q->texts[i]);
+    free(q->texts);
+}
+
+static void limits_of(const qctx *q, const policy_quota_sub *s, policy_limits *out)
+{
+    qrun run;
+    collect(q, s, &run);
+    effective(q, &run, out);
+    run_free(&run);
+}
+
+int policy_quota_effective_all(const policy_quota_doc *docs, size_t ndocs, const policy_quota_sub *subs,
+                               size_t nsubs, policy_limits *out, util_error *err)
+{
+    for (size_t i = 0; i < nsubs; i++) {
+        int rc = check_inputs(ndocs, &subs[i], err);
+        if (rc)
+            return rc;
+    }
+    qctx q;
+    int rc = qctx_init(&q, docs, ndocs, err);
+    for (size_t i = 0; !rc && i < nsubs; i++)
+        limits_of(&q, &subs[i], &out[i]);
+    qctx_free(&q);
+    return rc;
+}
+
+int policy_quota_effective(const policy_quota_doc *docs, size_t ndocs, const policy_quota_sub *sub,
+                           policy_limits *out, util_error *err)
+{
+    return policy_quota_effective_all(docs, ndocs, sub, 1, out, err);
+}
+
+json_t *policy_limits_json(const policy_limits *l)
+{
+    json_t *src = json_null();
+    if (l->has_tpm && l->has_rpm && strcmp(l->tpm_source, l->rpm_source) != 0)
+        src = json_sprintf("tpm: %s; rpm: %s", l->tpm_source, l->rpm_source);
+    else if (l->has_tpm || l->has_rpm)
+        src = json_string(l->has_tpm ? l->tpm_source : l->rpm_source);
+    json_t *rpm = !l->has_rpm ? json_null()
+                  : l->rpm == (double)(json_int_t)l->rpm ? json_integer((json_int_t)l->rpm) : json_real(l->rpm);
+    json_t *o = json_pack("{s:o, s:o, s:o}", "tpm", l->has_tpm ? json_integer(l->tpm) : json_null(), "rpm", rpm,
+                          "quota_source", src ? src : json_null());
+    if (l->has_token_quota) {
+        json_object_set_new(o, "token_quota", json_integer(l->token_quota));
+        json_object_set_new(o, "token_quota_period", json_string(l->token_quota_period));
+    }
+    if (l->has_quota) {
+        json_object_set_new(o, "quota_calls", json_integer(l->quota_calls));
+        json_object_set_new(o, "quota_renewal_period", json_integer(l->quota_renewal_period));
+    }
+    if (l->uncertain)
+        json_object_set_new(o, "note", json_string(l->note));
+    return o;
+}
+
+static bool same_rate(double a, double b) { return a - b < 1e-9 && b - a < 1e-9; }
+
+bool policy_limits_equal(const policy_limits *a, const policy_limits *b)
+{
+    return a->has_tpm == b->has_tpm && (!a->has_tpm || a->tpm == b->tpm) && a->has_rpm == b->has_rpm &&
+           (!a->has_rpm || same_rate(a->rpm, b->rpm)) && a->has_token_quota == b->has_token_quota &&
+           (!a->has_token_quota || (a->token_quota == b->token_quota &&
+                                    strcmp(a->token_quota_period, b->token_quota_period) == 0)) &&
+           a->has_quota == b->has_quota &&
+           (!a->has_quota || (a->quota_calls == b->quota_calls && a->quota_renewal_period == b->quota_renewal_period));
+}
+
+/* ---- edits ---------------------------------------------------------------------------- */
+
+/* ---- edits ---------------------------------------------------------------------------- */
+
+typedef struct repl { size_t start, end; char *text; } repl;
+typedef struct repls { repl *v; size_t n; } repls;
+
+static void repls_add(repls *r, size_t start, size_t end, char *text)
+{
+    r->v = realloc(r->v, (r->n + 1) * sizeof *r->v);
+    if (!r->v)
+        abort();
+    r->v[r->n++] = (repl){start, end, text};
+}
+
+static void repls_free(repls *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->v[i].text);
+    free(r->v);
+    r->v = NULL;
+    r->n = 0;
+}
+
+/* "@(context.Subscription.Id == &quot;ID&quot;)" with ID escaped for C# and XML. */
+static char *sub_condition(const char *id)
+{
+    util_buf b;
+    util_buf_init(&b, 0);
+    util_buf_puts(&b, "@(context.Subscription.Id == &quot;");
+    for (const char *p = id; *p; p++) {
+        if (*p == '\\' || *p == '"')
+            util_buf_puts(&b, *p == '"' ? "\\&quot;" : "\\\\");
+        else if (*p == '&' || *p == '<')
+            util_buf_puts(&b, *p == '&' ? "&amp;" : "&lt;");
+        else
+            util_buf_append(&b, p, 1);
+    }
+    util_buf_puts(&b, "&quot;)");
+    return util_buf_steal(&b);
+}
+
+static int repl_cmp(const void *a, const void *b)
+{
+    const repl *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* text[start, end) with the replacements (inside that range) applied. */
+static char *copy_with(const policy_doc *d, size_t start, size_t end, repls *r)
+{
+    if (r->n)
+        qsort(r->v, r->n, sizeof *r->v, repl_cmp);
+    util_buf b;
+    util_buf_init(&b, 0);
+    size_t at = start;
+    for (size_t i = 0; i < r->n; i++) {
+        util_buf_append(&b, d->text + at, r->v[i].start - at);
+        util_buf_puts(&b, r->v[i].text);
+        at = r->v[i].end;
+    }
+    util_buf_append(&b, d->text + at, end - at);
+    return util_buf_steal(&b);
+}
+
+static void set_attr_repl(const pol_elem *e, const char *name, const char *value, repls *r)
+{
+    const pol_attr *a = pol_find_attr(e, name);
+    if (a) {
+        repls_add(r, a->vstart, a->vend, pol_xml_escape_attr(value, a->quote));
+        return;
+    }
+    char q;
+    size_t at = pol_new_attr_at(e, &q);
+    char *esc = pol_xml_escape_attr(value, q);
+    repls_add(r, at, at, util_printf(" %s=%c%s%c", name, q, esc, q));
+    free(esc);
+}
+
+/* Replacements setting element e's limit to v (tpm, or rpm as calls per renewal period);
+ * for_copy: also key a copied element's counter by subscription. */
+static void limit_repls(const pol_elem *e, int kind, int64_t v, bool for_copy, repls *r)
+{
+    char num[32];
+    if (kind == K_TOKEN) {
+        snprintf(num, sizeof num, "%lld", (long long)v);
+        set_attr_repl(e, "tokens-per-minute", num, r);
+    } else {
+        int64_t period = 0;
+        if (int_attr(e->node, "renewal-period", &period) && (v * period) % 60 == 0) {
+            snprintf(num, sizeof num, "%lld", (long long)(v * period / 60));
+            set_attr_repl(e, "calls", num, r);
+        } else {
+            snprintf(num, sizeof num, "%lld", (long long)v);
+            set_attr_repl(e, "calls", num, r);
+            set_attr_repl(e, "renewal-period", "60", r);
+        }
+    }
+    char *key = pol_attr_dup(e->node, "counter-key");
+    if (for_copy && key && !strstr(key, "context.Subscription.Id"))
+        set_attr_repl(e, "counter-key", "@(context.Subscription.Id)", r);
+    free(key);
+}
+
+/* In a copy of [start, end): every <rate-limit> becomes <rate-limit-by-key counter-key=
+ * "@(context.Subscription.Id)"> (the same per-subscription limit), so the document never holds
+ * <rate-limit> twice. */
+static void rekey_rate_limits(const policy_doc *d, size_t start, size_t end, repls *r)
+{
+    static const char NAME[] = "rate-limit";
+    for (size_t i = 0; i < d->nelems; i++) {
+        const pol_elem *e = &d->elems[i];
+        if (e->start < start || e->end > end || !pol_is(e->node, NAME))
+            continue;
+        repls_add(r, e->start + 1, e->start + sizeof NAME, util_strdup("rate-limit-by-key"));
+        if (!e->self_closing)
+            repls_add(r, e->cend + 2, e->cend + 1 + sizeof NAME, util_strdup("rate-limit-by-key"));
+        set_attr_repl(e, "counter-key", "@(context.Subscription.Id)", r);
+    }
+}
+
+/* A copy of [start, end) for this sub alone: e's limit set to v, rate-limits re-keyed. */
+static char *copy_for_sub(const policy_doc *d, size_t start, size_t end, const pol_elem *e, int kind, int64_t v)
+{
+    repls r = {0};
+    if (e)
+        limit_repls(e, kind, v, true, &r);
+    rekey_rate_limits(d, start, end, &r);
+    char *out = copy_with(d, start, end, &r);
+    repls_free(&r);
+    return out;
+}
+
+static char *set_in_place(const policy_doc *d, const pol_elem *e, int kind, int64_t v)
+{
+    repls r = {0};
+    limit_repls(e, kind, v, false, &r);
+    char *out = copy_with(d, 0, d->len, &r);
+    repls_free(&r);
+    return out;
+}
+
+/* Replaces a shared element E by <choose><when this sub>E'</when><otherwise>E</otherwise></choose>. */
+static char *wrap_in_choose(const policy_doc *d, const pol_elem *e, int kind, int64_t v, const char *id)
+{
+    char *unit = pol_indent_unit(d), *ind = pol_indent_str(d, e, "");
+    char *two = util_printf("%s%s", unit, unit), *cond = sub_condition(id);
+    char *mine = copy_for_sub(d, e->start, e->end, e, kind, v);
+    char *old = util_strndup(d->text + e->start, e->end - e->start);
+    char *mine_i = pol_indent_block(mine, two), *old_i = pol_indent_block(old, two);
+    char *text = util_printf("<choose>\n%s%s<when condition=\"%s\">\n%s%s%s\n%s%s</when>\n%s%s<otherwise>\n%s%s%s\n"
+                             "%s%s</otherwise>\n%s</choose>", ind, unit, cond, ind, two, mine_i, ind, unit, ind,
+                             unit, ind, two, old_i, ind, unit, ind);
+    char *out = pol_splice(d->text, d->len, e->start, e->end, text);
+    free(unit), free(ind), free(two), free(cond), free(mine), free(old), free(mine_i), free(old_i), free(text);
+    return out;
+}
+
+/* Inserts, before branch B (holding E), a <when> for this sub with a copy of B's content. */
+static char *branch_before(const policy_doc *d, const pol_elem *b, const pol_elem *e, int kind, int64_t v,
+                           const char *id)
+{
+    char *content = copy_for_sub(d, b->cstart, b->cend, e, kind, v), *cond = sub_condition(id);
+    char *ind = pol_indent_str(d, b, "");
+    bool own_line = pol_indent_of(d->text, b->start, NULL) >= 0;
+    char *text = util_printf("<when condition=\"%s\">%s</when>%s%s", cond, content, own_line ? "\n" : "",
+                             own_line ? ind : "");
+    char *out = pol_splice(d->text, d->len, b->start, b->start, text);
+    free(content), free(cond), free(ind), free(text);
+    return out;
+}
+
+static bool own_when(xmlNodePtr when, const char *id)
+{
+    if (!pol_is(when, "when"))
+        return false;
+    char *expr = pol_attr_dup(when, "condition");
+    pol_cond c;
+    pol_cond_parse(expr, &c);
+    free(expr);
+    bool yes = c.subject == POL_SUBJ_SUB_ID && !c.negated && c.nvalues == 1 && strcmp(c.values[0], id) == 0;
+    pol_cond_free(&c);
+    return yes;
+}
+
+static bool per_sub_choose(xmlNodePtr choose)
+{
+    size_t whens = 0;
+    for (xmlNodePtr b = pol_first_child(choose); b; b = pol_next(b)) {
+        if (!pol_is(b, "when"))
+            continue;
+        char *expr = pol_attr_dup(b, "condition");
+        pol_cond c;
+        pol_cond_parse(expr, &c);
+        free(expr);
+        bool sub = c.subject == POL_SUBJ_SUB_ID;
+        pol_cond_free(&c);
+        if (!sub)
+            return false;
+        whens++;
+    }
+    return whens > 0;
+}
+
+static const char *DEFAULT_POLICY = "<policies>\n    <inbound>\n        <base />\n    </inbound>\n    <backend>\n"
+                                    "        <base />\n    </backend>\n    <outbound>\n        <base />\n"
+                                    "    </outbound>\n    <on-error>\n        <base />\n    </on-error>\n</policies>\n";
+
+static const char *token_element_name(const qctx *q)
+{
+    for (size_t i = 0; i < q->ndocs; i++)
+        for (size_t k = 0; q->pd[i] && k < q->pd[i]->nelems; k++)
+            if (pol_is(q->pd[i]->elems[k].node, "azure-openai-token-limit"))
+                return "azure-openai-token-limit";
+    return "llm-token-limit";
+}
+
+/* Before branch W (which the sub takes today, shared with others), a <when> for the sub alone
+ * with a copy of W's content plus `elem`, so it keeps everything else W gives it. */
+static char *branch_with(const policy_doc *d, const pol_elem *w, const char *elem, const char *cond)
+{
+    const pol_elem *last = pol_last_child(w->node);
+    size_t split = last ? last->end : w->cstart;
+    char *ind = last ? pol_indent_str(d, last, "") : util_strdup("");
+    bool own_line = pol_indent_of(d->text, w->start, NULL) >= 0;
+    char *wind = pol_indent_str(d, w, "");
+    char *head = copy_for_sub(d, w->cstart, split, NULL, 0, 0), *tail = copy_for_sub(d, split, w->cend, NULL, 0, 0);
+    char *text = util_printf("<when condition=\"%s\">%s%s%s%s%s</when>%s%s", cond, head, last ? "\n" : "", ind, elem,
+                             tail, own_line ? "\n" : "", own_line ? wind : "");
+    char *out = pol_splice(d->text, d->len, w->start, w->start, text);
+    free(ind), free(wind), free(text), free(head), free(tail);
+    return out;
+}
+
+/* Where a new limit goes: its home scope, unless an inner scope drops <base /> so that the home
+ * policy does not run; then the outermost scope that still runs. */
+static size_t home_doc(const qctx *q, const policy_quota_sub *s)
+{
+    size_t last = s->home;
+    for (size_t k = s->chain_len; k-- > 0;) {
+        size_t i = s->chain[k];
+        if (i == s->home)
+            return i;
+        last = i;
+        xmlNodePtr inbound = q->pd[i] ? pol_section(q->pd[i], "inbound") : NULL;
+        if (inbound && !pol_section_has_base(inbound))
+            break;
+    }
+    return last;
+}
+
+/* A new <when> for the sub in an existing per-subscription choose: before the branch it takes
+ * today (with a copy of that branch), else after the last <when>. */
+static char *add_to_choose(const policy_doc *d, size_t doc, xmlNodePtr choose, const qrun *run, const char *elem,
+                           const char *cond)
+{
+    for (size_t i = 0; i < run->nwhens; i++)
+        if (run->whens[i].doc == doc && run->whens[i].node->parent == choose)
+            return branch_with(d, pol_elem_of(run->whens[i].node), elem, cond);
+    const pol_elem *last = NULL;
+    for (xmlNodePtr b = pol_first_child(choose); b; b = pol_next(b))
+        if (pol_is(b, "when"))
+            last = pol_elem_of(b);
+    char *unit = pol_indent_unit(d), *when = util_printf("<when condition=\"%s\">\n%s%s\n</when>", cond, unit, elem);
+    char *out = pol_insert_in(d, pol_elem_of(choose), last, when);
+    free(unit), free(when);
+    return out;
+}
+
+/* A new limit for this sub alone in document `doc` (no branch of its own there). */
+static char *add_in_doc(const policy_doc *d, size_t doc, const qrun *run, const char *elem, const char *cond,
+                        util_error *err)
+{
+    xmlNodePtr inbound = pol_section(d, "inbound");
+    for (xmlNodePtr c = pol_first_child(inbound); c; c = pol_next(c))
+        if (pol_is(c, "choose") && per_sub_choose(c))
+            return add_to_choose(d, doc, c, run, elem, cond);
+    char *unit = pol_indent_unit(d), *out = NULL;
+    char *xml = util_printf("<choose>\n%s<when condition=\"%s\">\n%s%s%s\n%s</when>\n</choose>", unit, cond, unit,
+                            unit, elem, unit);
+    if (policy_insert_element(d, "inbound", xml, true, &out, err))
+        out = NULL;
+    free(xml), free(unit);
+    return out;
+}
+
+/* A new limit for this sub alone, when none of this kind runs for it: into its own branch if it
+ * has one, else in its home scope (whose policy is created when missing). */
+static char *add_limit(qctx *q, const policy_quota_sub *s, const qrun *run, int kind, int64_t v, size_t *doc,
+                       util_error *err)
+{
+    char *elem = kind == K_TOKEN
+                     ? util_printf("<%s counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"%lld\" "
+                                   "estimate-prompt-tokens=\"false\" />", token_element_name(q), (long long)v)
+                     : util_printf("<rate-limit-by-key calls=\"%lld\" renewal-period=\"60\" "
+                                   "counter-key=\"@(context.Subscription.Id)\" />", (long long)v);
+    char *out = NULL;
+    for (size_t i = 0; i < run->nwhens && !out; i++)
+        if (own_when(run->whens[i].node, s->id)) {
+            *doc = run->whens[i].doc;
+            out = pol_insert_in(q->pd[*doc], pol_elem_of(run->whens[i].node), pol_last_child(run->whens[i].node),
+                                elem);
+        }
+    if (!out) {
+        *doc = home_doc(q, s);
+        if (!q->texts[*doc]) { /* only this document is parsed anew: run's nodes stay valid */
+            q->texts[*doc] = util_strdup(DEFAULT_POLICY);
+            q->pd[*doc] = policy_parse(DEFAULT_POLICY, strlen(DEFAULT_POLICY), err);
+        }
+        char *cond = sub_condition(s->id);
+        out = q->pd[*doc] ? add_in_doc(q->pd[*doc], *doc, run, elem, cond, err) : NULL;
+        free(cond);
+    }
+    free(elem);
+    return out;
+}
+
+/* [start, end) widened to whole lines when the element is alone on them. */
+static char *remove_span(const policy_doc *d, size_t start, size_t end)
+{
+    size_t ls, e = end;
+    if (pol_indent_of(d->text, start, &ls) >= 0) {
+        while (e < d->len && (d->text[e] == ' ' || d->text[e] == '\t' || d->text[e] == '\r'))
+            e++;
+        if (e == d->len || d->text[e] == '\n')
+            return pol_splice(d->text, d->len, ls, e < d->len ? e + 1 : e, "");
+    }
+    return pol_splice(d->text, d->len, start, end, "");
+}
+
+/* The choose left without any <when>: replaced by its <otherwise>'s content, dedented. */
+static char *unwrap_choose(const policy_doc *d, xmlNodePtr choose)
+{
+    const pol_elem *c = pol_elem_of(choose), *o = NULL;
+    for (xmlNodePtr b = pol_first_child(choose); b; b = pol_next(b))
+        if (pol_is(b, "otherwise"))
+            o = pol_elem_of(b);
+    xmlNodePtr first = o ? pol_first_child(o->node) : NULL;
+    if (!first)
+        return remove_span(d, c->start, c->end);
+    size_t s = pol_elem_of(first)->start, e = pol_last_child(o->node)->end;
+    int ic = pol_indent_of(d->text, c->start, NULL), ifirst = pol_indent_of(d->text, s, NULL);
+    int shift = ic >= 0 && ifirst > ic ? ifirst - ic : 0;
+    util_buf b;
+    util_buf_init(&b, 0);
+    for (size_t i = s; i < e; i++) {
+        util_buf_append(&b, d->text + i, 1);
+        if (d->text[i] == '\n')
+            for (int k = 0; k < shift && i + 1 < e && (d->text[i + 1] == ' ' || d->text[i + 1] == '\t'); k++)
+                i++;
+    }
+    util_buf_append(&b, "", 0);
+    char *out = pol_splice(d->text, d->len, c->start, c->end, b.data);
+    util_buf_free(&b);
+    return out;
+}
+
+/* Removes this sub's own element E (and its branch, and the choose, when they become empty). */
+static char *remove_own(const policy_doc *d, xmlNodePtr e)
+{
+    xmlNodePtr when = e->parent, choose = when->parent;
+    if (pol_first_child(when) != e || pol_next(e))
+        return remove_span(d, pol_elem_of(e)->start, pol_elem_of(e)->end);
+    size_t whens = 0;
+    for (xmlNodePtr b = pol_first_child(choose); b; b = pol_next(b))
+        whens += pol_is(b, "when");
+    if (whens > 1)
+        return remove_span(d, pol_elem_of(when)->start, pol_elem_of(when)->end);
+    return unwrap_choose(d, choose);
+}
+
+static bool runs_for(const qctx *q, const policy_quota_sub *s, qhit h)
+{
+    qrun run;
+    collect(q, s, &run);
+    bool yes = false;
+    for (size_t i = 0; i < run.nlim && !yes; i++)
+        yes = run.lim[i].doc == h.doc && run.lim[i].node == h.node;
+    run_free(&run);
+    return yes;
+}
+
+static bool exclusive(const qctx *q, const policy_quota_sub *subs, size_t nsubs, size_t target, qhit h)
+{
+    for (size_t i = 0; i < nsubs; i++)
+        if (i != target && runs_for(q, &subs[i], h))
+            return false;
+    return true;
+}
+
+static void note_add(char *note, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note_add(char *note, size_t n, const char *fmt, ...)
+{
+    size_t used = strlen(note);
+    if (used + 2 >= n)
+        return;
+    if (used)
+        note[used++] = ' ', note[used] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(note + used, n - used, fmt, ap);
+    va_end(ap);
+}
+
+static bool limit_is(xmlNodePtr n, int kind, int64_t v)
+{
+    int64_t a, b;
+    if (kind == K_TOKEN)
+        return int_attr(n, "tokens-per-minute", &a) && a == v;
+    return int_attr(n, "calls", &a) && int_attr(n, "renewal-period", &b) && a * 60 == v * b;
+}
+
+/* Computes the new text of one document for one step of the edit of one kind of limit (for a
+ * value: the first element running for the sub that does not say it yet); *doc gets its index,
+ * *out stays NULL when there is nothing (more) to do. */
+static int edit_text(qctx *q, const policy_quota_sub *subs, size_t nsubs, size_t target, int kind, int op,
+                     int64_t v, size_t *doc, char **out, char *note, size_t nn, util_error *err)
+{
+    const policy_quota_sub *s = &subs[target];
+    const char *what = kind == K_TOKEN ? "tokens-per-minute limit" : "request rate limit";
+    qrun run;
+    collect(q, s, &run);
+    qhit first = {0, NULL}, home = {0, NULL}, own = {0, NULL};
+    bool any = false;
+    for (size_t i = 0; i < run.nlim; i++) {
+        qhit h = run.lim[i];
+        if (limit_kind(h.node) != kind)
+            continue;
+        any = true;
+        if (op == POLICY_QUOTA_SET && limit_is(h.node, kind, v))
+            continue;
+        if (!first.node)
+            first = h;
+        if (!own.node && own_when(h.node->parent, s->id))
+            own = h;
+        if (!home.node && op == POLICY_QUOTA_SET && !pol_is(h.node->parent, "otherwise") &&
+            exclusive(q, subs, nsubs, target, h))
+            home = h;
+    }
+    char where[320];
+    *out = NULL;
+    if (op == POLICY_QUOTA_REMOVE) {
+        if (!own.node) {
+            note_add(note, nn, "Subscription %s has no %s of its own; nothing to remove.", s->id, what);
+            run_free(&run);
+            return 0;
+        }
+        *doc = own.doc;
+        describe(q, own, where, sizeof where);
+        note_add(note, nn, "Removed its own %s (%s); it now falls back to the shared limit, if any.", what, where);
+        *out = q->plain_remove ? remove_span(q->pd[own.doc], pol_elem_of(own.node)->start, pol_elem_of(own.node)->end)
+                               : remove_own(q->pd[own.doc], own.node);
+    } else if (home.node) {
+        *doc = home.doc;
+        describe(q, home, where, sizeof where);
+        if (home.node != own.node)
+            note_add(note, nn, "The %s (%s) applies to subscription %s alone (no other subscription runs it, "
+                     "e.g. its product has only this subscription), so it was edited in place; a subscription "
+                     "added there later would get the same limit.", what, where, s->id);
+        else
+            note_add(note, nn, "Edited its own %s (%s).", what, where);
+        *out = set_in_place(q->pd[home.doc], pol_elem_of(home.node), kind, v);
+    } else if (first.node) {
+        *doc = first.doc;
+        describe(q, first, where, sizeof where);
+        xmlNodePtr p = first.node->parent;
+        bool in_branch = pol_is(p, "when") || pol_is(p, "otherwise");
+        note_add(note, nn, "The %s it shares with other subscriptions (%s) was kept for them; a branch for "
+                 "subscription %s was added %s it.", what, where, s->id, in_branch ? "before the branch holding" :
+                 "around");
+        *out = in_branch ? branch_before(q->pd[first.doc], pol_elem_of(p), pol_elem_of(first.node), kind, v, s->id)
+                         : wrap_in_choose(q->pd[first.doc], pol_elem_of(first.node), kind, v, s->id);
+    } else if (any) {
+        if (!*note)
+            note_add(note, nn, "Subscription %s's %s is already %lld; nothing to change.", s->id, what, (long long)v);
+        run_free(&run);
+        return 0; /* every element that runs for it already says v */
+    } else {
+        *out = add_limit(q, s, &run, kind, v, doc, err);
+        if (*out)
+            note_add(note, nn, "It had no %s; one was added for subscription %s alone in the %s policy.", what,
+                     s->id, q->docs[*doc].scope);
+    }
+    run_free(&run);
+    if (!*out)
+        return err && err->code ? err->code : util_error_set(err, UTIL_EINTERNAL, "could not edit the policy");
+    return 0;
+}
+
+/* Removes the sub's own element, with its branch when that becomes empty, unless dropping the
+ * branch would send it to another branch that changes its other limit: then only the element. */
+static int remove_kind(qctx *q, const policy_quota_sub *subs, size_t nsubs, size_t target, int kind, char *note,
+                       size_t nn, util_error *err)
+{
+    policy_limits was, now;
+    limits_of(q, &subs[target], &was);
+    for (int plain = 0; plain < 2; plain++) {
+        size_t doc = 0, len = strlen(note);
+        char *out = NULL;
+        q->plain_remove = plain;
+        int rc = edit_text(q, subs, nsubs, target, kind, POLICY_QUOTA_REMOVE, 0, &doc, &out, note, nn, err);
+        if (rc || !out)
+            return rc;
+        char *old = q->texts[doc];
+        q->texts[doc] = out;
+        rc = qctx_parse(q, err);
+        if (!rc)
+            limits_of(q, &subs[target], &now);
+        bool other_same = kind == K_TOKEN ? (was.has_rpm == now.has_rpm && was.rpm == now.rpm)
+                                          : (was.has_tpm == now.has_tpm && was.tpm == now.tpm);
+        if (rc || other_same || plain) {
+            free(old);
+            return rc;
+        }
+        free(q->texts[doc]);
+        q->texts[doc] = old;
+        note[len] = '\0';
+        rc = qctx_parse(q, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int apply_kind(qctx *q, const policy_quota_sub *subs, size_t nsubs, size_t target, int kind, int op,
+                      int64_t v, char *note, size_t nn, util_error *err)
+{
+    if (op == POLICY_QUOTA_KEEP)
+        return 0;
+    if (op == POLICY_QUOTA_REMOVE)
+        return remove_kind(q, subs, nsubs, target, kind, note, nn, err);
+    /* every element that runs for it is enforced: each one must say v (or be its own) */
+    for (int step = 0; step < 8; step++) {
+        size_t doc = 0;
+        char *out = NULL;
+        int rc = edit_text(q, subs, nsubs, target, kind, op, v, &doc, &out, note, nn, err);
+        if (rc || !out)
+            return rc;
+        free(q->texts[doc]);
+        q->texts[doc] = out;
+        rc = qctx_parse(q, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_change(const policy_quota_sub *subs, size_t nsubs, size_t target, const policy_quota_change *c,
+                        size_t ndocs, util_error *err)
+{
+    if (target >= nsubs)
+        return util_error_set(err, UTIL_EINVAL, "the subscription to change is not in the list of subscriptions");
+    for (size_t i = 0; i < nsubs; i++) {
+        int rc = check_inputs(ndocs, &subs[i], err);
+        if (rc)
+            return rc;
+    }
+    if (c->tpm_op == POLICY_QUOTA_KEEP && c->rpm_op == POLICY_QUOTA_KEEP)
+        return util_error_set(err, UTIL_EINVAL, "give tpm or rpm (a positive integer, or null to remove the "
+                              "subscription's own limit)");
+    if (c->tpm_op == POLICY_QUOTA_SET && (c->tpm < 1 || c->tpm > POLICY_TPM_MAX))
+        return util_error_set(err, UTIL_EINVAL, "tpm must be an integer from 1 to %lld, got %lld",
+                              (long long)POLICY_TPM_MAX, (long long)c->tpm);
+    if (c->rpm_op == POLICY_QUOTA_SET && (c->rpm < 1 || c->rpm > POLICY_RPM_MAX))
+        return util_error_set(err, UTIL_EINVAL, "rpm must be an integer from 1 to %lld, got %lld",
+                              (long long)POLICY_RPM_MAX, (long long)c->rpm);
+    return 0;
+}
+
+/* The target must end with the value asked for (another element may still bind it), and the
+ * limit not asked about must stay as it was. */
+static int check_target(const policy_quota_sub *s, const policy_quota_change *c, const policy_limits *before,
+                        const policy_limits *after, util_error *err)
+{
+    if ((c->tpm_op == POLICY_QUOTA_KEEP && (before->has_tpm != after->has_tpm || before->tpm != after->tpm)) ||
+        (c->rpm_op == POLICY_QUOTA_KEEP && (before->has_rpm != after->has_rpm || before->rpm != after->rpm)))
+        return util_error_set(err, UTIL_EINVAL, "refused: this edit would also change subscription %s's %s, "
+                              "which was not asked; nothing was changed", s->id,
+                              c->tpm_op == POLICY_QUOTA_KEEP ? "tokens-per-minute limit" : "request rate limit");
+    if (c->tpm_op == POLICY_QUOTA_SET && (!after->has_tpm || after->tpm != c->tpm))
+        return after->has_tpm
+                   ? util_error_set(err, UTIL_EINVAL, "after this edit subscription %s would still be held to %lld "
+                                    "tokens per minute by %s, which also runs for it; change that limit by hand "
+                                    "with apply_policy", s->id, (long long)after->tpm, after->tpm_source)
+                   : util_error_set(err, UTIL_EINVAL, "could not give subscription %s a tokens-per-minute limit "
+                                    "that runs for its requests in this policy layout; add it by hand with "
+                                    "apply_policy", s->id);
+    if (c->rpm_op == POLICY_QUOTA_SET && (!after->has_rpm || !same_rate(after->rpm, (double)c->rpm)))
+        return after->has_rpm
+                   ? util_error_set(err, UTIL_EINVAL, "after this edit subscription %s would still be held to %g "
+                                    "requests per minute by %s, which also runs for it; change that limit by hand "
+                                    "with apply_policy", s->id, after->rpm, after->rpm_source)
+                   : util_error_set(err, UTIL_EINVAL, "could not give subscription %s a request rate limit that "
+                                    "runs for its requests in this policy layout; add it by hand with "
+                                    "apply_policy", s->id);
+    return 0;
+}
+
+static void limits_text(const policy_limits *l, char *out, size_t n)
+{
+    char tpm[32] = "none", rpm[32] = "none";
+    if (l->has_tpm)
+        snprintf(tpm, sizeof tpm, "%lld", (long long)l->tpm);
+    if (l->has_rpm)
+        snprintf(rpm, sizeof rpm, "%g", l->rpm);
+    snprintf(out, n, "tpm %s, rpm %s%s", tpm, rpm, l->has_token_quota || l->has_quota ? " (+quotas)" : "");
+}
+
+/* Every other subscription's effective limits must be identical. */
+static int check_others(const qctx *q, const policy_quota_sub *subs, size_t nsubs, size_t target,
+                        const policy_limits *before, util_error *err)
+{
+    char who[600] = "";
+    size_t changed = 0;
+    for (size_t i = 0; i < nsubs; i++) {
+        policy_limits now;
+        if (i == target)
+            continue;
+        limits_of(q, &subs[i], &now);
+        if (policy_limits_equal(&before[i], &now))
+            continue;
+        if (changed++ < 3) {
+            char a[96], b[96];
+            limits_text(&before[i], a, sizeof a);
+            limits_text(&now, b, sizeof b);
+            note_add(who, sizeof who, "%s (%s -> %s)", subs[i].id, a, b);
+        }
+    }
+    if (!changed)
+        return 0;
+    return util_error_set(err, UTIL_EINVAL, "refused: this edit would also change the effective limits of %zu "
+                          "other subscription(s): %s%s; nothing was changed. Edit the policy by hand with "
+                          "apply_policy, or report this layout", changed, who, changed > 3 ? " ..." : "");
+}
+
+static void fill_result(qctx *q, const policy_quota_doc *docs, policy_quota_result *res)
+{
+    res->ndocs = q->ndocs;
+    res->texts = calloc(q->ndocs ? q->ndocs : 1, sizeof *res->texts);
+    if (!res->texts)
+        abort();
+    for (size_t i = 0; i < q->ndocs; i++) {
+        bool same = (!docs[i].text && !q->texts[i]) ||
+                    (docs[i].text && q->texts[i] && strcmp(docs[i].text, q->texts[i]) == 0);
+        if (!same) {
+            res->texts[i] = q->texts[i];
+            q->texts[i] = NULL;
+        }
+    }
+}
+
+int policy_quota_update(const policy_quota_doc *docs, size_t ndocs, const policy_quota_sub *subs, size_t nsubs,
+                        size_t target, const policy_quota_change *change, policy_quota_result *res, util_error *err)
+{
+    memset(res, 0, sizeof *res);
+    int rc = check_change(subs, nsubs, target, change, ndocs, err);
+    if (rc)
+        return rc;
+    qctx q;
+    rc = qctx_init(&q, docs, ndocs, err);
+    policy_limits *before = calloc(nsubs, sizeof *before);
+    if (!before)
+        abort();
+    for (size_t i = 0; !rc && i < nsubs; i++)
+        limits_of(&q, &subs[i], &before[i]);
+    if (!rc && before[target].uncertain)
+        rc = util_error_set(err, UTIL_EINVAL, "refused: a <choose> that holds limits for subscription %s tests "
+                            "something other than the subscription or product id, so which limit applies to it "
+                            "cannot be known here; edit that policy by hand with apply_policy", subs[target].id);
+    if (!rc)
+        rc = apply_kind(&q, subs, nsubs, target, K_TOKEN, change->tpm_op, change->tpm, res->note, sizeof res->note, err);
+    if (!rc)
+        rc = apply_kind(&q, subs, nsubs, target, K_RATE, change->rpm_op, change->rpm, res->note, sizeof res->note, err);
+    if (!rc) {
+        res->before = before[target];
+        limits_of(&q, &subs[target], &res->after);
+        rc = check_target(&subs[target], change, &before[target], &res->after, err);
+    }
+    if (!rc)
+        rc = check_others(&q, subs, nsubs, target, before, err);
+    if (!rc)
+        fill_result(&q, docs, res);
+    free(before);
+    qctx_free(&q);
+    if (rc)
+        res->note[0] = '\0';
+    return rc;
+}
+
+void policy_quota_result_free(policy_quota_result *res)
+{
+    if (!res)
+        return;
+    for (size_t i = 0; res->texts && i < res->ndocs; i++)
+        free(res->texts[i]);
+    free(res->texts);
+    res->texts = NULL;
+    res->ndocs = 0;
+}

@@ -1,0 +1,666 @@
+/* traffic.c: apim-sim's traffic routes, all answered from the traffic model (traffic_model.c):
+ *   {service}/reports/bySubscription|byApi|byTime   the APIM reports API (classic tiers only; v2
+ *       tiers answer 400 MethodNotAllowedInPricingTier as APIM does)
+ *   {service}/providers/Microsoft.Insights/metrics  Azure Monitor metrics Requests, Duration,
+ *       BackendDuration with $filter on ApiId, GatewayResponseCode, BackendResponseCode, Location
+ *   {service}/providers/Microsoft.Insights/diagnosticSettings  the scenario's Log Analytics link
+ *   .../Microsoft.OperationalInsights/workspaces/{ws}/api/query  the Log Analytics query API through
+ *       ARM, answering only the KQL shapes azure-ai-gateway-mcp sends (anything else: 400)
+ *   GET /_sim/traffic  the model's own counters for a window, for tests. */
+#include "traffic.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MONITOR_VERSION "2024-02-01"
+#define DIAG_VERSION "2021-05-01-preview"
+#define LA_VERSION "2017-10-01"
+#define MAX_POINTS 1500
+
+/* The KQL shapes the client sends; "%s" is the API id (a copy of the wire contract, not shared code). */
+static const char *const kql_subscriptions =
+    "ApiManagementGatewayLogs | where ApiId == '%s' | summarize requests = count(), throttled = countif(ResponseCode "
+    "== 429), blocked = countif(ResponseCode >= 400 and ResponseCode < 500 and ResponseCode != 429), failed = "
+    "countif(ResponseCode >= 500), cache_hits = countif(Cache == 'hit'), cache_misses = countif(Cache == 'miss'), "
+    "backend_calls = countif(isnotempty(BackendId)), total_ms = sum(TotalTime), backend_ms = sum(BackendTime) by "
+    "ApimSubscriptionId";
+static const char *const kql_backends =
+    "ApiManagementGatewayLogs | where ApiId == '%s' and isnotempty(BackendId) | summarize requests = count(), "
+    "backend_ms = sum(BackendTime) by BackendId";
+static const char *const kql_tokens =
+    "ApiManagementGatewayLlmLog | join kind=inner (ApiManagementGatewayLogs | where ApiId == '%s' | project "
+    "CorrelationId, ApimSubscriptionId) on CorrelationId | summarize prompt_tokens = sum(PromptTokens), "
+    "completion_tokens = sum(CompletionTokens), total_tokens = sum(TotalTokens) by ApimSubscriptionId";
+
+static bool is_v2(sim_state *st)
+{
+    json_t *svc = json_object_get(sim_state_get(st, st->service_id), "resource");
+    const char *sku = json_string_value(json_object_get(json_object_get(svc, "sku"), "name"));
+    return sku && util_str_ends_with(sku, "V2");
+}
+
+static const char *sku_name(sim_state *st)
+{
+    json_t *svc = json_object_get(sim_state_get(st, st->service_id), "resource");
+    const char *sku = json_string_value(json_object_get(json_object_get(svc, "sku"), "name"));
+    return sku ? sku : "Developer";
+}
+
+static const char *location(sim_state *st)
+{
+    json_t *svc = json_object_get(sim_state_get(st, st->service_id), "resource");
+    const char *loc = json_string_value(json_object_get(svc, "location"));
+    return loc ? loc : "East US";
+}
+
+static double now_sec(void) { return (double)util_now_ms() / 1000.0; }
+
+static int parse_time(const char *s, size_t n, double *out)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof(buf) - 1)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (!strchr(buf + 10, 'Z') && !strchr(buf + 10, '+') && !strchr(buf + 11, '-'))
+        strcat(buf, "Z");
+    int64_t t;
+    if (util_time_parse_iso8601(buf, &t) != 0)
+        return -1;
+    *out = (double)t;
+    return 0;
+}
+
+/* "A/B" → [from, to). */
+static int parse_timespan(const char *s, double *from, double *to)
+{
+    const char *slash = s ? strchr(s, '/') : NULL;
+    return slash && parse_time(s, (size_t)(slash - s), from) == 0 && parse_time(slash + 1, strlen(slash + 1), to) == 0 &&
+                   *to > *from
+               ? 0
+               : -1;
+}
+
+static bool version_is(const sim_request *req, const char *const *ok, sim_response *resp)
+{
+    const char *v = json_string_value(json_object_get(req->query, "api-version"));
+    for (const char *const *p = ok; v && *p; p++)
+        if (!strcmp(v, *p))
+            return true;
+    sim_response_arm_error(resp, 400, v ? "InvalidApiVersionParameter" : "MissingApiVersionParameter", NULL,
+                           "The api-version '%s' is invalid for this resource type. The supported versions are '%s'.",
+                           v ? v : "", ok[0]);
+    return false;
+}
+
+static void iso(double t, char *out, size_t n) { util_time_iso8601((int64_t)t, out, n); }
+
+/* ---- reports ---------------------------------------------------------------------------- */
+
+/* Finds "<key>'VALUE'" in a $filter; copies VALUE into out. */
+static bool filter_value(const char *filter, const char *key, char *out, size_t n)
+{
+    const char *p = filter ? strstr(filter, key) : NULL;
+    if (!p)
+        return false;
+    p += strlen(key);
+    const char *end = strchr(p, '\'');
+    if (!end || (size_t)(end - p) >= n)
+        return false;
+    memcpy(out, p, (size_t)(end - p));
+    out[end - p] = '\0';
+    return true;
+}
+
+static json_t *report_counts(const sim_traffic_stats *s)
+{
+    double api_avg = s->requests ? (double)s->total_ms / (double)s->requests : 0;
+    double svc_avg = s->misses ? (double)s->backend_ms / (double)s->misses : 0;
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "callCountSuccess",
+                     (json_int_t)s->allowed, "callCountBlocked", (json_int_t)s->throttled, "callCountFailed",
+                     (json_int_t)0, "callCountOther", (json_int_t)0, "callCountTotal", (json_int_t)s->requests,
+                     "bandwidth", (json_int_t)(s->requests * 2048), "cacheHitCount", (json_int_t)s->hits,
+                     "cacheMissCount", (json_int_t)s->cache_misses, "apiTimeAvg", api_avg, "apiTimeMin", s->requests ? 5.0 : 0.0,
+                     "apiTimeMax", api_avg * 2, "serviceTimeAvg", svc_avg, "serviceTimeMin", svc_avg / 2,
+                     "serviceTimeMax", svc_avg * 2);
+}
+
+static void report_by_subscription(sim_state *st, const char *api, double from, double to, json_t *rows)
+{
+    json_t *snap = sim_traffic_snapshot(st);
+    const char *sub;
+    json_t *tpm;
+    json_object_foreach(sim_traffic_demand(st), sub, tpm) {
+        sim_traffic_stats s;
+        memset(&s, 0, sizeof(s));
+        sim_traffic_window(st, sub, api, from, to, &s);
+        const char *product = json_string_value(json_object_get(json_object_get(snap, sub), "product"));
+        json_t *row = report_counts(&s);
+        char *pid = util_printf("/products/%s", product ? product : "");
+        char *sid = util_printf("/subscriptions/%s", sub);
+        char *uid = util_printf("/users/%s-owner", sub);
+        json_object_set_new(row, "name", json_string(""));
+        json_object_set_new(row, "userId", json_string(uid));
+        json_object_set_new(row, "productId", json_string(pid));
+        json_object_set_new(row, "subscriptionId", json_string(sid));
+        json_array_append_new(rows, row);
+        free(pid);
+        free(sid);
+        free(uid);
+    }
+    json_decref(snap);
+}
+
+static void report_by_api(sim_state *st, const char *api, double from, double to, json_t *rows)
+{
+    char *prefix = sim_lower(st->service_id);
+    char *want = util_printf("%s/apis/", prefix);
+    const char *key;
+    json_t *entry;
+    json_object_foreach(st->resources, key, entry) {
+        const char *name = key + strlen(want);
+        if (!util_str_starts_with(key, want) || strchr(name, '/') || (api && !util_str_eq_ci(api, name)))
+            continue;
+        sim_traffic_stats s;
+        memset(&s, 0, sizeof(s));
+        sim_traffic_window(st, NULL, name, from, to, &s);
+        json_t *row = report_counts(&s);
+        char *aid = util_printf("/apis/%s", name);
+        const char *display = json_string_value(
+            json_object_get(json_object_get(json_object_get(entry, "resource"), "properties"), "displayName"));
+        json_object_set_new(row, "name", json_string(display ? display : name));
+        json_object_set_new(row, "apiId", json_string(aid));
+        json_array_append_new(rows, row);
+        free(aid);
+    }
+    free(prefix);
+    free(want);
+}
+
+static int report_by_time(sim_state *st, const sim_request *req, const char *api, double from, double to,
+                          json_t *rows, sim_response *resp)
+{
+    const char *interval = json_string_value(json_object_get(req->query, "interval"));
+    int64_t step = 0;
+    if (!interval || util_duration_parse_iso8601(interval, &step) != 0 || step <= 0 || step % 900 != 0) {
+        sim_response_arm_error(resp, 400, "ValidationError", NULL,
+                               "'interval' is required and must be an ISO 8601 duration that is a multiple of 15 "
+                               "minutes (PT15M, PT1H, P1D...), got '%s'.", interval ? interval : "");
+        return -1;
+    }
+    double start = floor(from / (double)step) * (double)step;
+    if ((to - start) / (double)step > MAX_POINTS) {
+        sim_response_arm_error(resp, 400, "ValidationError", NULL, "The interval gives too many rows for this window.");
+        return -1;
+    }
+    for (double t = start; t < to; t += (double)step) {
+        sim_traffic_stats s;
+        memset(&s, 0, sizeof(s));
+        sim_traffic_window(st, NULL, api, fmax(t, from), fmin(t + (double)step, to), &s);
+        json_t *row = report_counts(&s);
+        char ts[32];
+        iso(t, ts, sizeof(ts));
+        json_object_set_new(row, "timestamp", json_string(ts));
+        json_object_set_new(row, "interval", json_string(interval));
+        json_array_append_new(rows, row);
+    }
+    return 0;
+}
+
+static void reports_route(sim_state *st, const sim_request *req, const char *rel, sim_response *resp)
+{
+    static const char *const versions[] = {"2024-05-01", "2024-06-01-preview", "2023-09-01-preview",
+                                           "2023-05-01-preview", "2022-08-01", NULL};
+    if (!version_is(req, versions, resp))
+        return;
+    if (is_v2(st)) {
+        sim_response_arm_error(resp, 400, "MethodNotAllowedInPricingTier", NULL,
+                               "Method not allowed in %s pricing tier", sku_name(st));
+        return;
+    }
+    const char *filter = json_string_value(json_object_get(req->query, "$filter"));
+    char ge[40], le[40], api[260];
+    double from, to;
+    if (!filter_value(filter, "timestamp ge datetime'", ge, sizeof(ge)) ||
+        !filter_value(filter, "timestamp le datetime'", le, sizeof(le)) || parse_time(ge, strlen(ge), &from) ||
+        parse_time(le, strlen(le), &to)) {
+        sim_response_arm_error(resp, 400, "ValidationError", NULL,
+                               "Invalid filter: '$filter' must hold \"timestamp ge datetime'...' and timestamp le "
+                               "datetime'...'\" (and optionally \"apiId eq '...'\").");
+        return;
+    }
+    bool has_api = filter_value(filter, "apiId eq '", api, sizeof(api));
+    json_t *rows = json_array();
+    const char *what = rel + strlen("reports/");
+    if (!strcmp(what, "bySubscription"))
+        report_by_subscription(st, has_api ? api : NULL, from, to, rows);
+    else if (!strcmp(what, "byApi"))
+        report_by_api(st, has_api ? api : NULL, from, to, rows);
+    else if (!strcmp(what, "byTime")) {
+        if (report_by_time(st, req, has_api ? api : NULL, from, to, rows, resp) != 0) {
+            json_decref(rows);
+            return;
+        }
+    } else {
+        json_decref(rows);
+        sim_response_arm_error(resp, 404, "ResourceNotFound", NULL,
+                               "apim-sim serves reports/bySubscription, byApi and byTime, not '%s'.", what);
+        return;
+    }
+    sim_response_json(resp, 200, json_pack("{s:o,s:I,s:s}", "value", rows, "count", (json_int_t)json_array_size(rows),
+                                           "nextLink", ""));
+}
+
+/* ---- Azure Monitor metrics ------------------------------------------------------------- */
+
+struct mfilter {
+    char api[260];
+    char code[8];      /* GatewayResponseCode fixed value, "" = any */
+    bool split_code;   /* GatewayResponseCode eq '*' */
+    bool split_backend_code;
+    bool split_location;
+};
+
+static int parse_monitor_filter(const char *filter, struct mfilter *f, char *bad, size_t nbad)
+{
+    memset(f, 0, sizeof(*f));
+    if (!filter)
+        return 0;
+    char *copy = util_strdup(filter);
+    int rc = 0;
+    for (char *clause = copy, *next; clause && !rc; clause = next) {
+        next = strstr(clause, " and ");
+        if (next) {
+            *next = '\0';
+            next += 5;
+        }
+        char dim[64], val[260];
+        if (sscanf(clause, " %63s eq '%259[^']'", dim, val) != 2)
+            rc = -1;
+        else if (!strcmp(dim, "ApiId"))
+            snprintf(f->api, sizeof(f->api), "%s", strcmp(val, "*") ? val : "");
+        else if (!strcmp(dim, "GatewayResponseCode") && !strcmp(val, "*"))
+            f->split_code = true;
+        else if (!strcmp(dim, "GatewayResponseCode"))
+            snprintf(f->code, sizeof(f->code), "%.7s", val);
+        else if (!strcmp(dim, "BackendResponseCode") && !strcmp(val, "*"))
+            f->split_backend_code = true;
+        else if (!strcmp(dim, "Location") && !strcmp(val, "*"))
+            f->split_location = true;
+        else
+            rc = -1;
+        if (rc)
+            snprintf(bad, nbad, "%s", clause);
+    }
+    free(copy);
+    return rc;
+}
+
+struct series {
+    const char *dim;   /* dimension name, NULL = no split */
+    const char *value; /* dimension value */
+};
+
+static int64_t requests_of(const sim_traffic_stats *s, const struct mfilter *f, const struct series *se)
+{
+    const char *code = se->dim && !strcmp(se->dim, "GatewayResponseCode") ? se->value : f->code[0] ? f->code : NULL;
+    int64_t n = s->requests;
+    if (code)
+        n = !strcmp(code, "200") ? s->allowed : !strcmp(code, "429") ? s->throttled : 0;
+    if (se->dim && !strcmp(se->dim, "BackendResponseCode"))
+        n = !strcmp(se->value, "200") ? s->misses : s->requests - s->misses;
+    return n;
+}
+
+static json_t *data_point(const char *metric, const char *aggs, const sim_traffic_stats *s, const struct mfilter *f,
+                          const struct series *se, double t)
+{
+    char ts[32];
+    iso(t, ts, sizeof(ts));
+    json_t *p = json_pack("{s:s}", "timeStamp", ts);
+    int64_t count = !strcmp(metric, "Requests") ? requests_of(s, f, se)
+                    : !strcmp(metric, "Duration") ? s->requests : s->misses;
+    double sum = !strcmp(metric, "Duration") ? (double)s->total_ms : (double)s->backend_ms;
+    if (strstr(aggs, "total"))
+        json_object_set_new(p, "total", json_real(!strcmp(metric, "Requests") ? (double)count : sum));
+    if (strstr(aggs, "count"))
+        json_object_set_new(p, "count", json_real((double)count));
+    if (strstr(aggs, "average") && count > 0)
+        json_object_set_new(p, "average", json_real(!strcmp(metric, "Requests") ? 1.0 : sum / (double)count));
+    return p;
+}
+
+static json_t *one_series(sim_state *st, const char *metric, const char *aggs, const struct mfilter *f,
+                          const struct series *se, double from, double to, double step)
+{
+    json_t *data = json_array();
+    for (double t = from; t < to; t += step) {
+        sim_traffic_stats s;
+        memset(&s, 0, sizeof(s));
+        sim_traffic_window(st, NULL, f->api[0] ? f->api : NULL, t, fmin(t + step, to), &s);
+        json_array_append_new(data, data_point(metric, aggs, &s, f, se, t));
+    }
+    json_t *meta = json_array();
+    if (se->dim)
+        json_array_append_new(meta, json_pack("{s:{s:s,s:s},s:s}", "name", "value", se->dim, "localizedValue", se->dim,
+                                              "value", se->value));
+    return json_pack("{s:o,s:o}", "metadatavalues", meta, "data", data);
+}
+
+static json_t *metric_value(sim_state *st, const char *metric, const char *aggs, const struct mfilter *f,
+                            double from, double to, double step)
+{
+    static const char *const codes[] = {"200", "429", NULL}, *const bcodes[] = {"200", "0", NULL};
+    json_t *ts = json_array();
+    const char *dim = f->split_code ? "GatewayResponseCode" : f->split_backend_code ? "BackendResponseCode"
+                      : f->split_location ? "Location" : NULL;
+    const char *const *values = f->split_code ? codes : bcodes;
+    const char *loc[] = {location(st), NULL};
+    if (f->split_location)
+        values = loc;
+    for (size_t i = 0; dim ? values[i] != NULL : i == 0; i++) {
+        struct series se = {dim, dim ? values[i] : NULL};
+        json_array_append_new(ts, one_series(st, metric, aggs, f, &se, from, to, step));
+    }
+    char *id = util_printf("%s/providers/Microsoft.Insights/metrics/%s", st->service_id, metric);
+    json_t *m = json_pack("{s:s,s:s,s:{s:s,s:s},s:s,s:s,s:o,s:s}", "id", id, "type", "Microsoft.Insights/metrics",
+                          "name", "value", metric, "localizedValue", metric, "displayDescription",
+                          !strcmp(metric, "Requests") ? "Gateway request metrics with multidimensional support"
+                                                      : "Duration in milliseconds",
+                          "unit", !strcmp(metric, "Requests") ? "Count" : "MilliSeconds", "timeseries", ts,
+                          "errorCode", "Success");
+    free(id);
+    return m;
+}
+
+static bool interval_ok(const char *interval, int64_t *step)
+{
+    static const char *const ok[] = {"PT1M", "PT5M", "PT15M", "PT30M", "PT1H", "PT6H", "PT12H", "P1D", NULL};
+    for (const char *const *p = ok; *p; p++)
+        if (!strcmp(interval, *p))
+            return util_duration_parse_iso8601(interval, step) == 0;
+    return false;
+}
+
+static void metrics_route(sim_state *st, const sim_request *req, sim_response *resp)
+{
+    static const char *const versions[] = {MONITOR_VERSION, "2023-10-01", "2018-01-01", NULL};
+    if (!version_is(req, versions, resp))
+        return;
+    const char *timespan = json_string_value(json_object_get(req->query, "timespan"));
+    const char *interval = json_string_value(json_object_get(req->query, "interval"));
+    const char *names = json_string_value(json_object_get(req->query, "metricnames"));
+    const char *aggs_in = json_string_value(json_object_get(req->query, "aggregation"));
+    double from, to;
+    int64_t step;
+    if (!timespan || parse_timespan(timespan, &from, &to) != 0) {
+        sim_response_arm_error(resp, 400, "BadRequest", NULL, "Invalid timespan '%s': expected START/END in ISO 8601.",
+                               timespan ? timespan : "");
+        return;
+    }
+    if (!interval_ok(interval ? interval : "PT1H", &step)) {
+        sim_response_arm_error(resp, 400, "BadRequest", NULL,
+                               "Invalid interval '%s': supported are PT1M, PT5M, PT15M, PT30M, PT1H, PT6H, PT12H, P1D.",
+                               interval);
+        return;
+    }
+    if ((to - from) / (double)step > MAX_POINTS) {
+        sim_response_arm_error(resp, 400, "BadRequest", NULL,
+                               "The query would return more than %d points: use a larger interval.", MAX_POINTS);
+        return;
+    }
+    struct mfilter f;
+    char bad[300] = "";
+    if (parse_monitor_filter(json_string_value(json_object_get(req->query, "$filter")), &f, bad, sizeof(bad)) != 0) {
+        sim_response_arm_error(resp, 400, "BadRequest", NULL,
+                               "Unsupported $filter clause '%s': apim-sim knows \"ApiId eq '...'\", "
+                               "\"GatewayResponseCode eq '...'|'*'\", \"BackendResponseCode eq '*'\", \"Location eq '*'\".",
+                               bad);
+        return;
+    }
+    char *aggs = sim_lower(aggs_in ? aggs_in : "average");
+    char *list = util_strdup(names ? names : "");
+    json_t *value = json_array();
+    bool ok = names != NULL;
+    for (char *save = NULL, *m = strtok_r(list, ",", &save); ok && m; m = strtok_r(NULL, ",", &save)) {
+        ok = !strcmp(m, "Requests") || !strcmp(m, "Duration") || !strcmp(m, "BackendDuration");
+        if (ok)
+            json_array_append_new(value, metric_value(st, m, aggs, &f, from, to, (double)step));
+        else
+            sim_response_arm_error(resp, 400, "BadRequest", NULL,
+                                   "Failed to find metric configuration for provider: Microsoft.ApiManagement, "
+                                   "resource Type: service, metric: %s, Valid metrics: Requests,Duration,BackendDuration",
+                                   m);
+    }
+    if (!names)
+        sim_response_arm_error(resp, 400, "BadRequest", NULL, "'metricnames' is required by apim-sim.");
+    if (ok)
+        sim_response_json(resp, 200, json_pack("{s:i,s:s,s:s,s:o,s:s,s:s}", "cost", 0, "timespan", timespan, "interval",
+                                               interval ? interval : "PT1H", "value", json_incref(value), "namespace",
+                                               "Microsoft.ApiManagement/service", "resourceregion", location(st)));
+    json_decref(value);
+    free(list);
+    free(aggs);
+}
+
+/* ---- diagnostic settings ---------------------------------------------------------------- */
+
+static const char *workspace_name(sim_state *st)
+{
+    return json_string_value(json_object_get(json_object_get(sim_traffic_scenario(st), "log_analytics"), "workspace"));
+}
+
+static void diagnostics_route(sim_state *st, const sim_request *req, sim_response *resp)
+{
+    static const char *const versions[] = {DIAG_VERSION, NULL};
+    if (!version_is(req, versions, resp))
+        return;
+    json_t *list = json_array();
+    if (workspace_name(st)) {
+        char sub[128] = "", rg[128] = "";
+        sscanf(st->service_id, "/subscriptions/%127[^/]/resourceGroups/%127[^/]", sub, rg);
+        char *ws = util_printf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.OperationalInsights/workspaces/%s",
+                               sub, rg, workspace_name(st));
+        char *id = util_printf("%s/providers/microsoft.insights/diagnosticSettings/to-log-analytics", st->service_id);
+        json_array_append_new(
+            list, json_pack("{s:s,s:s,s:s,s:{s:s,s:[{s:s,s:b,s:{s:b,s:i}},{s:s,s:b,s:{s:b,s:i}}],s:[{s:s,s:b}],s:s}}",
+                            "id", id, "type", "Microsoft.Insights/diagnosticSettings", "name", "to-log-analytics",
+                            "properties", "workspaceId", ws, "logs", "category", "GatewayLogs", "enabled", 1,
+                            "retentionPolicy", "enabled", 0, "days", 0, "category", "GatewayLlmLogs", "enabled", 1,
+                            "retentionPolicy", "enabled", 0, "days", 0, "metrics", "category", "AllMetrics", "enabled",
+                            1, "logAnalyticsDestinationType", "Dedicated"));
+        free(ws);
+        free(id);
+    }
+    sim_response_json(resp, 200, json_pack("{s:o}", "value", list));
+}
+
+void sim_traffic_service_route(sim_state *st, const sim_request *req, const char *rel, sim_response *resp)
+{
+    if (util_str_starts_with(rel, "reports/") && !strcmp(req->method, "GET"))
+        reports_route(st, req, rel, resp);
+    else if (!strcasecmp(rel, "providers/Microsoft.Insights/metrics") && !strcmp(req->method, "GET"))
+        metrics_route(st, req, resp);
+    else if (!strcasecmp(rel, "providers/Microsoft.Insights/diagnosticSettings") && !strcmp(req->method, "GET"))
+        diagnostics_route(st, req, resp);
+    else
+        sim_response_arm_error(resp, 404, "InvalidResourceType", NULL,
+                               "apim-sim does not serve %s '%s' (traffic routes: GET reports/bySubscription|byApi|byTime, "
+                               "providers/Microsoft.Insights/metrics, providers/Microsoft.Insights/diagnosticSettings).",
+                               req->method, rel);
+}
+
+/* ---- Log Analytics query API ------------------------------------------------------------- */
+
+bool sim_traffic_is_workspace_path(const char *path)
+{
+    return strcasestr(path, "/providers/Microsoft.OperationalInsights/workspaces/") != NULL;
+}
+
+/* Matches query against a template with one '%s' (the API id, without quotes). */
+static bool kql_match(const char *query, const char *tmpl, char *api, size_t n)
+{
+    const char *hole = strstr(tmpl, "%s");
+    size_t pre = (size_t)(hole - tmpl);
+    if (strncmp(query, tmpl, pre) != 0)
+        return false;
+    const char *end = strchr(query + pre, '\'');
+    if (!end || (size_t)(end - query - pre) >= n || end == query + pre)
+        return false;
+    memcpy(api, query + pre, (size_t)(end - query - pre));
+    api[end - query - pre] = '\0';
+    return strcmp(end, hole + 2) == 0;
+}
+
+static json_t *column(const char *name, const char *type) { return json_pack("{s:s,s:s}", "name", name, "type", type); }
+
+static json_t *la_table(json_t *columns, json_t *rows)
+{
+    return json_pack("{s:[{s:s,s:o,s:o}]}", "tables", "name", "PrimaryResult", "columns", columns, "rows", rows);
+}
+
+static json_t *la_subscriptions(sim_state *st, const char *api, double from, double to, bool tokens)
+{
+    json_t *rows = json_array();
+    const char *sub;
+    json_t *tpm;
+    json_object_foreach(sim_traffic_demand(st), sub, tpm) {
+        sim_traffic_stats s;
+        memset(&s, 0, sizeof(s));
+        sim_traffic_window(st, sub, api, from, to, &s);
+        if (!s.requests)
+            continue;
+        if (tokens && s.misses)
+            json_array_append_new(rows, json_pack("[s,I,I,I]", sub, (json_int_t)s.prompt_tokens,
+                                                  (json_int_t)s.completion_tokens,
+                                                  (json_int_t)(s.prompt_tokens + s.completion_tokens)));
+        else if (!tokens)
+            json_array_append_new(rows, json_pack("[s,I,I,I,I,I,I,I,I,I]", sub, (json_int_t)s.requests,
+                                                  (json_int_t)s.throttled, (json_int_t)0, (json_int_t)0,
+                                                  (json_int_t)s.hits, (json_int_t)s.cache_misses, (json_int_t)s.misses,
+                                                  (json_int_t)s.total_ms, (json_int_t)s.backend_ms));
+    }
+    if (tokens)
+        return la_table(json_pack("[o,o,o,o]", column("ApimSubscriptionId", "string"), column("prompt_tokens", "long"),
+                                  column("completion_tokens", "long"), column("total_tokens", "long")),
+                        rows);
+    return la_table(json_pack("[o,o,o,o,o,o,o,o,o,o]", column("ApimSubscriptionId", "string"),
+                              column("requests", "long"), column("throttled", "long"), column("blocked", "long"),
+                              column("failed", "long"), column("cache_hits", "long"), column("cache_misses", "long"),
+                              column("backend_calls", "long"), column("total_ms", "long"), column("backend_ms", "long")),
+                    rows);
+}
+
+static json_t *la_backends(sim_state *st, const char *api, double from, double to)
+{
+    sim_traffic_stats s;
+    memset(&s, 0, sizeof(s));
+    sim_traffic_window(st, NULL, api, from, to, &s);
+    json_t *rows = json_array();
+    for (int i = 0; i < s.nbackends; i++) {
+        if (!s.backend_calls[i] || !strcmp(s.backend[i], "(none)"))
+            continue;
+        double lat = sim_traffic_backend_latency(st, s.backend[i]);
+        json_array_append_new(rows, json_pack("[s,I,I]", s.backend[i], (json_int_t)s.backend_calls[i],
+                                              (json_int_t)((double)s.backend_calls[i] * lat)));
+    }
+    return la_table(json_pack("[o,o,o]", column("BackendId", "string"), column("requests", "long"),
+                              column("backend_ms", "long")),
+                    rows);
+}
+
+static void la_error(sim_response *resp, int status, const char *code, const char *msg)
+{
+    sim_response_json(resp, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+void sim_traffic_workspace_route(sim_state *st, const sim_request *req, sim_response *resp)
+{
+    static const char *const versions[] = {LA_VERSION, NULL};
+    const char *ws = workspace_name(st);
+    const char *at = strcasestr(req->path, "/workspaces/");
+    char name[128] = "", rest[64] = "";
+    sscanf(at + strlen("/workspaces/"), "%127[^/]%63s", name, rest);
+    if (!ws || strcasecmp(ws, name) != 0) {
+        sim_response_arm_error(resp, 404, "ResourceNotFound", NULL,
+                               "The Resource 'Microsoft.OperationalInsights/workspaces/%s' was not found.", name);
+        return;
+    }
+    if (strcmp(rest, "/api/query") != 0 || strcmp(req->method, "POST") != 0) {
+        sim_response_arm_error(resp, 404, "InvalidResourceType", NULL,
+                               "apim-sim serves only POST .../workspaces/%s/api/query on this workspace.", name);
+        return;
+    }
+    if (!version_is(req, versions, resp))
+        return;
+    json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+    const char *query = json_string_value(json_object_get(body, "query"));
+    double from, to, keep = json_number_value(json_object_get(json_object_get(sim_traffic_scenario(st), "log_analytics"),
+                                                              "retention_days"));
+    char api[260];
+    if (!query || parse_timespan(json_string_value(json_object_get(body, "timespan")), &from, &to) != 0)
+        la_error(resp, 400, "BadArgumentError",
+                 "The request needs a JSON body with 'query' (KQL) and 'timespan' (START/END in ISO 8601).");
+    else {
+        from = fmax(from, now_sec() - (keep > 0 ? keep : 30) * 86400);
+        if (kql_match(query, kql_subscriptions, api, sizeof(api)))
+            sim_response_json(resp, 200, la_subscriptions(st, api, from, to, false));
+        else if (kql_match(query, kql_tokens, api, sizeof(api)))
+            sim_response_json(resp, 200, la_subscriptions(st, api, from, to, true));
+        else if (kql_match(query, kql_backends, api, sizeof(api)))
+            sim_response_json(resp, 200, la_backends(st, api, from, to));
+        else
+            la_error(resp, 400, "SemanticError",
+                     "apim-sim answers only the KQL queries azure-ai-gateway-mcp sends (per subscription, per backend, "
+                     "tokens); see docs/apim-sim.md. This query is not one of them.");
+    }
+    json_decref(body);
+}
+
+/* ---- control ---------------------------------------------------------------------------- */
+
+static json_t *stats_json(const sim_traffic_stats *s)
+{
+    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)s->requests, "successful",
+                          (json_int_t)s->allowed, "throttled", (json_int_t)s->throttled, "cache_hits", (json_int_t)s->hits,
+                          "cache_misses", (json_int_t)s->cache_misses, "backend_calls", (json_int_t)s->misses, "prompt_tokens", (json_int_t)s->prompt_tokens,
+                          "completion_tokens", (json_int_t)s->completion_tokens, "total_ms", (json_int_t)s->total_ms,
+                          "backend_ms", (json_int_t)s->backend_ms);
+    json_t *b = json_object();
+    for (int i = 0; i < s->nbackends; i++)
+        if (s->backend_calls[i])
+            json_object_set_new(b, s->backend[i], json_integer(s->backend_calls[i]));
+    json_object_set_new(o, "by_backend", b);
+    return o;
+}
+
+void sim_traffic_control(sim_state *st, const sim_request *req, sim_response *resp)
+{
+    const char *since = json_string_value(json_object_get(req->query, "since"));
+    const char *until = json_string_value(json_object_get(req->query, "until"));
+    const char *api = json_string_value(json_object_get(req->query, "api_id"));
+    double from, to;
+    if (!since || !until || parse_time(since, strlen(since), &from) || parse_time(until, strlen(until), &to)) {
+        sim_response_json(resp, 400, json_pack("{s:{s:s,s:s}}", "error", "code", "BadRequest", "message",
+                                               "GET /_sim/traffic needs since and until as ISO 8601 timestamps."));
+        return;
+    }
+    sim_traffic_stats all;
+    memset(&all, 0, sizeof(all));
+    sim_traffic_window(st, NULL, api, from, to, &all);
+    json_t *subs = json_object();
+    const char *sub;
+    json_t *tpm;
+    json_object_foreach(sim_traffic_demand(st), sub, tpm) {
+        sim_traffic_stats s;
+        memset(&s, 0, sizeof(s));
+        sim_traffic_window(st, sub, api, from, to, &s);
+        json_object_set_new(subs, sub, stats_json(&s));
+    }
+    json_t *h = st->traffic_history;
+    sim_response_json(resp, 200, json_pack("{s:o,s:o,s:o,s:I}", "totals", stats_json(&all), "by_subscription", subs,
+                                           "snapshot", sim_traffic_snapshot(st), "changes",
+                                           (json_int_t)(h ? json_array_size(h) - 1 : 0)));
+}

@@ -1,0 +1,62 @@
+/*
+ * traffic.h: private interface of apim-sim's traffic module (src/sim/traffic*.c) — the
+ * deterministic traffic model and the routes that report it:
+ *   traffic_config.c  reads the CURRENT state (product/API/global policies, backends, pools) into one
+ *                     configuration snapshot per subscription (libxml2, demo-like layouts only)
+ *   traffic_model.c   the history of snapshots (one per configuration change) and the counters of a
+ *                     time window, computed as differences of cumulative integer counts so adjacent
+ *                     windows add up exactly
+ *   traffic.c         reports API, Azure Monitor metrics, diagnostic settings, the Log Analytics
+ *                     query API (through ARM) and GET /_sim/traffic
+ * The model is documented in docs/apim-sim.md ("Traffic").
+ *
+ * Ownership: every function is called with the state lock held. Functions returning json_t *
+ * return NEW references. sim_traffic_stats is a plain value.
+ */
+#ifndef AIGW_SIM_TRAFFIC_H
+#define AIGW_SIM_TRAFFIC_H
+
+#include "sim.h"
+
+#define SIM_TRAFFIC_MAX_BACKENDS 8
+
+/* Counters of one subscription (or a sum) over a window. */
+typedef struct sim_traffic_stats {
+    int64_t requests, allowed, throttled, hits;
+    int64_t misses;       /* allowed requests not served from the cache: the backend calls */
+    int64_t cache_misses; /* of those, the ones a cache lookup missed (0 without a lookup) */
+    int64_t prompt_tokens, completion_tokens;
+    int64_t total_ms, backend_ms;
+    int nbackends;
+    char backend[SIM_TRAFFIC_MAX_BACKENDS][128];
+    int64_t backend_calls[SIM_TRAFFIC_MAX_BACKENDS];
+} sim_traffic_stats;
+
+/* The configuration snapshot of every subscription with demand, from the current state:
+ * {"sub": {"product", "api", "limit_tpm", "rpm", "cache", "hit", "backend"}} (new reference). */
+json_t *sim_traffic_snapshot(sim_state *st);
+
+/* Called by the ARM router around every write: before (records the initial snapshot once) and
+ * after a successful one (records a new snapshot, timed now, when the configuration changed). */
+void sim_traffic_before_write(sim_state *st);
+void sim_traffic_after_write(sim_state *st);
+
+/* Counters of subscription sub (NULL = every subscription) for API api (NULL = any) over
+ * [from, to) epoch seconds. Adds to *out (zero it first). */
+void sim_traffic_window(sim_state *st, const char *sub, const char *api, double from, double to,
+                        sim_traffic_stats *out);
+/* Subscriptions with demand (borrowed object sub -> tpm), the scenario's traffic object (borrowed). */
+json_t *sim_traffic_demand(sim_state *st);
+json_t *sim_traffic_scenario(sim_state *st);
+/* The backend latency of the model (scenario traffic.backend_latency_ms, default 700 ms). */
+double sim_traffic_backend_latency(sim_state *st, const char *backend);
+
+/* The routes. rel is the path relative to the service (reports/..., providers/Microsoft.Insights/...). */
+void sim_traffic_service_route(sim_state *st, const sim_request *req, const char *rel, sim_response *resp);
+/* True for /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/... */
+bool sim_traffic_is_workspace_path(const char *path);
+void sim_traffic_workspace_route(sim_state *st, const sim_request *req, sim_response *resp);
+/* GET /_sim/traffic?since=ISO&until=ISO[&api_id=] */
+void sim_traffic_control(sim_state *st, const sim_request *req, sim_response *resp);
+
+#endif

@@ -1,0 +1,207 @@
+/* traffic_config.c: reads apim-sim's CURRENT configuration into the traffic model's snapshot —
+ * per subscription with demand: its product, the effective token limit (the smallest
+ * tokens-per-minute among the llm-/azure-openai-token-limit elements that run for it in the
+ * global, product and API policies, a <when> branch running when its condition names the
+ * subscription or product), the request rate (rate-limit / rate-limit-by-key, calls × 60 /
+ * renewal-period), whether a semantic-cache lookup runs and its hit fraction, and the backend its
+ * requests reach (set-backend-service; for a pool the existing member with the best priority).
+ * Demo-like layouts only: this is a small extraction, not a policy engine (see traffic.h). */
+#include "traffic.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The parsed policy at rel (relative to the service), or NULL. */
+static xmlDocPtr load_policy(sim_state *st, const char *rel)
+{
+    char *id = util_printf("%s/%s", st->service_id, rel);
+    json_t *entry = sim_state_get(st, id);
+    free(id);
+    const char *xml = json_string_value(json_object_get(
+        json_object_get(json_object_get(entry, "resource"), "properties"), "value"));
+    if (!xml)
+        return NULL;
+    const char *format = json_string_value(json_object_get(entry, "format"));
+    bool raw = format && strncmp(format, "rawxml", 6) == 0;
+    char *text = raw ? sim_policy_escape_expressions(xml) : util_strdup(xml);
+    xmlDocPtr doc = xmlReadMemory(text, (int)strlen(text), "policy.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    free(text);
+    return doc;
+}
+
+static bool is_named(xmlNodePtr n, const char *name)
+{
+    return n && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+}
+
+/* Does a <when> condition run for this subscription / product? Unknown subjects count as true. */
+static bool condition_matches(const char *cond, const char *sub, const char *product)
+{
+    if (!cond)
+        return false;
+    const char *who = strstr(cond, "Subscription") ? sub : strstr(cond, "Product") ? product : NULL;
+    if (!who)
+        return true;
+    char *dq = util_printf("\"%s\"", who), *sq = util_printf("'%s'", who);
+    bool hit = strstr(cond, dq) || strstr(cond, sq);
+    free(dq);
+    free(sq);
+    return hit;
+}
+
+static bool when_matches(xmlNodePtr when, const char *sub, const char *product)
+{
+    xmlChar *cond = xmlGetProp(when, (const xmlChar *)"condition");
+    bool hit = condition_matches((const char *)cond, sub, product);
+    xmlFree(cond);
+    return hit;
+}
+
+/* Does element n run for the subscription (every enclosing branch taken)? */
+static bool runs_for(xmlNodePtr n, const char *sub, const char *product)
+{
+    for (xmlNodePtr p = n->parent; p && p->type == XML_ELEMENT_NODE; p = p->parent) {
+        if (is_named(p, "when") && !when_matches(p, sub, product))
+            return false;
+        if (is_named(p, "otherwise"))
+            for (xmlNodePtr s = p->prev; s; s = s->prev)
+                if (is_named(s, "when") && when_matches(s, sub, product))
+                    return false;
+    }
+    return true;
+}
+
+static double num_prop(xmlNodePtr n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+    char *end = NULL;
+    double d = v ? strtod((const char *)v, &end) : 0;
+    bool ok = v && end && *end == '\0' && d > 0;
+    xmlFree(v);
+    return ok ? d : 0;
+}
+
+static void keep_min(json_t *cfg, const char *key, double v)
+{
+    double old = json_number_value(json_object_get(cfg, key));
+    if (v > 0 && (old <= 0 || v < old))
+        json_object_set_new(cfg, key, json_real(v));
+}
+
+/* Walks one document and folds what runs for the subscription into cfg. */
+static void fold(xmlNodePtr n, const char *sub, const char *product, json_t *cfg)
+{
+    for (; n; n = n->next) {
+        if (n->type != XML_ELEMENT_NODE)
+            continue;
+        const char *name = (const char *)n->name;
+        if (runs_for(n, sub, product)) {
+            if (!strcmp(name, "llm-token-limit") || !strcmp(name, "azure-openai-token-limit"))
+                keep_min(cfg, "limit_tpm", num_prop(n, "tokens-per-minute"));
+            else if ((!strcmp(name, "rate-limit") || !strcmp(name, "rate-limit-by-key")) &&
+                     num_prop(n, "renewal-period") > 0)
+                keep_min(cfg, "rpm", num_prop(n, "calls") * 60.0 / num_prop(n, "renewal-period"));
+            else if (!strcmp(name, "llm-semantic-cache-lookup") || !strcmp(name, "azure-openai-semantic-cache-lookup")) {
+                double th = num_prop(n, "score-threshold");
+                double hit = 1.5 * (1.0 - (th > 0 ? th : 0.8));
+                json_object_set_new(cfg, "cache", json_true());
+                json_object_set_new(cfg, "hit", json_real(hit < 0 ? 0 : hit > 0.9 ? 0.9 : hit));
+            } else if (!strcmp(name, "set-backend-service") && !json_object_get(cfg, "backend_ref")) {
+                xmlChar *b = xmlGetProp(n, (const xmlChar *)"backend-id");
+                if (b)
+                    json_object_set_new(cfg, "backend_ref", json_string((const char *)b));
+                xmlFree(b);
+            }
+        }
+        fold(n->children, sub, product, cfg);
+    }
+}
+
+static void fold_policy(sim_state *st, const char *rel, const char *sub, const char *product, json_t *cfg)
+{
+    xmlDocPtr doc = load_policy(st, rel);
+    if (doc)
+        fold(xmlDocGetRootElement(doc), sub, product, cfg);
+    xmlFreeDoc(doc);
+}
+
+static json_t *backend_props(sim_state *st, const char *id)
+{
+    char *full = util_printf("%s/backends/%s", st->service_id, id);
+    json_t *props = json_object_get(json_object_get(sim_state_get(st, full), "resource"), "properties");
+    free(full);
+    return props;
+}
+
+/* The backend a request reaches: a Single backend as is; for a pool, the existing member with
+ * the smallest priority number. NULL when nothing can serve. Borrowed from ref or the state. */
+static const char *active_backend(sim_state *st, const char *ref)
+{
+    json_t *props = ref ? backend_props(st, ref) : NULL;
+    if (!props)
+        return NULL;
+    json_t *members = json_object_get(json_object_get(props, "pool"), "services");
+    if (!json_is_array(members))
+        return ref;
+    const char *best = NULL;
+    json_int_t best_prio = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(members, i, m) {
+        const char *mid = json_string_value(json_object_get(m, "id"));
+        const char *slash = mid ? strrchr(mid, '/') : NULL;
+        const char *name = slash ? slash + 1 : mid;
+        json_int_t prio = json_is_integer(json_object_get(m, "priority")) ? json_integer_value(json_object_get(m, "priority")) : 1;
+        if (name && backend_props(st, name) && (!best || prio < best_prio)) {
+            best = name;
+            best_prio = prio;
+        }
+    }
+    return best;
+}
+
+static const char *scope_product(sim_state *st, const char *sub)
+{
+    char *id = util_printf("%s/subscriptions/%s", st->service_id, sub);
+    const char *scope = json_string_value(json_object_get(
+        json_object_get(json_object_get(sim_state_get(st, id), "resource"), "properties"), "scope"));
+    free(id);
+    const char *p = scope ? strstr(scope, "/products/") : NULL;
+    return p ? p + strlen("/products/") : NULL;
+}
+
+static const char *traffic_api(sim_state *st)
+{
+    const char *api = json_string_value(json_object_get(sim_traffic_scenario(st), "api_id"));
+    return api ? api : "aoai-completions";
+}
+
+json_t *sim_traffic_snapshot(sim_state *st)
+{
+    json_t *out = json_object();
+    const char *sub;
+    json_t *tpm;
+    const char *api = traffic_api(st);
+    json_object_foreach(sim_traffic_demand(st), sub, tpm) {
+        const char *product = scope_product(st, sub);
+        if (!product)
+            continue; /* the subscription was deleted, or is not scoped to a product */
+        json_t *cfg = json_pack("{s:s,s:s,s:f,s:f,s:b,s:f}", "product", product, "api", api, "limit_tpm", 0.0,
+                                "rpm", 0.0, "cache", 0, "hit", 0.0);
+        char *prel = util_printf("products/%s/policies/policy", product);
+        char *arel = util_printf("apis/%s/policies/policy", api);
+        fold_policy(st, "policies/policy", sub, product, cfg);
+        fold_policy(st, prel, sub, product, cfg);
+        fold_policy(st, arel, sub, product, cfg);
+        free(prel);
+        free(arel);
+        const char *backend = active_backend(st, json_string_value(json_object_get(cfg, "backend_ref")));
+        json_object_set_new(cfg, "backend", backend ? json_string(backend) : json_null());
+        json_object_del(cfg, "backend_ref");
+        json_object_set_new(out, sub, cfg);
+    }
+    return out;
+}

@@ -1,0 +1,172 @@
+/* traffic_model.c: apim-sim's deterministic traffic model (docs/apim-sim.md, "Traffic").
+ * Each subscription with demand sends demand_tpm tokens per minute (burst_tpm during the first
+ * burst_minutes of every burst_every_min minutes) in requests of tokens_per_request tokens. For
+ * each stretch of time with one configuration snapshot: allowed = min(demand, token limit, rpm);
+ * the rest is throttled (429); a share `hit` of the allowed requests is served by the semantic
+ * cache; the rest (misses) reach the snapshot's backend. A window's counts are differences of the
+ * floors of cumulative counts since the epoch, so they are integers and adjacent windows add up
+ * exactly — the same numbers whatever API (reports, metrics, Log Analytics) asks. */
+#include "traffic.h"
+
+#include <math.h>
+#include <string.h>
+
+#define HIT_MS 60      /* duration of a request served from the semantic cache */
+#define THROTTLED_MS 5 /* duration of a 429 answered by the gateway */
+#define GATEWAY_MS 20  /* gateway overhead on top of the backend time */
+
+json_t *sim_traffic_scenario(sim_state *st) { return json_object_get(st->scenario, "traffic"); }
+json_t *sim_traffic_demand(sim_state *st) { return json_object_get(sim_traffic_scenario(st), "demand_tpm"); }
+
+static double knob(sim_state *st, const char *name, double dflt)
+{
+    json_t *v = json_object_get(sim_traffic_scenario(st), name);
+    return json_is_number(v) && json_number_value(v) > 0 ? json_number_value(v) : dflt;
+}
+
+double sim_traffic_backend_latency(sim_state *st, const char *backend)
+{
+    json_t *l = json_object_get(json_object_get(sim_traffic_scenario(st), "backend_latency_ms"), backend);
+    return json_is_number(l) ? json_number_value(l) : knob(st, "default_backend_latency_ms", 700);
+}
+
+static json_t *history(sim_state *st)
+{
+    if (!st->traffic_history)
+        st->traffic_history = json_pack("[{s:f,s:o}]", "t", 0.0, "subs", sim_traffic_snapshot(st));
+    return st->traffic_history;
+}
+
+void sim_traffic_before_write(sim_state *st) { history(st); }
+
+void sim_traffic_after_write(sim_state *st)
+{
+    json_t *h = history(st);
+    json_t *snap = sim_traffic_snapshot(st);
+    if (json_equal(json_object_get(json_array_get(h, json_array_size(h) - 1), "subs"), snap))
+        json_decref(snap);
+    else
+        json_array_append_new(h, json_pack("{s:f,s:o}", "t", (double)util_now_ms() / 1000.0, "subs", snap));
+}
+
+/* Seconds of [0, t] spent in burst minutes. */
+static double burst_seconds(sim_state *st, double t)
+{
+    double period = knob(st, "burst_every_min", 10) * 60, len = knob(st, "burst_minutes", 2) * 60;
+    return floor(t / period) * len + fmin(fmod(t, period), len);
+}
+
+/* Cumulative counts of one subscription since the epoch. */
+typedef struct cumul {
+    double req, allowed, lookups, miss[SIM_TRAFFIC_MAX_BACKENDS];
+} cumul;
+
+struct rates {
+    double req, allowed, lookups, miss; /* per minute */
+};
+
+static struct rates rates_at(double tpm, double tpr, json_t *cfg)
+{
+    struct rates r = {tpm / tpr, tpm / tpr, 0, 0};
+    double limit = json_number_value(json_object_get(cfg, "limit_tpm")), rpm = json_number_value(json_object_get(cfg, "rpm"));
+    if (limit > 0)
+        r.allowed = fmin(r.allowed, limit / tpr);
+    if (rpm > 0)
+        r.allowed = fmin(r.allowed, rpm);
+    bool cache = json_is_true(json_object_get(cfg, "cache"));
+    r.lookups = cache ? r.allowed : 0;
+    r.miss = r.allowed * (cache ? 1 - json_number_value(json_object_get(cfg, "hit")) : 1);
+    return r;
+}
+
+static int backend_slot(sim_traffic_stats *names, const char *backend)
+{
+    const char *b = backend ? backend : "(none)";
+    for (int i = 0; i < names->nbackends; i++)
+        if (!strcmp(names->backend[i], b))
+            return i;
+    if (names->nbackends == SIM_TRAFFIC_MAX_BACKENDS)
+        return SIM_TRAFFIC_MAX_BACKENDS - 1;
+    snprintf(names->backend[names->nbackends], sizeof(names->backend[0]), "%s", b);
+    return names->nbackends++;
+}
+
+static void cumulate(sim_state *st, const char *sub, double t, sim_traffic_stats *names, cumul *c)
+{
+    memset(c, 0, sizeof(*c));
+    json_t *h = history(st);
+    double tpm = json_number_value(json_object_get(sim_traffic_demand(st), sub));
+    json_t *burst = json_object_get(json_object_get(sim_traffic_scenario(st), "burst_tpm"), sub);
+    double btpm = json_is_number(burst) ? json_number_value(burst) : tpm, tpr = knob(st, "tokens_per_request", 1000);
+    for (size_t k = 0; k < json_array_size(h); k++) {
+        double from = json_number_value(json_object_get(json_array_get(h, k), "t"));
+        json_t *next = json_array_get(h, k + 1);
+        double to = fmin(t, next ? json_number_value(json_object_get(next, "t")) : t);
+        json_t *cfg = json_object_get(json_object_get(json_array_get(h, k), "subs"), sub);
+        if (to <= from || !cfg)
+            continue;
+        double bs = burst_seconds(st, to) - burst_seconds(st, from), ns = (to - from) - bs;
+        struct rates base = rates_at(tpm, tpr, cfg), peak = rates_at(btpm, tpr, cfg);
+        c->req += (ns * base.req + bs * peak.req) / 60;
+        c->allowed += (ns * base.allowed + bs * peak.allowed) / 60;
+        c->lookups += (ns * base.lookups + bs * peak.lookups) / 60;
+        c->miss[backend_slot(names, json_string_value(json_object_get(cfg, "backend")))] +=
+            (ns * base.miss + bs * peak.miss) / 60;
+    }
+}
+
+static bool sub_on_api(sim_state *st, const char *sub, const char *api)
+{
+    if (!api)
+        return true;
+    json_t *h = history(st);
+    json_t *cfg = json_object_get(json_object_get(json_array_get(h, json_array_size(h) - 1), "subs"), sub);
+    return util_str_eq_ci(json_string_value(json_object_get(cfg, "api")), api);
+}
+
+static void add_sub(sim_state *st, const char *sub, double from, double to, sim_traffic_stats *out)
+{
+    cumul a, b;
+    cumulate(st, sub, from, out, &a);
+    cumulate(st, sub, to, out, &b);
+    double tpr = knob(st, "tokens_per_request", 1000), share = knob(st, "prompt_share", 0.7);
+    int64_t prompt_per_req = (int64_t)llround(tpr * share), completion_per_req = (int64_t)llround(tpr) - prompt_per_req;
+    int64_t req = (int64_t)(floor(b.req) - floor(a.req));
+    int64_t allowed = (int64_t)(floor(b.allowed) - floor(a.allowed));
+    allowed = allowed > req ? req : allowed;
+    int64_t misses = 0;
+    for (int i = 0; i < out->nbackends; i++) {
+        int64_t n = (int64_t)(floor(b.miss[i]) - floor(a.miss[i]));
+        n = n > allowed - misses ? allowed - misses : n;
+        double lat = sim_traffic_backend_latency(st, out->backend[i]);
+        out->backend_calls[i] += n;
+        out->backend_ms += n * (int64_t)lat;
+        out->total_ms += n * ((int64_t)lat + GATEWAY_MS);
+        misses += n;
+    }
+    out->requests += req;
+    out->allowed += allowed;
+    out->throttled += req - allowed;
+    out->misses += misses;
+    int64_t lookups = (int64_t)(floor(b.lookups) - floor(a.lookups));
+    lookups = lookups < allowed - misses ? allowed - misses : lookups > allowed ? allowed : lookups;
+    out->hits += allowed - misses;
+    out->cache_misses += lookups - (allowed - misses);
+    out->total_ms += (allowed - misses) * HIT_MS + (req - allowed) * THROTTLED_MS;
+    out->prompt_tokens += misses * prompt_per_req;
+    out->completion_tokens += misses * completion_per_req;
+}
+
+void sim_traffic_window(sim_state *st, const char *sub, const char *api, double from, double to,
+                        sim_traffic_stats *out)
+{
+    from = fmax(from, 0);
+    if (to <= from)
+        return;
+    const char *name;
+    json_t *tpm;
+    json_object_foreach(sim_traffic_demand(st), name, tpm) {
+        if ((!sub || !strcmp(sub, name)) && sub_on_api(st, name, api))
+            add_sub(st, name, from, to, out);
+    }
+}

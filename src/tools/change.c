@@ -1,0 +1,530 @@
+/* change: the change pipeline of every write tool (see change.h) — diff, dry run, confirmation by
+ * elicitation, writes with If-Match and undo of earlier writes when a later one fails, the journal
+ * record and the write-tool result; plus the revert plan of a journal record. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "change.h"
+#include "policy.h"
+
+#define CHANGE_TEXT_DIFF_MAX 4000    /* diff bytes shown in the text block */
+#define CHANGE_ELICIT_DIFF_MAX 16000 /* diff bytes shown in the confirmation question */
+
+struct change {
+    struct tools_ctx *ctx;
+    struct mcp_call *call;
+    char *tool;
+    json_t *args;
+    json_t *writes;   /* [{path, label, read_query, before, etag_before, after, before_text, after_text}] */
+    json_t *todo;     /* the writes that change something (plan_diff), borrowed items of writes */
+    json_t *warnings; /* [string] */
+    json_t *extra;    /* extra structuredContent fields */
+    json_t *before_view, *after_view;
+    char *summary;
+    char *reverts;    /* change_id this change reverts, or NULL */
+};
+
+struct change *change_new(struct tools_ctx *ctx, struct mcp_call *call, const char *tool, json_t *args)
+{
+    struct change *ch = calloc(1, sizeof *ch);
+    if (!ch)
+        abort();
+    ch->ctx = ctx;
+    ch->call = call;
+    ch->tool = util_strdup(tool);
+    ch->args = args ? json_deep_copy(args) : json_object();
+    ch->writes = json_array();
+    ch->warnings = json_array();
+    ch->extra = json_object();
+    return ch;
+}
+
+void change_free(struct change *ch)
+{
+    if (!ch)
+        return;
+    free(ch->tool);
+    free(ch->summary);
+    free(ch->reverts);
+    json_decref(ch->args);
+    json_decref(ch->writes);
+    json_decref(ch->todo);
+    json_decref(ch->warnings);
+    json_decref(ch->extra);
+    json_decref(ch->before_view);
+    json_decref(ch->after_view);
+    free(ch);
+}
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
+static const char *jstr(const json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
+
+/* The body that puts a resource back as it was read: its properties only (ARM ignores the
+ * rest), with format rawxml for policies read as rawxml (APIM does not return the format). */
+static json_t *restore_body(const json_t *read, const char *read_query)
+{
+    json_t *props = json_object_get(read, "properties");
+    json_t *p = json_is_object(props) ? json_deep_copy(props) : json_object();
+    if (read_query && strstr(read_query, "format=rawxml") && json_object_get(p, "value") &&
+        !json_object_get(p, "format"))
+        json_object_set_new(p, "format", json_string("rawxml"));
+    return json_pack("{s:o}", "properties", p);
+}
+
+int change_add(struct change *ch, const struct change_write *w, util_error *err)
+{
+    if (!w->path || !w->label)
+        return util_error_set(err, UTIL_EINTERNAL, "a change write needs a path and a label");
+    if (!w->before && !w->after)
+        return util_error_set(err, UTIL_EINTERNAL, "a change write of %s deletes what does not exist", w->label);
+    json_t *rec = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:s}", "path", w->path, "label", w->label,
+                            "read_query", str_or_null(w->read_query),
+                            "before", w->before ? restore_body(w->before, w->read_query) : json_null(),
+                            "etag_before", str_or_null(w->before ? w->etag : NULL),
+                            "after", w->after ? json_deep_copy(w->after) : json_null(),
+                            "before_text", w->before_text ? w->before_text : "",
+                            "after_text", w->after_text ? w->after_text : "");
+    json_array_append_new(ch->writes, rec);
+    return 0;
+}
+
+void change_add_warning(struct change *ch, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    util_buf b;
+    util_buf_init(&b, 4096);
+    util_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    char *s = util_buf_steal(&b);
+    json_array_append_new(ch->warnings, json_string(s));
+    free(s);
+}
+
+void change_set_extra(struct change *ch, const char *key, json_t *value) { json_object_set_new(ch->extra, key, value); }
+
+void change_set_before_after(struct change *ch, json_t *before, json_t *after)
+{
+    json_decref(ch->before_view);
+    json_decref(ch->after_view);
+    ch->before_view = before;
+    ch->after_view = after;
+}
+
+void change_set_summary(struct change *ch, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    util_buf b;
+    util_buf_init(&b, 4096);
+    util_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    free(ch->summary);
+    ch->summary = util_buf_steal(&b);
+}
+
+int change_read(struct arm_client *arm, const char *path, const char *query, json_t **body, char **etag,
+                util_error *err)
+{
+    *body = NULL;
+    *etag = NULL;
+    struct arm_request req = {.method = "GET", .path = path, .api = ARM_API_APIM, .query = query};
+    struct arm_result res = {0};
+    int rc = arm_call(arm, &req, &res, err);
+    if (rc == 0) {
+        *body = res.body;
+        *etag = res.etag;
+        res.body = NULL;
+        res.etag = NULL;
+    } else if (rc == UTIL_ENOTFOUND) {
+        util_error_clear(err);
+        rc = 0;
+    }
+    arm_result_free(&res);
+    return rc;
+}
+
+json_t *change_policy_body(const char *xml)
+{
+    return json_pack("{s:{s:s, s:s}}", "properties", "format", "rawxml", "value", xml ? xml : "");
+}
+
+const char *change_policy_text(const json_t *body)
+{
+    return json_string_value(json_object_get(json_object_get(body, "properties"), "value"));
+}
+
+char *change_json_text(const json_t *value)
+{
+    if (!value)
+        return util_strdup("");
+    char *s = json_dumps(value, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *out = util_printf("%s\n", s ? s : "");
+    free(s);
+    return out;
+}
+
+/* ---- the pipeline -------------------------------------------------------------------- */
+
+/* Keeps in todo the writes that change something and builds the whole diff (a "# label" line
+ * before each resource's section when there are several). Heap memory. */
+static char *plan_diff(struct change *ch)
+{
+    util_buf b;
+    util_buf_init(&b, 0);
+    json_t *w;
+    size_t i;
+    ch->todo = json_array();
+    json_array_foreach(ch->writes, i, w) {
+        char *d = policy_diff(jstr(w, "before_text"), jstr(w, "after_text"));
+        bool same_body = json_equal(json_object_get(w, "before"), json_object_get(w, "after"));
+        if (*d || !same_body)
+            json_array_append(ch->todo, w);
+        if (*d)
+            json_object_set_new(w, "diff", json_string(d));
+        free(d);
+    }
+    json_array_foreach(ch->todo, i, w) {
+        const char *d = jstr(w, "diff");
+        if (d && json_array_size(ch->todo) > 1)
+            util_buf_printf(&b, "# %s\n", jstr(w, "label"));
+        if (d)
+            util_buf_puts(&b, d);
+    }
+    util_buf_puts(&b, "");
+    return util_buf_steal(&b);
+}
+
+static const char *default_summary(struct change *ch, util_buf *b)
+{
+    json_t *w;
+    size_t i;
+    json_array_foreach(ch->todo, i, w)
+        util_buf_printf(b, "%s%s", i ? ", " : "", jstr(w, "label"));
+    util_buf_puts(b, "");
+    return ch->summary ? ch->summary : b->data;
+}
+
+/* before/after of the result: the tool's, or the texts of the writes. NEW references. */
+static void result_views(struct change *ch, json_t **before, json_t **after)
+{
+    if (ch->before_view) {
+        *before = json_incref(ch->before_view);
+        *after = json_incref(ch->after_view ? ch->after_view : json_null());
+        return;
+    }
+    size_t n = json_array_size(ch->writes);
+    if (n == 1) {
+        json_t *w = json_array_get(ch->writes, 0);
+        *before = json_is_null(json_object_get(w, "before")) ? json_null() : json_string(jstr(w, "before_text"));
+        *after = json_is_null(json_object_get(w, "after")) ? json_null() : json_string(jstr(w, "after_text"));
+        return;
+    }
+    *before = json_object();
+    *after = json_object();
+    json_t *w;
+    size_t i;
+    json_array_foreach(ch->writes, i, w) {
+        const char *label = jstr(w, "label");
+        json_object_set_new(*before, label, json_is_null(json_object_get(w, "before"))
+                                                ? json_null() : json_string(jstr(w, "before_text")));
+        json_object_set_new(*after, label, json_is_null(json_object_get(w, "after"))
+                                               ? json_null() : json_string(jstr(w, "after_text")));
+    }
+}
+
+/* The result: structured fields plus a text block (message, warnings, diff capped). */
+static json_t *result(struct change *ch, bool applied, const char *change_id, const char *diff, const char *message)
+{
+    json_t *before, *after;
+    result_views(ch, &before, &after);
+    json_t *s = json_pack("{s:b, s:o, s:o, s:o, s:s, s:O, s:s}", "applied", applied, "change_id",
+                          str_or_null(change_id), "before", before, "after", after, "diff", diff, "warnings",
+                          ch->warnings, "message", message);
+    json_object_update(s, ch->extra);
+    util_buf t;
+    util_buf_init(&t, 0);
+    util_buf_puts(&t, message);
+    json_t *w;
+    size_t i;
+    json_array_foreach(ch->warnings, i, w)
+        util_buf_printf(&t, "\nwarning: %s", json_string_value(w));
+    size_t dl = strlen(diff);
+    if (dl)
+        util_buf_printf(&t, "\n%.*s%s", CHANGE_TEXT_DIFF_MAX, diff,
+                        dl > CHANGE_TEXT_DIFF_MAX ? "\n... (diff truncated; see structuredContent.diff)" : "");
+    json_t *r = tools_ok(ch->ctx, s, t.data);
+    util_buf_free(&t);
+    return r;
+}
+
+/* Asks the human to confirm. 0 = go ahead; else fills *why with the answer, nothing to write. */
+static int confirm(struct change *ch, const char *diff, char *why, size_t n)
+{
+    if (!ch->call || !mcp_call_can_elicit(ch->call))
+        return 0;
+    util_buf m, sb;
+    util_buf_init(&m, 0);
+    util_buf_init(&sb, 0);
+    util_buf_printf(&m, "%s wants to change %s.", ch->tool, default_summary(ch, &sb));
+    json_t *w;
+    size_t i;
+    json_array_foreach(ch->warnings, i, w)
+        util_buf_printf(&m, "\nWarning: %s", json_string_value(w));
+    util_buf_printf(&m, "\n\n%.*s%s\nApply this change?", CHANGE_ELICIT_DIFF_MAX, diff,
+                    strlen(diff) > CHANGE_ELICIT_DIFF_MAX ? "\n... (diff truncated)" : "");
+    json_t *schema = json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:b}}}", "type", "object", "properties", "confirm", "type",
+                               "boolean", "title", "Apply", "description", "Apply the change shown above", "default",
+                               1);
+    json_t *content = NULL;
+    util_error err = {0};
+    int action = mcp_call_elicit(ch->call, m.data, schema, &content, &err);
+    json_decref(schema);
+    util_buf_free(&m);
+    util_buf_free(&sb);
+    bool no = json_is_false(json_object_get(content, "confirm"));
+    json_decref(content);
+    if (action == MCP_ELICIT_ACCEPT && !no)
+        return 0;
+    if (action == MCP_ELICIT_UNSUPPORTED)
+        return 0;
+    if (err.code)
+        snprintf(why, n, "The confirmation failed (%s); nothing was written.", err.message);
+    else
+        snprintf(why, n, "The change was %s; nothing was written.",
+                 action == MCP_ELICIT_CANCEL ? "cancelled at the confirmation" : "declined at the confirmation");
+    return 1;
+}
+
+/* APIM refused w (400): err becomes "APIM rejected LABEL (CODE: message):" and one line per
+ * detail ("- target: message"), so the caller sees every problem at once. */
+static void rejected(const json_t *w, const struct arm_result *res, util_error *err)
+{
+    json_t *e = json_object_get(res->body, "error"), *d;
+    if (!json_is_object(e))
+        return;
+    util_buf b;
+    util_buf_init(&b, UTIL_ERROR_MAX - 1);
+    util_buf_printf(&b, "APIM rejected the %s (%s: %s)", jstr(w, "label"), jstr(e, "code") ? jstr(e, "code") : "400",
+                    jstr(e, "message") ? jstr(e, "message") : "no message");
+    if (res->request_id)
+        util_buf_printf(&b, " [x-ms-request-id %.40s]", res->request_id);
+    size_t i;
+    json_array_foreach(json_object_get(e, "details"), i, d)
+        util_buf_printf(&b, "\n- %s%s%s", jstr(d, "target") ? jstr(d, "target") : "", jstr(d, "target") ? ": " : "",
+                        jstr(d, "message") ? jstr(d, "message") : "");
+    util_buf_puts(&b, "");
+    util_error_set(err, UTIL_EINVAL, "%s", b.data);
+    err->http_status = 400;
+    util_buf_free(&b);
+}
+
+/* One write of w: PUT after with If-Match etag_before (checking absence first for a create), or
+ * DELETE. Records etag_after. */
+static int write_one(struct arm_client *arm, json_t *w, util_error *err)
+{
+    const char *path = jstr(w, "path"), *etag = jstr(w, "etag_before");
+    json_t *after = json_object_get(w, "after");
+    struct arm_result res = {0};
+    int rc;
+    if (json_is_null(json_object_get(w, "before"))) {
+        json_t *cur = NULL;
+        char *cur_etag = NULL;
+        rc = change_read(arm, path, jstr(w, "read_query"), &cur, &cur_etag, err);
+        if (rc == 0 && cur)
+            rc = util_error_set(err, UTIL_ECONFLICT, "%s was created by someone else since it was read (ETag %s)",
+                                jstr(w, "label"), cur_etag ? cur_etag : "none");
+        json_decref(cur);
+        free(cur_etag);
+        if (rc)
+            return rc;
+    }
+    if (json_is_null(after))
+        rc = arm_delete(arm, path, etag, &res, err);
+    else
+        rc = arm_put(arm, path, after, etag, &res, err);
+    if (rc == UTIL_ECONFLICT && err->http_status == 412)
+        util_error_set(err, UTIL_ECONFLICT, "%s was changed by someone else since it was read (ETag %s)",
+                       jstr(w, "label"), etag ? etag : "none");
+    if (rc == UTIL_EINVAL && err->http_status == 400)
+        rejected(w, &res, err);
+    if (rc == 0)
+        json_object_set_new(w, "etag_after", str_or_null(res.etag));
+    arm_result_free(&res);
+    return rc;
+}
+
+/* Undoes writes [0, k) in reverse; appends what happened to out. */
+static void undo(struct arm_client *arm, json_t *writes, size_t k, util_buf *out)
+{
+    arm_set_cancel(arm, NULL);
+    for (size_t j = k; j-- > 0;) {
+        json_t *w = json_array_get(writes, j);
+        json_t *before = json_object_get(w, "before");
+        const char *path = jstr(w, "path"), *etag = jstr(w, "etag_after");
+        struct arm_result res = {0};
+        util_error err = {0};
+        int rc = json_is_null(before) ? arm_delete(arm, path, etag, &res, &err)
+                                      : arm_put(arm, path, before, etag, &res, &err);
+        arm_result_free(&res);
+        if (rc)
+            util_buf_printf(out, " %s was written but could NOT be undone (%s): check it by hand.", jstr(w, "label"),
+                            err.message);
+        else
+            util_buf_printf(out, " %s was written and then undone.", jstr(w, "label"));
+    }
+}
+
+/* Who made the change, for the journal: the app's client id, or the credential kind. */
+static const char *principal(const struct config *cfg)
+{
+    if (cfg->client_id && *cfg->client_id)
+        return cfg->client_id;
+    if (cfg->identity_endpoint)
+        return "managed identity";
+    return "default credential (Azure CLI or managed identity)";
+}
+
+static json_t *journal_record(struct change *ch, const char *change_id)
+{
+    char now[32];
+    util_time_iso8601(util_now_ms() / 1000, now, sizeof now);
+    json_t *res = json_array(), *w;
+    size_t i;
+    json_array_foreach(ch->todo, i, w) {
+        json_t *r = json_deep_copy(w);
+        json_object_del(r, "diff");
+        json_array_append_new(res, r);
+    }
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:s, s:o}", "time", now, "change_id", change_id, "tool", ch->tool,
+                            "arguments", ch->args, "principal", principal(ch->ctx->cfg), "resources", res);
+    if (ch->reverts)
+        json_object_set_new(rec, "reverts", json_string(ch->reverts));
+    return rec;
+}
+
+/* Writes every resource; on failure undoes the earlier ones and returns the error result. */
+static json_t *apply_writes(struct change *ch, struct arm_client *arm)
+{
+    size_t n = json_array_size(ch->todo);
+    for (size_t k = 0; k < n; k++) {
+        json_t *w = json_array_get(ch->todo, k);
+        util_error err = {0};
+        if (write_one(arm, w, &err) == 0)
+            continue;
+        util_buf m;
+        util_buf_init(&m, 0);
+        util_buf_printf(&m, "%s%s", err.message, k ? "." : "; nothing was written.");
+        if (err.code == UTIL_ECONFLICT)
+            util_buf_puts(&m, " Read it again and retry.");
+        undo(arm, ch->todo, k, &m);
+        util_error e2 = {.code = err.code, .http_status = err.http_status};
+        snprintf(e2.message, sizeof e2.message, "%s", m.data);
+        json_t *r = tools_fail(ch->ctx, &e2);
+        util_buf_free(&m);
+        return r;
+    }
+    return NULL;
+}
+
+json_t *change_run(struct change *ch, bool dry_run)
+{
+    util_error err = {0};
+    char *diff = plan_diff(ch);
+    json_t *r = NULL;
+    char why[UTIL_ERROR_MAX + 64];
+    struct arm_client *arm = NULL;
+    if (json_array_size(ch->todo) == 0) {
+        r = result(ch, false, NULL, "", "Nothing would change: the resource already is as requested.");
+    } else if (dry_run) {
+        r = result(ch, false, NULL, diff, "Dry run: nothing was written. Call again with dry_run false to apply.");
+    } else if (confirm(ch, diff, why, sizeof why)) {
+        r = result(ch, false, NULL, diff, why);
+    } else if (!(arm = tools_call_arm(ch->ctx, ch->call, &err))) {
+        r = tools_fail(ch->ctx, &err);
+    } else if (!(r = apply_writes(ch, arm))) {
+        char id[37];
+        util_uuid4(id);
+        json_t *rec = journal_record(ch, id);
+        if (change_journal_append(ch->ctx->cfg->audit_log, rec, &err) != 0) {
+            util_error_prefix(&err, "the change %s WAS applied but could not be journaled", id);
+            r = tools_fail(ch->ctx, &err);
+        } else {
+            util_buf sb, m;
+            util_buf_init(&sb, 0);
+            util_buf_init(&m, 0);
+            util_buf_printf(&m, "Applied change %s: %s.", id, default_summary(ch, &sb));
+            r = result(ch, true, id, diff, m.data);
+            util_buf_free(&sb);
+            util_buf_free(&m);
+        }
+        json_decref(rec);
+    }
+    free(diff);
+    change_free(ch);
+    return r;
+}
+
+/* ---- revert -------------------------------------------------------------------------- */
+
+/* True when every member of want (recursively for objects) is equal in have; "format" is
+ * ignored since APIM does not return it. */
+static bool contains(const json_t *have, const json_t *want)
+{
+    if (!json_is_object(want) || !json_is_object(have))
+        return json_equal((json_t *)have, (json_t *)want);
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)want, key, v)
+        if (strcmp(key, "format") != 0 && !contains(json_object_get(have, key), v))
+            return false;
+    return true;
+}
+
+/* True when the resource is still as the recorded change w left it. */
+static bool still_as_written(const json_t *w, const json_t *cur, const char *cur_etag)
+{
+    json_t *after = json_object_get(w, "after");
+    if (json_is_null(after))
+        return cur == NULL;
+    if (!cur)
+        return false;
+    const char *etag = jstr(w, "etag_after");
+    if (etag && cur_etag)
+        return !strcmp(etag, cur_etag);
+    return contains(json_object_get(cur, "properties"), json_object_get(after, "properties"));
+}
+
+int change_plan_revert(struct change *ch, struct arm_client *arm, const json_t *record, util_error *err)
+{
+    const char *id = jstr(record, "change_id");
+    json_t *resources = json_object_get(record, "resources");
+    free(ch->reverts);
+    ch->reverts = util_strdup(id);
+    for (size_t i = json_array_size(resources); i-- > 0;) {
+        json_t *w = json_array_get(resources, i), *cur = NULL;
+        char *etag = NULL;
+        const char *label = jstr(w, "label"), *rq = jstr(w, "read_query");
+        int rc = change_read(arm, jstr(w, "path"), rq, &cur, &etag, err);
+        if (rc == 0 && !still_as_written(w, cur, etag))
+            rc = util_error_set(err, UTIL_ECONFLICT, "the %s was changed since change %s was applied; nothing was "
+                                "written. Read it (get_policy for a policy) and apply by hand", label, id);
+        json_t *before = json_object_get(w, "before");
+        if (rc == 0)
+            rc = change_add(ch, &(struct change_write){.path = jstr(w, "path"), .label = label, .read_query = rq,
+                                                       .before = cur, .etag = etag,
+                                                       .after = json_is_null(before) ? NULL : before,
+                                                       .before_text = jstr(w, "after_text"),
+                                                       .after_text = jstr(w, "before_text")}, err);
+        json_decref(cur);
+        free(etag);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,140 @@
+/* get_backend_pool: how an API reaches Azure OpenAI — the backend its policy routes to (or its
+ * serviceUrl), and when that is a pool every member with url, priority, weight and circuit
+ * breaker, the API policy's retry on 429/5xx, and warnings (members on different model versions).
+ * Three round trips whatever the pool size (see backend_read.c). Credentials are shown by name
+ * only. */
+#include <string.h>
+
+#include "backend.h"
+
+/* The members in the contract's shape, in pool order (or the one routed backend / URL). */
+static json_t *members_of(const struct tools_backend_snapshot *s)
+{
+    json_t *out = json_array(), *svc;
+    size_t i;
+    if (!s->backend_id) {
+        char *url = tools_backend_url_redacted(s->service_url);
+        json_array_append_new(out, json_pack("{s:n,s:s?,s:n,s:n,s:n}", "backend_id", "url", url, "priority", "weight",
+                                             "circuit_breaker"));
+        free(url);
+        return out;
+    }
+    if (!s->is_pool) {
+        json_array_append_new(out, tools_backend_member_view(s->backend_id, s->target, NULL));
+        return out;
+    }
+    json_array_foreach(tools_backend_snapshot_services(s), i, svc) {
+        char *id = tools_backend_id_from_resource_id(json_string_value(json_object_get(svc, "id")));
+        if (!id)
+            continue;
+        json_t *body = json_object_get(json_object_get(s->members, id), "body");
+        if (!json_is_object(body))
+            json_array_append_new(s->warnings, json_sprintf("pool member '%s' does not exist", id));
+        json_array_append_new(out, tools_backend_member_view(id, json_is_object(body) ? body : NULL, svc));
+        free(id);
+    }
+    return out;
+}
+
+static void cell_int(util_buf *t, json_t *v)
+{
+    if (json_is_integer(v))
+        util_buf_printf(t, " | %lld", (long long)json_integer_value(v));
+    else
+        util_buf_puts(t, " | -");
+}
+
+static void cell_breaker(util_buf *t, json_t *cb)
+{
+    if (!json_is_object(cb)) {
+        util_buf_puts(t, " | none");
+        return;
+    }
+    util_buf_printf(t, " | %lld in %s on ", (long long)json_integer_value(json_object_get(cb, "failure_count")),
+                    json_string_value(json_object_get(cb, "failure_interval")));
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(cb, "status_codes"), i, c)
+        util_buf_printf(t, "%s%s", i ? "," : "", json_string_value(c));
+    util_buf_printf(t, " -> open %s", json_string_value(json_object_get(cb, "trip_duration")));
+}
+
+static char *table(json_t *out)
+{
+    util_buf t;
+    util_buf_init(&t, 0);
+    const char *pool = json_string_value(json_object_get(out, "pool_id"));
+    util_buf_printf(&t, "API %s -> %s%s (%s)\nbackend | priority | weight | url | circuit breaker",
+                    json_string_value(json_object_get(out, "api_id")), pool ? "pool " : "", pool ? pool : "backend",
+                    json_string_value(json_object_get(out, "routing")));
+    size_t i;
+    json_t *m, *w;
+    json_array_foreach(json_object_get(out, "backends"), i, m) {
+        const char *id = json_string_value(json_object_get(m, "backend_id"));
+        const char *url = json_string_value(json_object_get(m, "url"));
+        util_buf_printf(&t, "\n%s", id ? id : "(serviceUrl)");
+        cell_int(&t, json_object_get(m, "priority"));
+        cell_int(&t, json_object_get(m, "weight"));
+        util_buf_printf(&t, " | %s", url ? url : "-");
+        cell_breaker(&t, json_object_get(m, "circuit_breaker"));
+    }
+    json_t *retry = json_object_get(out, "retry");
+    if (json_is_object(retry)) {
+        bool r429 = json_is_true(json_object_get(retry, "on_429"));
+        bool r5xx = json_is_true(json_object_get(retry, "on_5xx"));
+        char *count = json_dumps(json_object_get(retry, "count"), JSON_ENCODE_ANY);
+        util_buf_printf(&t, "\nretry in API policy: count %s on %s%s%s", count ? count : "?", r429 ? "429" : "",
+                        r429 && r5xx ? "/" : "", r5xx ? "5xx" : "");
+        free(count);
+    }
+    json_array_foreach(json_object_get(out, "warnings"), i, w)
+        util_buf_printf(&t, "\nwarning: %s", json_string_value(w));
+    return util_buf_steal(&t);
+}
+
+static json_t *get_backend_pool(struct mcp_call *call, json_t *args, void *user)
+{
+    struct tools_ctx *ctx = user;
+    util_error err = {0};
+    const char *api_id = json_string_value(json_object_get(args, "api_id"));
+    struct arm_client *arm = NULL;
+    struct tools_backend_snapshot s;
+    if (tools_check_id("api_id", api_id, &err) || !(arm = tools_call_arm(ctx, call, &err)))
+        return tools_fail(ctx, &err);
+    if (tools_backend_snapshot_read(arm, api_id, NULL, &s, &err)) {
+        tools_backend_snapshot_free(&s);
+        return tools_fail(ctx, &err);
+    }
+    json_t *backends = members_of(&s);
+    tools_backend_model_warnings(backends, s.warnings);
+    if (s.from_global)
+        json_array_append_new(s.warnings, json_string("the backend is set by the global policy: changing the pool "
+                                                      "changes every API that inherits it"));
+    json_t *out = json_pack("{s:s,s:s?,s:s,s:o,s:O,s:O}", "api_id", api_id, "pool_id", s.is_pool ? s.backend_id : NULL,
+                            "routing", s.routing, "backends", backends, "retry", s.retry, "warnings", s.warnings);
+    char *text = table(out);
+    tools_backend_snapshot_free(&s);
+    json_t *r = tools_ok(ctx, out, text);
+    free(text);
+    return r;
+}
+
+const struct mcp_tool tools_get_backend_pool = {
+    .name = "get_backend_pool",
+    .title = "Get backend pool",
+    .description = "Shows where an API sends its traffic: the backend or pool its policy routes to, each member's "
+                   "url, priority, weight and circuit breaker, the policy's retry on 429/5xx, and warnings such as "
+                   "regions on different model versions. Call it before update_backend_pool. Credentials appear "
+                   "by name only.",
+    .input_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\",\"minLength\":1,"
+                    "\"maxLength\":256}},\"required\":[\"api_id\"],\"additionalProperties\":false}",
+    .output_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\"},\"pool_id\":{\"type\":"
+                     "[\"string\",\"null\"]},\"routing\":{\"type\":\"string\"},\"backends\":{\"type\":\"array\","
+                     "\"items\":{\"type\":\"object\",\"required\":[\"backend_id\",\"url\",\"priority\",\"weight\","
+                     "\"circuit_breaker\"]}},\"retry\":{\"type\":[\"object\",\"null\"]},\"warnings\":{\"type\":"
+                     "\"array\"}},\"required\":[\"api_id\",\"pool_id\",\"routing\",\"backends\",\"retry\","
+                     "\"warnings\"]}",
+    .read_only_hint = true,
+    .idempotent_hint = true,
+    .fn = get_backend_pool,
+};

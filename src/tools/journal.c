@@ -1,0 +1,101 @@
+/* journal: the change journal (AIGW_AUDIT_LOG) — one JSON object per line, appended with a single
+ * write() on an O_APPEND file then fsync'd so a crash never leaves half a record, and read back
+ * by change_id for revert_change (see change.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "change.h"
+
+/* Creates every missing directory above path (mode 0700). */
+static int make_parents(const char *path, util_error *err)
+{
+    char *dir = util_strdup(path);
+    int rc = 0;
+    for (char *p = dir + 1; *p && !rc; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            rc = util_error_set(err, UTIL_EIO, "cannot create the journal directory %s (%s); set AIGW_AUDIT_LOG to "
+                                "a writable path", dir, strerror(errno));
+        *p = '/';
+    }
+    free(dir);
+    return rc;
+}
+
+int change_journal_append(const char *path, const json_t *record, util_error *err)
+{
+    if (!path || !*path)
+        return util_error_set(err, UTIL_ECONFIG, "no change journal is configured; set AIGW_AUDIT_LOG to a file path");
+    if (make_parents(path, err))
+        return err->code;
+    char *json = json_dumps(record, JSON_COMPACT);
+    if (!json)
+        return util_error_set(err, UTIL_ENOMEM, "cannot serialise the journal record");
+    char *line = util_printf("%s\n", json);
+    free(json);
+    size_t len = strlen(line);
+    int rc = 0;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = util_error_set(err, UTIL_EIO, "cannot open the change journal %s (%s); set AIGW_AUDIT_LOG to a writable "
+                            "file", path, strerror(errno));
+    } else {
+        ssize_t n = write(fd, line, len);
+        if (n != (ssize_t)len || fsync(fd) != 0)
+            rc = util_error_set(err, UTIL_EIO, "cannot write the change journal %s (%s)", path,
+                                n < 0 || n == (ssize_t)len ? strerror(errno) : "short write");
+        close(fd);
+    }
+    free(line);
+    return rc;
+}
+
+/* The record of line [s, e) when its change_id is id (NEW reference), else NULL. */
+static json_t *match_line(const char *s, const char *e, const char *id)
+{
+    if (e - s < 2 || !memmem(s, (size_t)(e - s), id, strlen(id)))
+        return NULL;
+    json_t *rec = json_loadb(s, (size_t)(e - s), 0, NULL);
+    const char *cid = json_string_value(json_object_get(rec, "change_id"));
+    if (cid && !strcmp(cid, id))
+        return rec;
+    json_decref(rec);
+    return NULL;
+}
+
+int change_journal_find(const char *path, const char *id, json_t **record, util_error *err)
+{
+    *record = NULL;
+    if (!path || !*path)
+        return util_error_set(err, UTIL_ECONFIG, "no change journal is configured; set AIGW_AUDIT_LOG to a file path");
+    char *text = NULL;
+    size_t len = 0;
+    if (util_read_file(path, CHANGE_JOURNAL_MAX_BYTES, &text, &len, err) != 0) {
+        if (err->code == UTIL_ELIMIT)
+            return util_error_set(err, UTIL_ELIMIT, "the change journal %s is larger than %u MiB; archive it and "
+                                  "revert by hand", path, CHANGE_JOURNAL_MAX_BYTES >> 20);
+        char why[UTIL_ERROR_MAX];
+        snprintf(why, sizeof why, "%s", err->message);
+        return util_error_set(err, UTIL_ENOTFOUND, "change %s cannot be found: the journal cannot be read (%s)", id,
+                              why);
+    }
+    for (const char *s = text, *end = text + len; s < end && !*record;) {
+        const char *e = memchr(s, '\n', (size_t)(end - s));
+        if (!e)
+            e = end;
+        *record = match_line(s, e, id);
+        s = e + 1;
+    }
+    free(text);
+    if (!*record)
+        return util_error_set(err, UTIL_ENOTFOUND, "no change %s in the journal %s; use the change_id a write tool "
+                              "returned", id, path);
+    return 0;
+}

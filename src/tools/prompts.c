@@ -1,0 +1,167 @@
+/* prompts: the three guided use cases offered as MCP prompts — per-team token quotas,
+ * multi-region failover, semantic caching. Each turns its arguments into step-by-step
+ * instructions that lead the assistant through the tools, pitfalls included. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools_internal.h"
+
+static const char *arg(json_t *args, const char *name)
+{
+    const char *v = json_string_value(json_object_get(args, name));
+    return v && *v ? v : NULL;
+}
+
+static json_t *one_message(const char *description, char *text)
+{
+    json_t *r = json_pack("{s:s, s:[{s:s, s:{s:s, s:s}}]}", "description", description, "messages", "role", "user",
+                          "content", "type", "text", "text", text);
+    free(text);
+    return r;
+}
+
+static bool parse_positive(const char *s, long long max, long long *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    /* accept "100k" / "1m" as people say them */
+    if (*end == 'k' || *end == 'K')
+        v *= 1000, end++;
+    else if (*end == 'm' || *end == 'M')
+        v *= 1000000, end++;
+    if (*end || v < 1 || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static json_t *quota_prompt(json_t *args, void *user, util_error *err)
+{
+    const char *team = arg(args, "team");
+    long long tpm;
+    if (!parse_positive(arg(args, "tpm"), 100000000, &tpm)) {
+        util_error_set(err, UTIL_EINVAL, "tpm must be a whole number of tokens per minute from 1 to 100000000 "
+                                         "(100k and 1m are understood), got '%s'",
+                       arg(args, "tpm") ? arg(args, "tpm") : "");
+        return NULL;
+    }
+    char *text = util_printf(
+        "Set the token quota of team '%s' to %lld tokens per minute on our Azure API Management AI gateway, "
+        "without changing any other team's limits.\n\n"
+        "1. Call list_subscriptions and find the subscription of team '%s' (match its id or display name; ask me "
+        "if several match). Note its current tpm, rpm and quota_source, and every other team's limits.\n"
+        "2. Call get_metrics with api_id of the AI API (list_apis if unsure), since='24h', to see the team's "
+        "current token use and 429s. If its usage is well above %lld TPM, warn me: the cut will produce 429s.\n"
+        "3. Call update_quota with subscription_id, tpm=%lld and dry_run=true. Show me the diff and the plan "
+        "sentence; confirm that only this team's element changes.\n"
+        "4. After I agree, call update_quota again without dry_run. Keep the change_id.\n"
+        "5. Call list_subscriptions again and check that every OTHER team's tpm and rpm are exactly as before.\n"
+        "6. Pitfall: roll quota cuts out gradually (for example halve the gap at a time) and watch the 429s "
+        "with get_metrics (since='15m') after each step. If 429s persist after RAISING a quota, the Azure OpenAI "
+        "deployment's own TPM capacity may be the bottleneck, not the gateway. revert_change with the "
+        "change_id undoes the change.",
+        team, tpm, team, tpm, tpm);
+    return one_message("Enforce a per-team token quota", text);
+}
+
+static json_t *failover_prompt(json_t *args, void *user, util_error *err)
+{
+    const char *api = arg(args, "api_id");
+    const char *url = arg(args, "secondary_url");
+    if (strncmp(url, "https://", 8) != 0) {
+        util_error_set(err, UTIL_EINVAL, "secondary_url must be an https:// Azure OpenAI endpoint, got '%s'", url);
+        return NULL;
+    }
+    char *text = util_printf(
+        "Configure multi-region failover for API '%s' on our Azure API Management AI gateway, with %s as the "
+        "secondary region.\n\n"
+        "1. Call get_backend_pool with api_id='%s': tell me how many backends there are, their priorities, "
+        "weights and circuit breakers, and any retry policy (failover needs a retry on 429 and 5xx).\n"
+        "2. Pitfall: every member of a pool must serve the SAME model name and version; check the deployment "
+        "names in the URLs and the tool's warnings, and ask me before mixing versions.\n"
+        "3. Call update_backend_pool with api_id='%s', dry_run=true, adding a member with url='%s', priority 2 "
+        "(keep the current primary at priority 1), and a circuit breaker such as 5 failures in 1 minute on "
+        "429 and 500-599, tripping for 5 minutes, accept_retry_after=true. Show me every resource the diff "
+        "touches.\n"
+        "4. After I agree, apply it without dry_run and keep the change_id.\n"
+        "5. To rehearse an outage: remove the primary from the pool (remove=true), watch traffic move with "
+        "get_metrics (since='15m'), then restore it with revert_change using that change_id.",
+        api, url, api, api, url);
+    return one_message("Configure multi-region failover", text);
+}
+
+static json_t *cache_prompt(json_t *args, void *user, util_error *err)
+{
+    const char *api = arg(args, "api_id");
+    const char *th = arg(args, "threshold");
+    const char *ttl_s = arg(args, "ttl_seconds");
+    double threshold = 0.97;
+    if (th) {
+        char *end;
+        threshold = strtod(th, &end);
+        if (*end || threshold <= 0 || threshold > 1) {
+            util_error_set(err, UTIL_EINVAL, "threshold must be a number above 0 and at most 1 (start at 0.97), "
+                                             "got '%s'", th);
+            return NULL;
+        }
+    }
+    long long ttl = 3600;
+    if (ttl_s && !parse_positive(ttl_s, 31536000, &ttl)) {
+        util_error_set(err, UTIL_EINVAL, "ttl_seconds must be a whole number of seconds from 1 to 31536000, got '%s'",
+                       ttl_s);
+        return NULL;
+    }
+    char *text = util_printf(
+        "Deploy semantic caching on API '%s' of our Azure API Management AI gateway with score threshold %.2f "
+        "and a cache lifetime of %lld seconds.\n\n"
+        "1. Call get_policy with api_id='%s' and read its summary: is there already a semantic-cache lookup, "
+        "and which embeddings backend exists (the cache needs one)?\n"
+        "2. Write the new policy: keep everything, add in <inbound> after <base /> an "
+        "<azure-openai-semantic-cache-lookup score-threshold=\"%.2f\" embeddings-backend-id=\"...\" "
+        "embeddings-backend-auth=\"system-assigned\" /> and in <outbound> an "
+        "<azure-openai-semantic-cache-store duration=\"%lld\" />.\n"
+        "3. Call apply_policy with dry_run=true and show me the diff and any warnings; then apply it after I "
+        "agree, keeping the change_id.\n"
+        "4. Pitfall: start the threshold high (0.97) and lower it only on measured answer quality; a low "
+        "threshold serves wrong answers. Check the hit rate with get_metrics (since='1h'): a hit rate of 0%% "
+        "usually means the embeddings backend is not configured.\n"
+        "5. revert_change with the change_id removes the cache again.",
+        api, threshold, ttl, api, threshold, ttl);
+    return one_message("Deploy semantic caching", text);
+}
+
+static const struct mcp_prompt_arg quota_args[] = {
+    {"team", "the team: its subscription id or display name", true},
+    {"tpm", "the new limit in tokens per minute (100000 or 100k)", true},
+    {NULL, NULL, false}};
+static const struct mcp_prompt_arg failover_args[] = {
+    {"api_id", "the API to protect (see list_apis)", true},
+    {"secondary_url", "https:// endpoint of the secondary region's Azure OpenAI resource", true},
+    {NULL, NULL, false}};
+static const struct mcp_prompt_arg cache_args[] = {
+    {"api_id", "the API to cache (see list_apis)", true},
+    {"threshold", "similarity score threshold, 0 to 1 (default 0.97)", false},
+    {"ttl_seconds", "how long answers stay cached, in seconds (default 3600)", false},
+    {NULL, NULL, false}};
+
+static const struct mcp_prompt prompts[] = {
+    {"enforce_team_quotas", "Enforce per-team token quotas",
+     "Change one team's tokens-per-minute limit safely: read, dry run, apply, verify others, watch 429s.",
+     quota_args, quota_prompt},
+    {"configure_failover", "Configure multi-region failover",
+     "Add a secondary region to an API's backend pool with a circuit breaker, and rehearse an outage.",
+     failover_args, failover_prompt},
+    {"deploy_semantic_caching", "Deploy semantic caching",
+     "Add a semantic cache to an API's policy, starting at a high threshold, and measure its hit rate.",
+     cache_args, cache_prompt},
+};
+
+int tools_register_prompts(struct mcp_server *srv, struct tools_ctx *ctx, util_error *err)
+{
+    for (size_t i = 0; i < sizeof prompts / sizeof prompts[0]; i++)
+        if (mcp_server_add_prompt(srv, &prompts[i], ctx, err) != 0)
+            return UTIL_EINVAL;
+    return 0;
+}

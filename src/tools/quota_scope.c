@@ -1,0 +1,415 @@
+/* quota_scope: gathers the subscriptions and every policy document that runs for their requests,
+ * each fetched once and concurrently, and works out each subscription's effective limits through
+ * the policy layer (see quota_scope.h). Shared by list_subscriptions and update_quota. */
+#include "quota_scope.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "change.h"
+
+#define QS_NONE ((size_t)-1)
+
+static void *grow(void *p, size_t n, size_t size)
+{
+    p = realloc(p, (n ? n : 1) * size);
+    if (!p)
+        abort();
+    return p;
+}
+
+/* ---- documents ------------------------------------------------------------------------ */
+
+static size_t doc_find(const struct quota_scope *qs, const char *scope)
+{
+    for (size_t i = 0; i < qs->ndocs; i++)
+        if (strcmp(qs->docs[i].scope, scope) == 0)
+            return i;
+    return QS_NONE;
+}
+
+/* The document of scope kind "global", "product" or "api" (with its id), added when new. */
+static size_t doc_add(struct quota_scope *qs, const char *kind, const char *id, util_error *err)
+{
+    char *scope = id ? util_printf("%s:%s", kind, id) : util_strdup(kind);
+    size_t i = doc_find(qs, scope);
+    if (i != QS_NONE) {
+        free(scope);
+        return i;
+    }
+    char *path = tools_policy_path(kind, id, id, NULL, err);
+    if (!path) {
+        free(scope);
+        return QS_NONE;
+    }
+    qs->docs = grow(qs->docs, qs->ndocs + 1, sizeof *qs->docs);
+    qs->docs[qs->ndocs] = (struct quota_doc){
+        .scope = scope,
+        .path = path,
+        .label = id ? util_printf("policy of %s %s", kind, id) : util_strdup("global policy"),
+    };
+    return qs->ndocs++;
+}
+
+/* ---- subscriptions -------------------------------------------------------------------- */
+
+static int list_subs(struct arm_client *arm, const char *product_id, const char *state, struct quota_scope *qs,
+                     util_error *err)
+{
+    char *path = product_id ? util_printf("products/%s/subscriptions", product_id) : util_strdup("subscriptions");
+    char *query = NULL;
+    if (state) {
+        char *filter = util_printf("state eq '%s'", state), *enc = util_url_encode(filter);
+        query = util_printf("%%24filter=%s", enc);
+        free(filter);
+        free(enc);
+    }
+    int rc = arm_list(arm, path, ARM_API_APIM, query, QUOTA_SCOPE_MAX_SUBS, &qs->listed, err);
+    if (rc == UTIL_ENOTFOUND && product_id)
+        util_error_set(err, rc, "product '%s' was not found in the API Management service; list_apis shows the "
+                       "products of each API", product_id);
+    free(path);
+    free(query);
+    return rc;
+}
+
+/* Reads the scope ARM gives ("/subscriptions/…/service/s/products/aoai", "…/apis/x", "…/apis"). */
+static void parse_scope(const char *scope, struct quota_sub *s)
+{
+    const char *end = scope + strlen(scope);
+    while (end > scope && end[-1] == '/')
+        end--;
+    const char *last = end;
+    while (last > scope && last[-1] != '/')
+        last--;
+    const char *prev_end = last > scope ? last - 1 : scope, *prev = prev_end;
+    while (prev > scope && prev[-1] != '/')
+        prev--;
+    size_t plen = (size_t)(prev_end - prev);
+    s->scope_type = "all_apis";
+    if (last == end)
+        return;
+    if (plen == 8 && strncmp(prev, "products", 8) == 0)
+        s->scope_type = "product";
+    else if (plen == 4 && strncmp(prev, "apis", 4) == 0)
+        s->scope_type = "api";
+    else
+        return;
+    s->scope_id = util_strndup(last, (size_t)(end - last));
+}
+
+/* One quota_sub per listed item; the documents of their scopes (global first). */
+static int parse_subs(struct quota_scope *qs, util_error *err)
+{
+    if (doc_add(qs, "global", NULL, err) == QS_NONE)
+        return UTIL_EINTERNAL;
+    qs->subs = grow(NULL, json_array_size(qs->listed), sizeof *qs->subs);
+    size_t i;
+    json_t *item;
+    json_array_foreach(qs->listed, i, item) {
+        json_t *props = json_object_get(item, "properties");
+        const char *id = json_string_value(json_object_get(item, "name"));
+        if (!id)
+            continue;
+        struct quota_sub *s = &qs->subs[qs->nsubs++];
+        *s = (struct quota_sub){.id = id,
+                                .display_name = json_string_value(json_object_get(props, "displayName")),
+                                .state = json_string_value(json_object_get(props, "state"))};
+        const char *scope = json_string_value(json_object_get(props, "scope"));
+        parse_scope(scope ? scope : "", s);
+        if (s->scope_id && doc_add(qs, s->scope_type, s->scope_id, err) == QS_NONE) {
+            util_error_prefix(err, "subscription '%s' has a scope this tool cannot follow", id);
+            return UTIL_EREMOTE;
+        }
+    }
+    return 0;
+}
+
+/* ---- fetching ------------------------------------------------------------------------- */
+
+static int take_policy(struct quota_doc *d, struct arm_result *res, int rc, const util_error *e, util_error *err)
+{
+    if (rc == UTIL_ENOTFOUND)
+        return 0;
+    if (rc) {
+        *err = *e;
+        util_error_prefix(err, "reading the %s", d->label);
+        return rc;
+    }
+    d->body = res->body;
+    d->etag = res->etag;
+    res->body = NULL;
+    res->etag = NULL;
+    return 0;
+}
+
+/* Adds the API names of one products/{id}/apis page (and the pages after it) to apis[id]. */
+static int take_apis(struct arm_client *arm, const char *product, json_t *body, json_t *apis, util_error *err)
+{
+    json_t *names = json_array(), *more = NULL, *item;
+    json_object_set_new(apis, product, names);
+    json_t *value = json_object_get(body, "value");
+    const char *link = json_string_value(json_object_get(body, "nextLink"));
+    int rc = link && *link ? arm_list(arm, link, ARM_API_APIM, NULL, 0, &more, err) : 0;
+    if (more)
+        json_array_extend(value, more);
+    json_decref(more);
+    size_t i;
+    json_array_foreach(value, i, item) {
+        const char *name = json_string_value(json_object_get(item, "name"));
+        if (name)
+            json_array_append_new(names, json_string(name));
+    }
+    return rc;
+}
+
+static bool has_all_apis_sub(const struct quota_scope *qs)
+{
+    for (size_t i = 0; i < qs->nsubs; i++)
+        if (!qs->subs[i].scope_id)
+            return true;
+    return false;
+}
+
+/* GETs, in one concurrent batch, the policies of docs[from..] and, when apis is given, the API
+ * list of every product document (into apis: product id -> [api ids]) and, when an all-APIs
+ * subscription exists, the service's API list (under the key ""). */
+static int fetch(struct arm_client *arm, struct quota_scope *qs, size_t from, json_t *apis, util_error *err)
+{
+    size_t npol = qs->ndocs - from, n = npol;
+    const char **prod = grow(NULL, qs->ndocs + 1, sizeof *prod);
+    for (size_t i = 0; apis && i < qs->ndocs; i++)
+        if (util_str_starts_with(qs->docs[i].scope, "product:"))
+            prod[n++ - npol] = qs->docs[i].scope + strlen("product:");
+    if (apis && has_all_apis_sub(qs))
+        prod[n++ - npol] = "";
+    struct arm_request *reqs = grow(NULL, n, sizeof *reqs);
+    struct arm_result *res = calloc(n ? n : 1, sizeof *res);
+    int *rcs = calloc(n ? n : 1, sizeof *rcs);
+    util_error *errs = calloc(n ? n : 1, sizeof *errs);
+    char **paths = calloc(n ? n : 1, sizeof *paths);
+    if (!res || !rcs || !errs || !paths)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        bool pol = i < npol;
+        paths[i] = pol ? util_strdup(qs->docs[from + i].path)
+                 : *prod[i - npol] ? util_printf("products/%s/apis", prod[i - npol]) : util_strdup("apis");
+        reqs[i] = (struct arm_request){.method = "GET", .path = paths[i], .api = ARM_API_APIM,
+                                       .query = pol ? "format=rawxml" : NULL};
+    }
+    arm_batch(arm, n, reqs, res, rcs, errs);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && i < npol)
+            rc = take_policy(&qs->docs[from + i], &res[i], rcs[i], &errs[i], err);
+        else if (rc == 0 && rcs[i]) {
+            *err = errs[i];
+            util_error_prefix(err, "listing the APIs%s%s", *prod[i - npol] ? " of product " : "", prod[i - npol]);
+            rc = rcs[i];
+        } else if (rc == 0)
+            rc = take_apis(arm, prod[i - npol], res[i].body, apis, err);
+        arm_result_free(&res[i]);
+        free(paths[i]);
+    }
+    free(prod), free(reqs), free(res), free(rcs), free(errs), free(paths);
+    return rc;
+}
+
+static int add_api_docs(struct quota_scope *qs, json_t *apis, util_error *err)
+{
+    const char *product;
+    json_t *names, *name;
+    size_t i;
+    json_object_foreach(apis, product, names) {
+        json_array_foreach(names, i, name) {
+            if (doc_add(qs, "api", json_string_value(name), err) == QS_NONE) {
+                util_error_prefix(err, "the API list%s%s holds an API this tool cannot follow", *product ? " of product " : "",
+                              product);
+                return UTIL_EREMOTE;
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---- entries and limits --------------------------------------------------------------- */
+
+static void entry_push(struct quota_scope *qs, const struct quota_sub *s, const size_t *chain, size_t n,
+                       size_t home)
+{
+    qs->entries = grow(qs->entries, qs->nentries + 1, sizeof *qs->entries);
+    qs->entry_api = grow(qs->entry_api, qs->nentries + 1, sizeof *qs->entry_api);
+    policy_quota_sub *e = &qs->entries[qs->nentries];
+    *e = (policy_quota_sub){.id = s->id, .name = s->display_name, .chain_len = n, .home = home,
+                            .product_id = strcmp(s->scope_type, "product") == 0 ? s->scope_id : NULL};
+    memcpy(e->chain, chain, n * sizeof *chain);
+    const char *last = qs->docs[chain[n - 1]].scope;
+    qs->entry_api[qs->nentries++] = util_str_starts_with(last, "api:") ? last + strlen("api:") : NULL;
+}
+
+/* One entry per API the subscription can call (chains outermost first: global, product, api). */
+static void build_entries(struct quota_scope *qs, json_t *apis)
+{
+    for (size_t i = 0; i < qs->nsubs; i++) {
+        struct quota_sub *s = &qs->subs[i];
+        s->first = qs->nentries;
+        char *scope = s->scope_id ? util_printf("%s:%s", s->scope_type, s->scope_id) : NULL;
+        size_t own = scope ? doc_find(qs, scope) : 0;
+        free(scope);
+        bool product = strcmp(s->scope_type, "product") == 0;
+        json_t *names = product ? json_object_get(apis, s->scope_id) : !s->scope_id ? json_object_get(apis, "") : NULL;
+        size_t k;
+        json_t *name;
+        json_array_foreach(names, k, name) {
+            char *api = util_printf("api:%s", json_string_value(name));
+            size_t a = doc_find(qs, api);
+            if (product)
+                entry_push(qs, s, (size_t[]){0, own, a}, 3, own);
+            else
+                entry_push(qs, s, (size_t[]){0, a}, 2, 0);
+            free(api);
+        }
+        if (qs->nentries == s->first)
+            entry_push(qs, s, (size_t[]){0, own}, own ? 2 : 1, own);
+        s->count = qs->nentries - s->first;
+    }
+}
+
+/* Limits of one entry, giving the policy layer only the documents of its chain. */
+static int entry_limits(const struct quota_scope *qs, const policy_quota_sub *e, policy_limits *out,
+                        util_error *err)
+{
+    policy_quota_doc docs[POLICY_CHAIN_MAX];
+    policy_quota_sub local = *e;
+    for (size_t k = 0; k < e->chain_len; k++) {
+        docs[k] = qs->pdocs[e->chain[k]];
+        local.chain[k] = k;
+        if (e->chain[k] == e->home)
+            local.home = k;
+    }
+    return policy_quota_effective(docs, e->chain_len, &local, out, err);
+}
+
+static size_t pick_primary(const struct quota_scope *qs, const struct quota_sub *s)
+{
+    for (size_t k = s->first; k < s->first + s->count; k++)
+        if (qs->entry_lim[k].has_tpm)
+            return k;
+    for (size_t k = s->first; k < s->first + s->count; k++)
+        if (qs->entry_lim[k].has_rpm)
+            return k;
+    return s->first;
+}
+
+static int compute(struct quota_scope *qs, util_error *err)
+{
+    qs->pdocs = grow(NULL, qs->ndocs, sizeof *qs->pdocs);
+    for (size_t i = 0; i < qs->ndocs; i++)
+        qs->pdocs[i] = (policy_quota_doc){qs->docs[i].scope, change_policy_text(qs->docs[i].body)};
+    qs->entry_lim = grow(NULL, qs->nentries, sizeof *qs->entry_lim);
+    for (size_t k = 0; k < qs->nentries; k++) {
+        int rc = entry_limits(qs, &qs->entries[k], &qs->entry_lim[k], err);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; i < qs->nsubs; i++)
+        qs->subs[i].primary = pick_primary(qs, &qs->subs[i]);
+    return 0;
+}
+
+int quota_scope_gather(struct arm_client *arm, const char *product_id, const char *state, struct quota_scope *qs,
+                       util_error *err)
+{
+    memset(qs, 0, sizeof *qs);
+    json_t *apis = json_object();
+    int rc = list_subs(arm, product_id, state, qs, err);
+    if (!rc)
+        rc = parse_subs(qs, err);
+    if (!rc)
+        rc = fetch(arm, qs, 0, apis, err);
+    size_t known = qs->ndocs;
+    if (!rc)
+        rc = add_api_docs(qs, apis, err);
+    if (!rc)
+        rc = fetch(arm, qs, known, NULL, err);
+    if (!rc) {
+        build_entries(qs, apis);
+        rc = compute(qs, err);
+    }
+    json_decref(apis);
+    if (rc)
+        quota_scope_free(qs);
+    return rc;
+}
+
+void quota_scope_free(struct quota_scope *qs)
+{
+    for (size_t i = 0; i < qs->ndocs; i++) {
+        struct quota_doc *d = &qs->docs[i];
+        free(d->scope), free(d->path), free(d->label), free(d->etag);
+        json_decref(d->body);
+    }
+    for (size_t i = 0; i < qs->nsubs; i++)
+        free(qs->subs[i].scope_id);
+    free(qs->docs), free(qs->pdocs), free(qs->subs), free(qs->entries), free(qs->entry_api), free(qs->entry_lim);
+    json_decref(qs->listed);
+    memset(qs, 0, sizeof *qs);
+}
+
+/* ---- lookups and rows ----------------------------------------------------------------- */
+
+size_t quota_scope_find(const struct quota_scope *qs, const char *id)
+{
+    for (size_t i = 0; i < qs->nsubs; i++)
+        if (strcmp(qs->subs[i].id, id) == 0)
+            return i;
+    return QS_NONE;
+}
+
+int quota_scope_not_found(const struct quota_scope *qs, const char *id, util_error *err)
+{
+    size_t best = QS_NONE, best_d = 4;
+    for (size_t i = 0; i < qs->nsubs; i++) {
+        size_t d = util_str_eq_ci(id, qs->subs[i].id) ? 0 : util_edit_distance(id, qs->subs[i].id, 3);
+        if (d < best_d && d < strlen(qs->subs[i].id)) {
+            best = i;
+            best_d = d;
+        }
+    }
+    if (best != QS_NONE)
+        return util_error_set(err, UTIL_ENOTFOUND, "subscription '%s' was not found; did you mean '%s'? "
+                              "list_subscriptions shows every subscription id", id, qs->subs[best].id);
+    return util_error_set(err, UTIL_ENOTFOUND, "subscription '%s' was not found among the %zu subscriptions of "
+                          "the service; call list_subscriptions to see their ids", id, qs->nsubs);
+}
+
+static json_t *by_api(const struct quota_scope *qs, const struct quota_sub *s)
+{
+    bool differ = false;
+    for (size_t k = s->first + 1; k < s->first + s->count; k++)
+        differ |= !policy_limits_equal(&qs->entry_lim[k], &qs->entry_lim[s->first]);
+    if (!differ)
+        return NULL;
+    json_t *arr = json_array();
+    for (size_t k = s->first; k < s->first + s->count; k++) {
+        json_t *o = policy_limits_json(&qs->entry_lim[k]);
+        json_object_set_new(o, "api_id", json_string(qs->entry_api[k]));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+json_t *quota_scope_row(const struct quota_scope *qs, size_t i)
+{
+    const struct quota_sub *s = &qs->subs[i];
+    json_t *row = policy_limits_json(&qs->entry_lim[s->primary]);
+    json_object_set_new(row, "id", json_string(s->id));
+    json_object_set_new(row, "display_name", s->display_name ? json_string(s->display_name) : json_null());
+    json_object_set_new(row, "state", json_string(s->state ? s->state : "unknown"));
+    json_object_set_new(row, "scope_type", json_string(s->scope_type));
+    json_object_set_new(row, "scope_id", s->scope_id ? json_string(s->scope_id) : json_null());
+    json_t *apis = by_api(qs, s);
+    if (apis)
+        json_object_set_new(row, "by_api", apis);
+    return row;
+}

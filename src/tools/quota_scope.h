@@ -1,0 +1,75 @@
+/* quota_scope: what list_subscriptions and update_quota both need — the subscriptions (never their
+ * keys), every policy document that runs for their requests (global, each product, each API a
+ * product includes or a subscription is scoped to), fetched ONCE each and concurrently, and one
+ * policy_quota_sub "entry" per (subscription, API it can call) for the policy layer.
+ *
+ * A product subscription's requests run global → product → API policy, and the API depends on
+ * the call: it gets one entry per API of its product (chain global, product, api). Its reported
+ * limits are those of its PRIMARY entry: the first API (in the product's order) where a
+ * tokens-per-minute limit runs for it, else the first with a request rate, else the first API;
+ * when the APIs give different limits the row carries `by_api`. An API subscription's chain is
+ * global → api; an all-APIs subscription gets one entry per API of the service (global → api; its
+ * new limits go into the global policy). Operation-level policies are not read.
+ *
+ * Ownership: quota_scope_gather() fills a caller-owned struct that quota_scope_free() releases;
+ * everything inside is owned by it. Returned json_t * are NEW references; char * are heap.
+ */
+#ifndef AIGW_TOOLS_QUOTA_SCOPE_H
+#define AIGW_TOOLS_QUOTA_SCOPE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "policy.h"
+#include "tools_internal.h"
+
+/* Most subscriptions one call considers (ARM listing cap). */
+#define QUOTA_SCOPE_MAX_SUBS 5000u
+
+struct quota_doc {
+    char *scope;  /* "global", "product:aoai", "api:aoai-completions" (labels in quota_source) */
+    char *path;   /* ARM path relative to the service */
+    char *label;  /* "policy of product aoai" (for diffs and the journal) */
+    json_t *body; /* GET body, NULL when there is no policy at that scope */
+    char *etag;   /* read with the body, NULL when none */
+};
+
+struct quota_sub {
+    const char *id;           /* resource name = context.Subscription.Id (borrowed from `listed`) */
+    const char *display_name; /* may be NULL */
+    const char *state;
+    const char *scope_type;   /* "product", "api" or "all_apis" (static) */
+    char *scope_id;           /* product or API id; NULL for all_apis */
+    size_t first, count;      /* its entries: entries[first .. first+count) */
+    size_t primary;           /* the entry whose limits are reported */
+};
+
+struct quota_scope {
+    json_t *listed;            /* the subscriptions as ARM listed them */
+    struct quota_doc *docs;
+    policy_quota_doc *pdocs;   /* {scope, text} views of docs for the policy layer */
+    size_t ndocs;
+    struct quota_sub *subs;
+    size_t nsubs;
+    policy_quota_sub *entries; /* one per (subscription, API) */
+    const char **entry_api;    /* the API id of each entry (borrowed from docs), NULL = none */
+    policy_limits *entry_lim;  /* each entry's effective limits */
+    size_t nentries;
+};
+
+/* Lists the subscriptions (all, one product's, and/or one state's), fetches the policies that
+ * run for them and computes every entry's limits. 0 or an util_code with err. */
+int quota_scope_gather(struct arm_client *arm, const char *product_id, const char *state, struct quota_scope *qs,
+                       util_error *err);
+void quota_scope_free(struct quota_scope *qs);
+
+/* Index of the subscription with this id, or (size_t)-1. */
+size_t quota_scope_find(const struct quota_scope *qs, const char *id);
+/* Fills err (UTIL_ENOTFOUND) for an unknown subscription id, suggesting close matches. */
+int quota_scope_not_found(const struct quota_scope *qs, const char *id, util_error *err);
+
+/* The list_subscriptions row of subs[i]: {id, display_name, state, scope_type, scope_id, tpm, rpm,
+ * quota_source, extras..., by_api?}. */
+json_t *quota_scope_row(const struct quota_scope *qs, size_t i);
+
+#endif

@@ -1,0 +1,176 @@
+/* update_quota: the write tool that changes one subscription's effective tokens-per-minute and/or
+ * requests-per-minute limits and leaves every other subscription's limits identical (tools.md
+ * §3-4, docs/quotas.md). quota_scope gathers the subscriptions and policies, the policy layer
+ * (policy_quota_update) plans the edit and proves the others unchanged, and the change pipeline
+ * (change.h) diffs, confirms, writes with If-Match and journals. This file owns the schemas, the
+ * argument checks and turning the plan into pipeline writes. */
+#include <string.h>
+
+#include "change.h"
+#include "quota_scope.h"
+
+#define LIMIT_ARG(max) "{\"type\":[\"integer\",\"null\"],\"minimum\":1,\"maximum\":" #max "}"
+
+static const char INPUT_SCHEMA[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"subscription_id\"],\"properties\":{"
+    "\"subscription_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":256},"
+    "\"tpm\":" LIMIT_ARG(100000000) ",\"rpm\":" LIMIT_ARG(1000000) ","
+    CHANGE_INPUT_DRY_RUN "}}";
+
+static const char OUTPUT_SCHEMA[] =
+    "{\"type\":\"object\",\"required\":[" CHANGE_OUTPUT_REQUIRED ",\"subscription_id\"],\"properties\":{"
+    CHANGE_OUTPUT_PROPERTIES ",\"subscription_id\":{\"type\":\"string\"},\"plan\":{\"type\":\"string\"}}}";
+
+/* KEEP when absent, REMOVE when null, else SET (range already checked by the schema). */
+static void read_op(json_t *args, const char *key, int *op, int64_t *v)
+{
+    json_t *x = json_object_get(args, key);
+    *op = !x ? POLICY_QUOTA_KEEP : json_is_null(x) ? POLICY_QUOTA_REMOVE : POLICY_QUOTA_SET;
+    *v = json_is_integer(x) ? (int64_t)json_integer_value(x) : 0;
+}
+
+static void limit_text(util_buf *b, const char *name, bool has, double v)
+{
+    if (has)
+        util_buf_printf(b, "%s %.15g", name, v);
+    else
+        util_buf_printf(b, "%s none", name);
+}
+
+/* "subscription growth: tpm 200000 -> 100000" (only the limits asked for). */
+static char *summary(const char *id, const policy_quota_change *want, const policy_limits *a, const policy_limits *b)
+{
+    util_buf s;
+    util_buf_init(&s, 0);
+    util_buf_printf(&s, "subscription %s: ", id);
+    if (want->tpm_op != POLICY_QUOTA_KEEP) {
+        limit_text(&s, "tpm", a->has_tpm, (double)a->tpm);
+        limit_text(&s, " ->", b->has_tpm, (double)b->tpm);
+    }
+    if (want->rpm_op != POLICY_QUOTA_KEEP) {
+        util_buf_puts(&s, want->tpm_op != POLICY_QUOTA_KEEP ? ", " : "");
+        limit_text(&s, "rpm", a->has_rpm, a->rpm);
+        limit_text(&s, " ->", b->has_rpm, b->rpm);
+    }
+    return util_buf_steal(&s);
+}
+
+/* Every entry of every subscription, but only the primary one of the target (*target: its index). */
+static policy_quota_sub *plan_subs(const struct quota_scope *qs, size_t t, size_t *n, size_t *target)
+{
+    policy_quota_sub *subs = calloc(qs->nentries ? qs->nentries : 1, sizeof *subs);
+    if (!subs)
+        abort();
+    *n = 0;
+    for (size_t i = 0; i < qs->nsubs; i++)
+        for (size_t k = qs->subs[i].first; k < qs->subs[i].first + qs->subs[i].count; k++) {
+            if (i == t && k != qs->subs[t].primary)
+                continue;
+            if (i == t)
+                *target = *n;
+            subs[(*n)++] = qs->entries[k];
+        }
+    return subs;
+}
+
+/* One pipeline write per document the plan changed. */
+static int add_writes(struct change *ch, const struct quota_scope *qs, const policy_quota_result *res,
+                      util_error *err)
+{
+    for (size_t i = 0; i < res->ndocs; i++) {
+        if (!res->texts[i])
+            continue;
+        const struct quota_doc *d = &qs->docs[i];
+        json_t *after = change_policy_body(res->texts[i]);
+        int rc = change_add(ch, &(struct change_write){.path = d->path, .label = d->label,
+                                                       .read_query = "format=rawxml", .before = d->body,
+                                                       .etag = d->etag, .after = after,
+                                                       .before_text = qs->pdocs[i].text,
+                                                       .after_text = res->texts[i]}, err);
+        json_decref(after);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int plan_change(struct change *ch, const struct quota_scope *qs, size_t t,
+                           const policy_quota_change *want, util_error *err)
+{
+    size_t n = 0, target = 0;
+    policy_quota_sub *subs = plan_subs(qs, t, &n, &target);
+    policy_quota_result res;
+    int rc = policy_quota_update(qs->pdocs, qs->ndocs, subs, n, target, want, &res, err);
+    free(subs);
+    if (!rc)
+        rc = add_writes(ch, qs, &res, err);
+    if (rc) {
+        policy_quota_result_free(&res);
+        return rc;
+    }
+    const struct quota_sub *s = &qs->subs[t];
+    bool differ = false;
+    for (size_t k = s->first + 1; k < s->first + s->count; k++)
+        differ |= !policy_limits_equal(&qs->entry_lim[k], &qs->entry_lim[s->first]);
+    if (differ)
+        change_add_warning(ch, "subscription %s's limits differ between the APIs of product %s; the edit was "
+                           "planned for its requests to API %s (see by_api in list_subscriptions)", s->id,
+                           s->scope_id, qs->entry_api[s->primary]);
+    change_set_extra(ch, "subscription_id", json_string(s->id));
+    char *plan = util_printf("%s The %zu other subscription(s) keep their effective limits (checked).", res.note,
+                             qs->nsubs - 1);
+    change_set_extra(ch, "plan", json_string(plan));
+    free(plan);
+    char *line = summary(s->id, want, &res.before, &res.after);
+    change_set_summary(ch, "%s", line);
+    free(line);
+    change_set_before_after(ch, policy_limits_json(&res.before), policy_limits_json(&res.after));
+    policy_quota_result_free(&res);
+    return 0;
+}
+
+static json_t *run(struct mcp_call *call, json_t *args, void *user)
+{
+    struct tools_ctx *ctx = user;
+    util_error err;
+    util_error_clear(&err);
+    const char *id = json_string_value(json_object_get(args, "subscription_id"));
+    policy_quota_change want;
+    read_op(args, "tpm", &want.tpm_op, &want.tpm);
+    read_op(args, "rpm", &want.rpm_op, &want.rpm);
+    if (want.tpm_op == POLICY_QUOTA_KEEP && want.rpm_op == POLICY_QUOTA_KEEP) {
+        util_error_set(&err, UTIL_EINVAL, "give tpm or rpm (or both): a positive integer sets this subscription's "
+                       "limit, null removes its own limit so the shared one applies again");
+        return tools_fail(ctx, &err);
+    }
+    if (tools_check_id("subscription_id", id, &err))
+        return tools_fail(ctx, &err);
+    struct arm_client *arm = tools_call_arm(ctx, call, &err);
+    struct quota_scope qs;
+    if (!arm || quota_scope_gather(arm, NULL, NULL, &qs, &err))
+        return tools_fail(ctx, &err);
+    size_t t = quota_scope_find(&qs, id);
+    struct change *ch = t == (size_t)-1 ? NULL : change_new(ctx, call, "update_quota", args);
+    int rc = ch ? plan_change(ch, &qs, t, &want, &err) : quota_scope_not_found(&qs, id, &err);
+    quota_scope_free(&qs);
+    if (rc) {
+        change_free(ch);
+        return tools_fail(ctx, &err);
+    }
+    return change_run(ch, json_is_true(json_object_get(args, "dry_run")));
+}
+
+const struct mcp_tool tools_update_quota = {
+    .name = "update_quota",
+    .title = "Change one subscription's quota",
+    .description = "Sets the tpm and/or rpm limit of ONE subscription (id from list_subscriptions) by editing "
+                   "its product/API policy; null removes its own limit so the shared one applies. Refuses if "
+                   "any other subscription's limits would change. Returns the plan and diff; dry_run first, "
+                   "cut gradually and watch 429s with get_metrics.",
+    .input_schema = INPUT_SCHEMA,
+    .output_schema = OUTPUT_SCHEMA,
+    .destructive_hint = false,
+    .idempotent_hint = true,
+    .writes = true,
+    .fn = run,
+};

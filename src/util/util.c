@@ -1,0 +1,475 @@
+/* util: errors, byte buffers, strings, time and files (see include/util.h). Logging is in log.c. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- errors --------------------------------------------------------------------------- */
+
+int util_error_set(util_error *err, int code, const char *fmt, ...)
+{
+    if (!err)
+        return code;
+    err->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    util_log_scrub(err->message);
+    return code;
+}
+
+void util_error_clear(util_error *err)
+{
+    if (!err)
+        return;
+    err->code = UTIL_OK;
+    err->http_status = 0;
+    err->message[0] = '\0';
+}
+
+void util_error_prefix(util_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char prefix[UTIL_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    char joined[2 * UTIL_ERROR_MAX + 8];
+    snprintf(joined, sizeof joined, "%s: %s", prefix, err->message);
+    size_t n = strnlen(joined, sizeof err->message - 1);
+    memcpy(err->message, joined, n);
+    err->message[n] = '\0';
+    util_log_scrub(err->message);
+}
+
+const char *util_code_name(int code)
+{
+    static const char *const names[] = {
+        "ok", "invalid_input", "out_of_memory", "io_error", "network_error", "authentication_failed",
+        "forbidden", "not_found", "conflict", "throttled", "remote_error", "configuration_error",
+        "cancelled", "limit_exceeded", "internal_error"};
+    if (code < 0 || code >= (int)(sizeof names / sizeof names[0]))
+        return "error";
+    return names[code];
+}
+
+/* ---- buffer --------------------------------------------------------------------------- */
+
+void util_buf_init(util_buf *b, size_t limit)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->limit = limit;
+}
+
+static int buf_reserve(util_buf *b, size_t extra)
+{
+    if (b->limit && b->len + extra > b->limit)
+        return UTIL_ELIMIT;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return UTIL_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int util_buf_append(util_buf *b, const void *data, size_t n)
+{
+    int rc = buf_reserve(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int util_buf_puts(util_buf *b, const char *s) { return util_buf_append(b, s, strlen(s)); }
+
+int util_buf_vprintf(util_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        return UTIL_EINTERNAL;
+    int rc = buf_reserve(b, (size_t)n);
+    if (rc)
+        return rc;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int util_buf_printf(util_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = util_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void util_buf_reset(util_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+char *util_buf_steal(util_buf *b)
+{
+    char *p = b->data ? b->data : util_strdup("");
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+void util_buf_free(util_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- strings -------------------------------------------------------------------------- */
+
+static void *oom(void)
+{
+    fputs("azure-ai-gateway-mcp: out of memory\n", stderr);
+    abort();
+}
+
+char *util_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *p = strdup(s);
+    return p ? p : oom();
+}
+
+char *util_strndup(const char *s, size_t n)
+{
+    if (!s)
+        return NULL;
+    char *p = strndup(s, n);
+    return p ? p : oom();
+}
+
+char *util_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = NULL;
+    int n = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    return n < 0 ? oom() : p;
+}
+
+bool util_str_eq_ci(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcasecmp(a, b) == 0;
+}
+
+bool util_str_starts_with(const char *s, const char *prefix)
+{
+    return s && prefix && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool util_str_ends_with(const char *s, const char *suffix)
+{
+    if (!s || !suffix)
+        return false;
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+char *util_url_encode(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    util_buf b;
+    util_buf_init(&b, 0);
+    util_buf_append(&b, "", 0);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            util_buf_append(&b, p, 1);
+        } else {
+            char enc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            util_buf_append(&b, enc, 3);
+        }
+    }
+    return util_buf_steal(&b);
+}
+
+size_t util_edit_distance(const char *a, const char *b, size_t cap)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if ((la > lb ? la - lb : lb - la) > cap)
+        return cap + 1;
+    size_t *row = calloc(lb + 1, sizeof *row);
+    if (!row)
+        return cap + 1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = row[j];
+            size_t sub = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            size_t del = row[j] + 1, ins = row[j - 1] + 1;
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            prev = cur;
+        }
+    }
+    size_t d = row[lb];
+    free(row);
+    return d > cap ? cap + 1 : d;
+}
+
+int util_random_hex(char *out, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[64];
+    if (nbytes > sizeof raw)
+        return -1;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, raw, nbytes);
+    close(fd);
+    if (n != (ssize_t)nbytes)
+        return -1;
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+    return 0;
+}
+
+void util_uuid4(char out[37])
+{
+    char h[33];
+    if (util_random_hex(h, 16) != 0) {
+        /* /dev/urandom unavailable: fall back to time and pid, still unique enough for ids */
+        snprintf(h, sizeof h, "%016llx%08x%08x", (unsigned long long)util_now_ms(), (unsigned)getpid(),
+                 (unsigned)util_monotonic_ms());
+    }
+    h[12] = '4';
+    h[16] = "89ab"[h[16] % 4];
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+/* ---- time ----------------------------------------------------------------------------- */
+
+int64_t util_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t util_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double util_monotonic_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void util_time_iso8601(int64_t epoch_sec, char *out, size_t n)
+{
+    time_t t = (time_t)epoch_sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int parse_digits(const char **p, int count, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < count; i++) {
+        if (!isdigit((unsigned char)**p))
+            return -1;
+        v = v * 10 + (**p - '0');
+        (*p)++;
+    }
+    *out = v;
+    return 0;
+}
+
+int util_time_parse_iso8601(const char *s, int64_t *epoch_sec)
+{
+    const char *p = s;
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    if (!s || parse_digits(&p, 4, &y) || *p++ != '-' || parse_digits(&p, 2, &mo) || *p++ != '-' ||
+        parse_digits(&p, 2, &d))
+        return -1;
+    int64_t offset = 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (parse_digits(&p, 2, &h) || *p++ != ':' || parse_digits(&p, 2, &mi))
+            return -1;
+        if (*p == ':') {
+            p++;
+            if (parse_digits(&p, 2, &sec))
+                return -1;
+            if (*p == '.')
+                for (p++; isdigit((unsigned char)*p); p++)
+                    ;
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+            if (parse_digits(&p, 2, &oh))
+                return -1;
+            if (*p == ':')
+                p++;
+            if (*p && parse_digits(&p, 2, &om))
+                return -1;
+            offset = sign * (oh * 3600 + om * 60);
+        }
+    }
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    /* days from civil (Howard Hinnant) */
+    int yy = y - (mo <= 2);
+    int era = (yy >= 0 ? yy : yy - 399) / 400;
+    unsigned yoe = (unsigned)(yy - era * 400);
+    unsigned doy = (unsigned)((153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1);
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + (int64_t)doe - 719468;
+    *epoch_sec = days * 86400 + h * 3600 + mi * 60 + sec - offset;
+    return 0;
+}
+
+int util_duration_parse_iso8601(const char *s, int64_t *seconds)
+{
+    if (!s || (*s != 'P' && *s != 'p'))
+        return -1;
+    const char *p = s + 1;
+    int64_t total = 0;
+    bool in_time = false, any = false;
+    while (*p) {
+        if (*p == 'T' || *p == 't') {
+            if (in_time)
+                return -1;
+            in_time = true;
+            p++;
+            continue;
+        }
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        int64_t v = 0;
+        while (isdigit((unsigned char)*p)) {
+            v = v * 10 + (*p - '0');
+            if (v > 100000000)
+                return -1;
+            p++;
+        }
+        char u = (char)toupper((unsigned char)*p++);
+        if (!in_time && u == 'D')
+            total += v * 86400;
+        else if (!in_time && u == 'W')
+            total += v * 7 * 86400;
+        else if (in_time && u == 'H')
+            total += v * 3600;
+        else if (in_time && u == 'M')
+            total += v * 60;
+        else if (in_time && u == 'S')
+            total += v;
+        else
+            return -1;
+        any = true;
+    }
+    if (!any)
+        return -1;
+    *seconds = total;
+    return 0;
+}
+
+void util_duration_format_iso8601(int64_t seconds, char *out, size_t n)
+{
+    int64_t d = seconds / 86400, h = (seconds % 86400) / 3600, m = (seconds % 3600) / 60, s = seconds % 60;
+    util_buf b;
+    util_buf_init(&b, 0);
+    util_buf_puts(&b, "P");
+    if (d)
+        util_buf_printf(&b, "%lldD", (long long)d);
+    if (h || m || s || !d) {
+        util_buf_puts(&b, "T");
+        if (h)
+            util_buf_printf(&b, "%lldH", (long long)h);
+        if (m)
+            util_buf_printf(&b, "%lldM", (long long)m);
+        if (s || (!h && !m))
+            util_buf_printf(&b, "%lldS", (long long)s);
+    }
+    snprintf(out, n, "%s", b.data);
+    util_buf_free(&b);
+}
+
+/* ---- files ---------------------------------------------------------------------------- */
+
+int util_read_file(const char *path, size_t limit, char **out, size_t *len, util_error *err)
+{
+    *out = NULL;
+    if (len)
+        *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return util_error_set(err, UTIL_EIO, "cannot open %s: %s", path, strerror(errno));
+    util_buf b;
+    util_buf_init(&b, limit);
+    char chunk[8192];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if ((rc = util_buf_append(&b, chunk, n)) != 0)
+            break;
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (rc == UTIL_ELIMIT) {
+        util_buf_free(&b);
+        return util_error_set(err, UTIL_ELIMIT, "%s is larger than the %zu bytes allowed", path, limit);
+    }
+    if (rc || failed) {
+        util_buf_free(&b);
+        return util_error_set(err, UTIL_EIO, "cannot read %s", path);
+    }
+    if (len)
+        *len = b.len;
+    *out = util_buf_steal(&b);
+    return 0;
+}

@@ -1,0 +1,190 @@
+// harness: shared helpers of the end-to-end tests — start apim-sim on a free loopback port,
+// start azure-ai-gateway-mcp under the official MCP SDK client (or raw, for protocol tests),
+// collect stderr, and under the sanitizer build fail on any ASan/LSan/UBSan report.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+export const AIGW_BIN = process.env.AIGW_BIN;
+export const APIM_SIM_BIN = process.env.APIM_SIM_BIN;
+export const SOURCE_DIR = process.env.AIGW_SOURCE_DIR;
+export const SHARED_DIR = process.env.AIGW_SHARED_DIR;
+export const SANITIZE = process.env.AIGW_SANITIZE === '1';
+
+// The demo scenario's identities (fake, test-only values; see docs/apim-sim.md).
+export const DEMO = {
+  tenant: '11111111-1111-1111-1111-111111111111',
+  contributor: { id: 'aaaaaaaa-0000-0000-0000-000000000001', secret: 'demo-contributor-secret' },
+  reader: { id: 'aaaaaaaa-0000-0000-0000-000000000002', secret: 'demo-reader-secret' },
+  subscription: '11111111-2222-3333-4444-555555555555',
+  resourceGroup: 'rg-aigw-demo',
+  service: 'apim-aigw-demo',
+};
+
+// Sanitizer reports go to files in this folder; checkSanitizers() fails the test if any appear.
+const sanDir = mkdtempSync(join(tmpdir(), 'aigw-san-'));
+export function sanitizerEnv() {
+  if (!SANITIZE) return {};
+  return {
+    ASAN_OPTIONS: `log_path=${sanDir}/asan:detect_leaks=1:abort_on_error=0`,
+    UBSAN_OPTIONS: `log_path=${sanDir}/ubsan:print_stacktrace=1:halt_on_error=1`,
+  };
+}
+export function checkSanitizers() {
+  const reports = readdirSync(sanDir);
+  const text = reports.map((f) => readFileSync(join(sanDir, f), 'utf8')).join('\n');
+  assert.equal(reports.length, 0, `sanitizer reports:\n${text}`);
+}
+
+function baseEnv() {
+  // A clean environment: nothing of the developer's Azure login leaks into a test.
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME ?? tmpdir(), LANG: 'C.UTF-8', ...sanitizerEnv() };
+  return env;
+}
+
+export function waitExit(proc) {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) resolve({ code: proc.exitCode, signal: proc.signalCode });
+    else proc.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+// Starts apim-sim; resolves with { url, port, proc, stderr(), control helpers, stop() }.
+export async function startSim(args = []) {
+  assert.ok(APIM_SIM_BIN, 'APIM_SIM_BIN is not set (run the tests through ctest)');
+  const proc = spawn(APIM_SIM_BIN, ['--port', '0', ...args], { env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d) => { err += d; });
+  const rl = createInterface({ input: proc.stdout });
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`apim-sim printed no port in 10 s; stderr:\n${err}`)), 10000);
+    rl.once('line', (line) => { clearTimeout(timer); resolve(Number(line.trim())); });
+    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`apim-sim exited (${code}):\n${err}`)); });
+  });
+  assert.ok(port > 0 && port < 65536, `apim-sim printed a bad port line: ${port}`);
+  const url = `http://127.0.0.1:${port}`;
+  const control = async (method, path, body) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} -> ${res.status}: ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  return {
+    url,
+    port,
+    proc,
+    stderr: () => err,
+    counters: () => control('GET', '/_sim/counters'),
+    resetCounters: () => control('DELETE', '/_sim/counters'),
+    requests: async () => (await control('GET', '/_sim/requests')).requests,
+    faults: (f) => control('POST', '/_sim/faults', f),
+    clearFaults: () => control('DELETE', '/_sim/faults'),
+    touch: (path) => control('POST', '/_sim/touch', { path }),
+    state: (path) => control('GET', `/_sim/state?path=${encodeURIComponent(path)}`),
+    addClient: (c) => control('POST', '/_sim/clients', c),
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const { code, signal } = await waitExit(proc);
+      assert.ok(code === 0 || signal === 'SIGTERM', `apim-sim ended with ${code ?? signal}:\n${err}`);
+    },
+  };
+}
+
+// Environment pointing the server at a running simulator as the demo contributor.
+export function simEnv(sim, overrides = {}) {
+  return {
+    AZURE_TENANT_ID: DEMO.tenant,
+    AZURE_CLIENT_ID: DEMO.contributor.id,
+    AZURE_CLIENT_SECRET: DEMO.contributor.secret,
+    AZURE_SUBSCRIPTION_ID: DEMO.subscription,
+    APIM_RESOURCE_GROUP: DEMO.resourceGroup,
+    APIM_SERVICE_NAME: DEMO.service,
+    AZURE_AUTHORITY_HOST: sim.url,
+    AZURE_RESOURCE_MANAGER_ENDPOINT: sim.url,
+    ...overrides,
+  };
+}
+
+// Starts the server under the SDK client. Resolves with { client, stderr(), close() }.
+export async function connect({ env = {}, args = [], capabilities = {}, name = 'e2e' } = {}) {
+  assert.ok(AIGW_BIN, 'AIGW_BIN is not set (run the tests through ctest)');
+  const fullEnv = { ...baseEnv(), ...env };
+  for (const [k, v] of Object.entries(fullEnv)) if (v === undefined) delete fullEnv[k];
+  const transport = new StdioClientTransport({ command: AIGW_BIN, args, env: fullEnv, stderr: 'pipe' });
+  let err = '';
+  transport.stderr?.on('data', (d) => { err += d; });
+  const client = new Client({ name, version: '1.0.0' }, { capabilities });
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    stderr: () => err,
+    async close() {
+      await client.close();
+    },
+  };
+}
+
+// Spawns the server without the SDK, for protocol tests: send(obj|string) and next() frames.
+export function rawServer({ env = {}, args = [] } = {}) {
+  const proc = spawn(AIGW_BIN, args, { env: { ...baseEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  let out = '';
+  const frames = [];
+  const waiters = [];
+  proc.stderr.on('data', (d) => { err += d; });
+  proc.stdout.on('data', (d) => {
+    out += d;
+    let i;
+    while ((i = out.indexOf('\n')) >= 0) {
+      const line = out.slice(0, i);
+      out = out.slice(i + 1);
+      frames.push(line);
+      while (waiters.length && frames.length) waiters.shift()(frames.shift());
+    }
+  });
+  return {
+    proc,
+    stderr: () => err,
+    send(msg) { proc.stdin.write((typeof msg === 'string' ? msg : JSON.stringify(msg)) + '\n'); },
+    writeRaw(text) { proc.stdin.write(text); },
+    // Next line of stdout, parsed; fails if it is not JSON.
+    next(timeoutMs = 10000) {
+      const take = (line) => {
+        try { return JSON.parse(line); } catch { throw new Error(`stdout carried a non-JSON line: ${line}`); }
+      };
+      if (frames.length) return Promise.resolve(take(frames.shift()));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no frame in ${timeoutMs} ms; stderr:\n${err}`)), timeoutMs);
+        waiters.push((line) => { clearTimeout(timer); try { resolve(take(line)); } catch (e) { reject(e); } });
+      });
+    },
+    pending: () => frames.slice(),
+    async end() {
+      proc.stdin.end();
+      return waitExit(proc);
+    },
+  };
+}
+
+export async function initializeRaw(srv, version = '2025-06-18', capabilities = {}) {
+  srv.send({ jsonrpc: '2.0', id: 0, method: 'initialize',
+    params: { protocolVersion: version, capabilities, clientInfo: { name: 'raw', version: '1' } } });
+  const r = await srv.next();
+  srv.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  return r;
+}
+
+export function tmpDir(prefix = 'aigw-') {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -1,0 +1,240 @@
+// metrics: end-to-end tests of get_metrics (issue 8) through the official MCP SDK client against
+// apim-sim's traffic model — the demo on a classic and on a v2 tier, with and without Log Analytics;
+// the three seed flows (quota cut → growth's 429s rise, failover → traffic moves to the priority-2
+// backend, semantic cache applied → hit rate), each closed by one get_metrics call whose numbers
+// must equal the simulator's own counters (GET /_sim/traffic); an empty window, a clamped window,
+// bad windows, and one source failing while the others still answer.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR } from './lib/harness.mjs';
+
+after(checkSanitizers);
+
+const API = 'aoai-completions';
+const demoScenario = () => JSON.parse(readFileSync(join(SOURCE_DIR, 'src/sim/scenarios/demo.json'), 'utf8'));
+// Ten times more, smaller requests and a product rate limit that does not bite, so windows of a few
+// seconds after a change hold hundreds of requests.
+function fastScenario(edit = (d) => d) {
+  const d = demoScenario();
+  d.traffic.tokens_per_request = 100;
+  const aoai = d.products.find((p) => p.name === 'aoai');
+  aoai.policy = aoai.policy.replace('calls="600"', 'calls="60000"');
+  return edit(d);
+}
+const v2 = (d) => { d.service.sku = { name: 'StandardV2', capacity: 1 }; d.service.tier = 'v2'; return d; };
+
+async function session(scenario) {
+  const tmp = tmpDir('aigw-metrics-');
+  const file = join(tmp.dir, 'scenario.json');
+  writeFileSync(file, JSON.stringify(scenario ?? demoScenario()));
+  const sim = await startSim(['--scenario', file]);
+  const s = await connect({ env: simEnv(sim, { AIGW_AUDIT_LOG: join(tmp.dir, 'audit.jsonl') }) });
+  await s.client.listTools(); // caches output schemas: callTool then validates structuredContent
+  return {
+    sim,
+    call: (name, args) => s.client.callTool({ name, arguments: args }),
+    async close() { await s.close(); await sim.stop(); tmp.cleanup(); },
+  };
+}
+
+function ok(r) {
+  assert.ok(!r.isError, r.content?.[0]?.text);
+  return r.structuredContent;
+}
+const iso = (sec) => new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+const nowSec = () => Math.floor(Date.now() / 1000);
+async function until(sec) { while (Date.now() / 1000 < sec + 0.2) await sleep(100); }
+const simTraffic = async (sim, r) => (await fetch(`${sim.url}/_sim/traffic?since=${r.since}&until=${r.until}` +
+  `&api_id=${r.api_id}`)).json();
+const row = (r, id) => r.by_subscription.find((x) => x.subscription_id === id);
+
+// The tool's figures equal the simulator's own counters for the same window.
+async function agrees(sim, r, { teams = true } = {}) {
+  const t = await simTraffic(sim, r);
+  assert.equal(r.totals.requests, t.totals.requests, 'requests (Monitor)');
+  assert.equal(r.totals.throttled, t.totals.throttled, '429s (Monitor)');
+  assert.equal(r.totals.successful, t.totals.successful, 'successful (Monitor)');
+  if (t.totals.requests)
+    assert.ok(Math.abs(r.totals.avg_latency_ms - t.totals.total_ms / t.totals.requests) <= 1, 'avg latency');
+  if (!teams) return t;
+  for (const [id, c] of Object.entries(t.by_subscription)) {
+    const mine = row(r, id);
+    if (!c.requests) { assert.equal(mine, undefined, `${id} has no traffic`); continue; }
+    assert.ok(mine, `row for ${id}`);
+    assert.equal(mine.requests, c.requests, `${id} requests`);
+    assert.equal(mine.throttled, c.throttled, `${id} 429s`);
+    assert.equal(mine.cache_hits, c.cache_hits, `${id} cache hits`);
+    assert.equal(mine.cache_misses, c.cache_misses, `${id} cache misses`);
+  }
+  return t;
+}
+
+test('demo, classic tier, 24 h: Monitor totals, Log Analytics teams and tokens, equal to the simulator', async () => {
+  const s = await session();
+  try {
+    const res = await s.call('get_metrics', { api_id: API, since: '24h' });
+    const r = ok(res);
+    const t = await agrees(s.sim, r);
+    assert.equal(r.tier, 'Developer');
+    assert.match(r.sources.figures.totals, /Azure Monitor/);
+    assert.match(r.sources.figures.by_subscription, /Log Analytics/);
+    assert.deepEqual(r.totals.tokens, { prompt: t.totals.prompt_tokens, completion: t.totals.completion_tokens,
+      total: t.totals.prompt_tokens + t.totals.completion_tokens });
+    assert.equal(r.totals.cache_hits, t.totals.cache_hits);
+    assert.equal(r.totals.cache_hit_rate, Math.round(t.totals.cache_hits * 1e4 /
+      (t.totals.cache_hits + t.totals.cache_misses)) / 1e4);
+    // search (140k demand, 100k limit) is the most throttled team and comes first; prod-critical never is.
+    assert.equal(r.by_subscription[0].subscription_id, 'search');
+    assert.equal(row(r, 'prod-critical').throttled, 0);
+    assert.ok(row(r, 'growth').throttled > 0, 'growth bursts to 250k over its 200k limit');
+    assert.deepEqual(r.by_backend.map((b) => b.backend_id), ['eastus-aoai']);
+    assert.match(r.sources.notes.join(' '), /retired on 15 March 2027/);
+    const text = res.content[0].text;
+    assert.match(text, /^(\[simulator\] )?aoai-completions .*req, \d+ throttled \(429\)/);
+    assert.match(text, /search \| \d+ \| \d+ \| 30\.0% \|/);
+    const bytes = Buffer.byteLength(JSON.stringify(res));
+    console.log(`get_metrics demo 24h: text ${Buffer.byteLength(text)} bytes, whole result ${bytes} bytes`);
+    assert.ok(Buffer.byteLength(text) < 1500, 'the text block stays small');
+    const byTime = ok(await s.call('get_metrics', { api_id: API, since: '24h', group_by: 'time' }));
+    assert.equal(byTime.series.length, 24);
+    assert.equal(byTime.series.reduce((n, p) => n + p.requests, 0), byTime.totals.requests);
+    const none = ok(await s.call('get_metrics', { api_id: API, since: '1h', group_by: 'none' }));
+    assert.deepEqual(none.by_subscription, []);
+  } finally { await s.close(); }
+});
+
+test('v2 tier: no reports API (said why), teams from Log Analytics; without Log Analytics the fix is named',
+  async () => {
+    let s = await session(v2(demoScenario()));
+    try {
+      const r = ok(await s.call('get_metrics', { api_id: API, since: '6h' }));
+      await agrees(s.sim, r);
+      const rep = r.sources.unavailable.find((u) => u.source === 'reports API');
+      assert.match(rep.reason, /not offered on the v2 tiers \(this service is StandardV2\)/);
+      assert.ok(!(await s.sim.requests()).some((q) => q.path.includes('/reports/')), 'no reports call on v2');
+    } finally { await s.close(); }
+    const d = v2(demoScenario());
+    delete d.traffic.log_analytics; // no diagnostic setting to a workspace
+    s = await session(d);
+    try {
+      const res = await s.call('get_metrics', { api_id: API, since: '1h' });
+      const r = ok(res);
+      await agrees(s.sim, r, { teams: false });
+      assert.deepEqual(r.by_subscription, []);
+      const la = r.sources.unavailable.find((u) => u.source === 'Log Analytics');
+      assert.match(la.fix, /Log Analytics workspace .* per-team 429s on v2 tiers/);
+      assert.match(res.content[0].text, /unavailable: Log Analytics/);
+      assert.equal(r.totals.tokens, null);
+    } finally { await s.close(); }
+  });
+
+test('quota cut: growth 200k -> 100k with update_quota, growth\'s 429s rise in the window after', async () => {
+  for (const scenario of [fastScenario(), fastScenario(v2)]) {
+    const s = await session(scenario);
+    try {
+      const t0 = nowSec();
+      ok(await s.call('update_quota', { subscription_id: 'growth', tpm: 100000 }));
+      const t1 = nowSec() + 1;
+      await until(t1 + 3);
+      const before = ok(await s.call('get_metrics', { api_id: API, since: iso(t0 - 3), until: iso(t0) }));
+      const afterCut = ok(await s.call('get_metrics', { api_id: API, since: iso(t1), until: iso(t1 + 3) }));
+      await agrees(s.sim, before);
+      await agrees(s.sim, afterCut);
+      assert.ok(row(afterCut, 'growth').throttled > row(before, 'growth').throttled,
+        `growth 429s ${row(before, 'growth').throttled} -> ${row(afterCut, 'growth').throttled}`);
+      assert.equal(row(afterCut, 'prod-critical').throttled, 0, 'other teams unchanged');
+    } finally { await s.close(); }
+  }
+});
+
+test('failover rehearsal: eastus removed from the pool, traffic moves to westeurope (priority 2)', async () => {
+  for (const scenario of [fastScenario(), fastScenario(v2)]) {
+    const s = await session(scenario);
+    try {
+      const t0 = nowSec();
+      ok(await s.call('update_backend_pool', { api_id: API, backends: [{ backend_id: 'eastus-aoai', remove: true }] }));
+      const t1 = nowSec() + 1;
+      await until(t1 + 3);
+      const before = ok(await s.call('get_metrics', { api_id: API, since: iso(t0 - 3), until: iso(t0) }));
+      const res = await s.call('get_metrics', { api_id: API, since: iso(t1), until: iso(t1 + 3) });
+      const failover = ok(res);
+      assert.deepEqual(before.by_backend.map((b) => b.backend_id), ['eastus-aoai']);
+      assert.deepEqual(failover.by_backend.map((b) => b.backend_id), ['westeurope-aoai']);
+      const t = await agrees(s.sim, failover);
+      assert.equal(failover.by_backend[0].requests, t.totals.by_backend['westeurope-aoai']);
+      assert.equal(failover.totals.avg_backend_latency_ms, 950);
+      assert.equal(before.totals.avg_backend_latency_ms, 800);
+      assert.match(res.content[0].text, /backends: westeurope-aoai \d+ req \(950 ms\)/);
+    } finally { await s.close(); }
+  }
+});
+
+test('semantic cache applied with apply_policy: the hit rate goes from none to the simulated rate', async () => {
+  const original = demoScenario().apis.find((a) => a.name === API).policy;
+  const noCache = fastScenario((d) => {
+    const api = d.apis.find((a) => a.name === API);
+    api.policy = api.policy.replace(/<azure-openai-semantic-cache-lookup[\s\S]*?<\/azure-openai-semantic-cache-lookup>/, '');
+    return d;
+  });
+  const s = await session(noCache);
+  try {
+    const t0 = nowSec();
+    ok(await s.call('apply_policy', { api_id: API, policy_xml: original.replace('score-threshold="0.8"',
+      'score-threshold="0.5"') }));
+    const t1 = nowSec() + 1;
+    await until(t1 + 3);
+    const before = ok(await s.call('get_metrics', { api_id: API, since: iso(t0 - 3), until: iso(t0) }));
+    const cached = ok(await s.call('get_metrics', { api_id: API, since: iso(t1), until: iso(t1 + 3) }));
+    await agrees(s.sim, before);
+    await agrees(s.sim, cached);
+    assert.equal(before.totals.cache_hit_rate, null);
+    assert.equal(before.totals.cache_hits, 0);
+    assert.ok(cached.totals.cache_hit_rate > 0.7 && cached.totals.cache_hit_rate < 0.8, `${cached.totals.cache_hit_rate}`);
+    assert.ok(cached.totals.avg_latency_ms < before.totals.avg_latency_ms, 'cache hits are faster');
+  } finally { await s.close(); }
+});
+
+test('empty, clamped and invalid windows', async () => {
+  const s = await session();
+  try {
+    const empty = ok(await s.call('get_metrics', { api_id: 'legacy-chat', since: '1h' }));
+    assert.equal(empty.totals.requests, 0);
+    assert.equal(empty.totals.cache_hit_rate, null);
+    assert.deepEqual(empty.by_subscription, []);
+    const clamped = ok(await s.call('get_metrics', { api_id: API, since: '100d' }));
+    assert.match(clamped.sources.notes.join(' '), /since clamped from .* Azure Monitor keeps 93 days/);
+    assert.match(clamped.sources.notes.join(' '), /Log Analytics rows start at .*30-day/);
+    assert.ok(Date.parse(clamped.since) >= Date.now() - 93 * 86400e3 - 60e3);
+    await agrees(s.sim, clamped, { teams: false });
+    const bad = async (args, pattern) => {
+      const r = await s.call('get_metrics', { api_id: API, ...args });
+      assert.equal(r.isError, true);
+      assert.match(r.content[0].text, pattern);
+    };
+    await bad({ since: '1h', until: '2h' }, /until .* must be after since/);
+    await bad({ since: '1h', until: iso(nowSec() + 3600) }, /in the future/);
+    await bad({ since: 'yesterday' }, /since: 'yesterday' is not a time/);
+    await bad({ since: '1h', api_id: 'nope' }, /API 'nope' does not exist/);
+  } finally { await s.close(); }
+});
+
+test('one source failing: Log Analytics refused, per-team figures fall back to the reports API', async () => {
+  const s = await session();
+  try {
+    await s.sim.faults({ rules: [{ path_contains: '/api/query', status: 403 }] });
+    const res = await s.call('get_metrics', { api_id: API, since: '2h' });
+    const r = ok(res);
+    const t = await agrees(s.sim, r, { teams: false });
+    assert.match(r.sources.figures.by_subscription, /reports API .*blocked calls/);
+    assert.ok(r.sources.unavailable.some((u) => u.source === 'Log Analytics'));
+    for (const [id, c] of Object.entries(t.by_subscription)) {
+      assert.equal(row(r, id).requests, c.requests, `${id} requests (reports)`);
+      assert.equal(row(r, id).throttled, c.throttled, `${id} blocked calls (reports)`);
+    }
+    assert.equal(r.totals.tokens, null);
+    assert.match(res.content[0].text, /unavailable: Log Analytics/);
+  } finally { await s.close(); }
+});

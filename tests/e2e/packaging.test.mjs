@@ -1,0 +1,50 @@
+// packaging: --help and the man page name the same options and variables; the .deb built by
+// CPack holds both programs, the man page and the demo scenario, depends on Debian's library
+// packages, and its binary runs --version after `dpkg-deb -x` into a temporary root.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { AIGW_BIN, SOURCE_DIR, SANITIZE, tmpDir, sanitizerEnv } from './lib/harness.mjs';
+
+const words = (text) => new Set([...text.matchAll(/--[a-z][a-z-]+|\b(?:AZURE|APIM|AIGW|IDENTITY|SSL)_[A-Z_]+\b/g)]
+  .map((m) => m[0]));
+
+test('--help and the man page agree on every option and variable', () => {
+  const help = spawnSync(AIGW_BIN, ['--help'], { env: { PATH: process.env.PATH, ...sanitizerEnv() }, encoding: 'utf8' }).stdout;
+  const man = readFileSync(join(SOURCE_DIR, 'docs/azure-ai-gateway-mcp.1'), 'utf8').replace(/\\-/g, '-').replace(/\\f[BIR]/g, '');
+  const h = words(help);
+  const m = words(man);
+  for (const w of h) assert.ok(m.has(w), `${w} is in --help but not in the man page`);
+  for (const w of m) assert.ok(h.has(w), `${w} is in the man page but not in --help`);
+  assert.ok(h.size >= 25);
+});
+
+test('the .deb installs into a temporary root and runs', { skip: SANITIZE && 'packaging is checked in the release build' }, () => {
+  const build = dirname(AIGW_BIN);
+  const t = tmpDir('aigw-deb-');
+  try {
+    const cp = spawnSync('cpack', ['-G', 'DEB', '-B', t.dir], { cwd: build, encoding: 'utf8' });
+    assert.equal(cp.status, 0, cp.stdout + cp.stderr);
+    const deb = readdirSync(t.dir).find((f) => f.endsWith('.deb'));
+    assert.ok(deb, 'a .deb was produced');
+    const pkg = join(t.dir, deb);
+    const depends = spawnSync('dpkg-deb', ['-f', pkg, 'Depends'], { encoding: 'utf8' }).stdout;
+    for (const lib of ['libcurl4', 'libjansson4', 'libxml2', 'libssl3', 'libmicrohttpd12']) assert.match(depends, new RegExp(lib));
+    const root = join(t.dir, 'root');
+    assert.equal(spawnSync('dpkg-deb', ['-x', pkg, root]).status, 0);
+    for (const f of ['usr/bin/azure-ai-gateway-mcp', 'usr/bin/apim-sim', 'usr/share/man/man1/azure-ai-gateway-mcp.1',
+      'usr/share/azure-ai-gateway-mcp/scenarios/demo.json']) {
+      assert.ok(existsSync(join(root, f)), `${f} is in the package`);
+    }
+    const v = spawnSync(join(root, 'usr/bin/azure-ai-gateway-mcp'), ['--version'], { encoding: 'utf8' });
+    assert.equal(v.status, 0);
+    assert.match(v.stdout, /^azure-ai-gateway-mcp \d/);
+    // the packaged simulator finds its packaged demo scenario (relative to its own location)
+    const sim = spawnSync('timeout', ['-s', 'TERM', '2', join(root, 'usr/bin/apim-sim'), '--port', '0'], { encoding: 'utf8' });
+    assert.match(sim.stdout, /^\d+\n/, sim.stderr);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -1,0 +1,420 @@
+/* test_arm_client: the ARM client against a real apim-sim (started with --page-size 2) — URL
+ * building, one token for many calls, refresh on an expired token, a 429 storm honouring
+ * Retry-After, a 503 that gives up, paging, 412 on a stale ETag, 403 naming the missing role,
+ * 404 naming the resource, a concurrent batch with a retry in it, cancellation, and --check.
+ * It runs at debug level; the last test scans every log line for secrets and tokens. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arm.h"
+#include "arm_test_env.h"
+
+#define POLICY "apis/aoai-completions/policies/policy"
+
+static struct sim_process g_sim;
+static util_buf g_seen; /* every log line of the run */
+
+static void sink(int level, const char *logger, const char *message, void *user)
+{
+    util_buf_printf(&g_seen, "%s\n", message);
+}
+
+static int setup(void **state)
+{
+    const char *args[] = {"--page-size", "2", NULL};
+    util_buf_init(&g_seen, 0);
+    util_log_set_level(UTIL_LOG_DEBUG);
+    util_log_set_sink(sink, NULL, UTIL_LOG_DEBUG);
+    return sim_start(&g_sim, args);
+}
+
+static int teardown(void **state)
+{
+    util_log_set_sink(NULL, NULL, UTIL_LOG_OFF);
+    util_buf_free(&g_seen);
+    util_log_free_all();
+    return sim_stop(&g_sim) == 0 ? 0 : -1;
+}
+
+static struct arm_client *client_as(struct config *cfg, const char *id, const char *secret)
+{
+    test_cfg_init(cfg, &g_sim);
+    test_cfg_secret(cfg, id, secret);
+    util_error err;
+    struct arm_client *c = arm_client_new(cfg, &err);
+    assert_non_null(c);
+    struct arm_retry_policy fast = {6, 60000, 50, 2000, 60000};
+    arm_set_retry_policy(c, &fast);
+    return c;
+}
+
+static void test_urls(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    char *u = arm_url(c, "apis/x", ARM_API_APIM, "$top=5");
+    char *want = util_printf("%s%s/apis/x?api-version=2024-05-01&$top=5", g_sim.base_url, DEMO_SERVICE_ID);
+    assert_string_equal(u, want);
+    free(u), free(want);
+    u = arm_url(c, "", ARM_API_APIM, NULL);
+    want = util_printf("%s%s?api-version=2024-05-01", g_sim.base_url, DEMO_SERVICE_ID);
+    assert_string_equal(u, want);
+    free(u), free(want);
+    u = arm_url(c, DEMO_SERVICE_ID "/providers/Microsoft.Insights/metrics", ARM_API_METRICS, NULL);
+    assert_non_null(strstr(u, "/providers/Microsoft.Insights/metrics?api-version=2024-02-01"));
+    free(u);
+    want = util_printf("%s/next?api-version=2024-05-01&$skip=2", g_sim.base_url);
+    u = arm_url(c, want, ARM_API_APIM, NULL);
+    assert_string_equal(u, want); /* a nextLink keeps its own api-version */
+    free(u), free(want);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_one_token_many_calls(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    sim_reset(&g_sim);
+    util_error err;
+    for (int i = 0; i < 30; i++) {
+        struct arm_result r;
+        assert_int_equal(arm_get(c, "", &r, &err), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(json_string_value(json_object_get(r.body, "name")), DEMO_SERVICE);
+        arm_result_free(&r);
+    }
+    struct arm_stats st;
+    arm_get_stats(c, &st);
+    assert_int_equal(sim_counter(&g_sim, "token_requests"), 1);
+    assert_int_equal(sim_counter(&g_sim, "arm_requests"), 30);
+    assert_int_equal(st.token_requests, 1);
+    assert_int_equal(st.arm_requests, 30);
+    assert_int_equal(st.new_connections, 1); /* Entra and ARM share the simulator's one host */
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_refresh_on_expired_token(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    sim_reset(&g_sim);
+    util_error err;
+    struct arm_result r;
+    assert_int_equal(arm_get(c, "", &r, &err), 0);
+    arm_result_free(&r);
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults", "{\"expire_tokens\": true}"), 200);
+    assert_int_equal(arm_get(c, "", &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    arm_result_free(&r);
+    assert_int_equal(sim_counter(&g_sim, "token_requests"), 2);
+    assert_int_equal(sim_counter(&g_sim, "arm_requests"), 3); /* ok, 401, ok */
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_429_storm_succeeds(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    sim_reset(&g_sim);
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults",
+                              "{\"rules\": [{\"method\": \"GET\", \"path_contains\": \"/products\", \"status\": 429, "
+                              "\"retry_after\": 1, \"count\": 3}]}"), 200);
+    util_error err;
+    struct arm_result r;
+    assert_int_equal(arm_get(c, "products", &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    arm_result_free(&r);
+    struct arm_stats st;
+    arm_get_stats(c, &st);
+    assert_int_equal(st.retries, 3);
+    assert_int_equal(sim_counter(&g_sim, "arm_requests"), 4);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_dropped_connection_is_retried(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    sim_reset(&g_sim);
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults",
+                              "{\"rules\": [{\"method\": \"GET\", \"path_contains\": \"/namedValues\", "
+                              "\"drop\": true, \"count\": 2}]}"), 200);
+    util_error err;
+    struct arm_result r;
+    assert_int_equal(arm_get(c, "namedValues", &r, &err), 0);
+    assert_int_equal(r.status, 200);
+    arm_result_free(&r);
+    /* libcurl itself retries once when a reused connection dies; the second drop is ours */
+    struct arm_stats st;
+    arm_get_stats(c, &st);
+    assert_true(st.retries >= 1);
+    assert_int_equal(sim_counter(&g_sim, "arm_requests"), 3);
+    sim_reset(&g_sim);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_503_gives_up(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    struct arm_retry_policy p = {3, 60000, 50, 1000, 60000};
+    arm_set_retry_policy(c, &p);
+    sim_reset(&g_sim);
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults",
+                              "{\"rules\": [{\"path_contains\": \"/backends\", \"status\": 503, "
+                              "\"count\": -1}]}"), 200);
+    util_error err;
+    struct arm_result r;
+    assert_int_equal(arm_get(c, "backends", &r, &err), UTIL_EREMOTE);
+    assert_int_equal(err.http_status, 503);
+    assert_non_null(strstr(err.message, "GET backends"));
+    assert_non_null(strstr(err.message, "503"));
+    assert_non_null(strstr(err.message, "after 3 attempts"));
+    assert_non_null(strstr(err.message, "try again later"));
+    arm_result_free(&r);
+    assert_int_equal(sim_counter(&g_sim, "arm_requests"), 3);
+    sim_reset(&g_sim);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_paging(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    sim_reset(&g_sim);
+    util_error err;
+    json_t *items = NULL;
+    assert_int_equal(arm_list(c, "subscriptions", ARM_API_APIM, NULL, 0, &items, &err), 0);
+    size_t n = json_array_size(items);
+    assert_true(n >= 3);
+    long pages = sim_counter(&g_sim, "arm_requests");
+    assert_int_equal(pages, (long)((n + 1) / 2));
+    /* every item once */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            assert_string_not_equal(json_string_value(json_object_get(json_array_get(items, i), "name")),
+                                    json_string_value(json_object_get(json_array_get(items, j), "name")));
+    json_decref(items);
+    assert_int_equal(arm_list(c, "subscriptions", ARM_API_APIM, NULL, 1, &items, &err), UTIL_ELIMIT);
+    assert_null(items);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_stale_etag_conflict(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    util_error err;
+    struct arm_result r, w;
+    assert_int_equal(arm_get(c, POLICY, &r, &err), 0);
+    assert_non_null(r.etag);
+    const char *xml = json_string_value(json_object_get(json_object_get(r.body, "properties"), "value"));
+    assert_non_null(xml);
+    json_t *body = json_pack("{s:{s:s, s:s}}", "properties", "format", "rawxml", "value", xml);
+    char *touch = util_printf("{\"path\": \"%s/%s\"}", DEMO_SERVICE_ID, POLICY);
+    assert_int_equal(sim_post(&g_sim, "/_sim/touch", touch), 200);
+    assert_int_equal(arm_put(c, POLICY, body, r.etag, &w, &err), UTIL_ECONFLICT);
+    assert_int_equal(err.http_status, 412);
+    assert_non_null(strstr(err.message, "changed since it was read"));
+    arm_result_free(&w);
+    arm_result_free(&r);
+    /* read again: the new ETag works */
+    assert_int_equal(arm_get(c, POLICY, &r, &err), 0);
+    assert_int_equal(arm_put(c, POLICY, body, r.etag, &w, &err), 0);
+    assert_non_null(w.etag);
+    assert_string_not_equal(w.etag, r.etag);
+    arm_result_free(&w);
+    arm_result_free(&r);
+    json_decref(body);
+    free(touch);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_forbidden_and_not_found(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_READER_ID, DEMO_READER_SECRET);
+    util_error err;
+    struct arm_result r;
+    assert_int_equal(arm_get(c, POLICY, &r, &err), 0);
+    json_t *body = json_pack("{s:{s:s, s:s}}", "properties", "format", "rawxml", "value", "<policies/>");
+    arm_result_free(&r);
+    assert_int_equal(arm_put(c, POLICY, body, "*", &r, &err), UTIL_EFORBIDDEN);
+    assert_non_null(strstr(err.message, "API Management Service Contributor"));
+    assert_non_null(strstr(err.message, "AuthorizationFailed"));
+    arm_result_free(&r);
+    json_decref(body);
+    assert_int_equal(arm_get(c, "apis/no-such-api", &r, &err), UTIL_ENOTFOUND);
+    assert_non_null(strstr(err.message, "apis/no-such-api was not found"));
+    arm_result_free(&r);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_batch_concurrent_with_retry(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    sim_reset(&g_sim);
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults",
+                              "{\"latency_ms\": 200, \"rules\": [{\"path_contains\": \"/backends\", \"status\": 429, "
+                              "\"retry_after\": 1, \"count\": 1}]}"), 200);
+    enum { N = 4 };
+    struct arm_request reqs[N] = {{.method = "GET", .path = "apis"},
+                                  {.method = "GET", .path = "products"},
+                                  {.method = "GET", .path = "backends"},
+                                  {.method = "GET", .path = ""}};
+    struct arm_result res[N];
+    int rcs[N];
+    util_error errs[N];
+    assert_int_equal(arm_batch(c, N, reqs, res, rcs, errs), 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(rcs[i], 0);
+        assert_int_equal(res[i].status, 200);
+        arm_result_free(&res[i]);
+    }
+    assert_true(sim_requests_overlap(&g_sim, "/service/"));
+    assert_int_equal(sim_counter(&g_sim, "token_requests"), 1);
+    assert_int_equal(sim_counter(&g_sim, "arm_requests"), 5);
+    sim_reset(&g_sim);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_cancelled(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    volatile int cancelled = 1;
+    arm_set_cancel(c, &cancelled);
+    util_error err;
+    struct arm_result r;
+    assert_int_equal(arm_get(c, "", &r, &err), UTIL_ECANCELLED);
+    arm_result_free(&r);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void check_report(const char *id, const char *secret, int read_only, const char *expect)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, id, secret);
+    cfg.read_only = read_only;
+    util_buf report;
+    util_buf_init(&report, 0);
+    util_error err;
+    assert_int_equal(arm_check(c, &report, &err), 0);
+    assert_non_null(strstr(report.data, "ClientSecretCredential"));
+    assert_non_null(strstr(report.data, "SKU"));
+    assert_non_null(strstr(report.data, "region"));
+    if (!strstr(report.data, expect))
+        fail_msg("report lacks \"%s\":\n%s", expect, report.data);
+    util_buf_free(&report);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_check(void **state)
+{
+    check_report(DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET, 0, "writes:     allowed");
+    check_report(DEMO_READER_ID, DEMO_READER_SECRET, 0, "writes:     NOT allowed");
+    check_report(DEMO_READER_ID, DEMO_READER_SECRET, 1, "writes:     disabled");
+    /* a wrong secret: --check fails with the reason */
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, "bad-secret-for-check");
+    util_buf report;
+    util_buf_init(&report, 0);
+    util_error err;
+    assert_int_equal(arm_check(c, &report, &err), UTIL_EAUTH);
+    assert_non_null(strstr(err.message, "AADSTS7000215"));
+    util_buf_free(&report);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+/* The environment of the contract (tools.md §2), read by config_load, drives the client. */
+struct env_pair {
+    const char *name, *value;
+};
+
+static const char *fake_getenv(const char *name, void *user)
+{
+    for (const struct env_pair *p = user; p->name; p++)
+        if (strcmp(p->name, name) == 0)
+            return p->value;
+    return NULL;
+}
+
+static void test_from_environment(void **state)
+{
+    struct env_pair env[] = {{"AZURE_SUBSCRIPTION_ID", DEMO_SUBSCRIPTION},
+                             {"APIM_RESOURCE_GROUP", DEMO_RG},
+                             {"APIM_SERVICE_NAME", DEMO_SERVICE},
+                             {"AZURE_TENANT_ID", DEMO_TENANT},
+                             {"AZURE_CLIENT_ID", DEMO_CONTRIBUTOR_ID},
+                             {"AZURE_CLIENT_SECRET", DEMO_CONTRIBUTOR_SECRET},
+                             {"AZURE_AUTHORITY_HOST", g_sim.base_url},
+                             {"AZURE_RESOURCE_MANAGER_ENDPOINT", g_sim.base_url},
+                             {"AIGW_AUDIT_LOG", "/tmp/aigw-test-arm-audit.jsonl"}, /* never written here */
+                             {NULL, NULL}};
+    char *argv[] = {"azure-ai-gateway-mcp", NULL};
+    struct config cfg;
+    bool exit_now = false;
+    util_error err;
+    assert_int_equal(config_load(&cfg, 1, argv, fake_getenv, env, &exit_now, NULL, &err), 0);
+    struct arm_client *c = arm_client_new(&cfg, &err);
+    if (!c)
+        fail_msg("arm_client_new: %s", err.message);
+    struct arm_result r;
+    assert_int_equal(arm_get(c, "", &r, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(r.body, "name")), DEMO_SERVICE);
+    arm_result_free(&r);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
+static void test_logs_hold_no_secret(void **state)
+{
+    assert_non_null(strstr(g_seen.data, "requesting a token"));
+    assert_non_null(strstr(g_seen.data, "retry"));
+    assert_null(strstr(g_seen.data, DEMO_CONTRIBUTOR_SECRET));
+    assert_null(strstr(g_seen.data, DEMO_READER_SECRET));
+    assert_null(strstr(g_seen.data, "bad-secret-for-check"));
+    assert_null(strstr(g_seen.data, "eyJ"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_one_token_many_calls),
+        cmocka_unit_test(test_refresh_on_expired_token),
+        cmocka_unit_test(test_429_storm_succeeds),
+        cmocka_unit_test(test_dropped_connection_is_retried),
+        cmocka_unit_test(test_503_gives_up),
+        cmocka_unit_test(test_paging),
+        cmocka_unit_test(test_stale_etag_conflict),
+        cmocka_unit_test(test_forbidden_and_not_found),
+        cmocka_unit_test(test_batch_concurrent_with_retry),
+        cmocka_unit_test(test_cancelled),
+        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_from_environment),
+        cmocka_unit_test(test_logs_hold_no_secret),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,165 @@
+/* test_sim_traffic: apim-sim's traffic model without HTTP — the configuration read from the demo's
+ * policies and pool, counts that add up across adjacent windows, a limit change recorded in the
+ * history raising throttling only after it, the cache and backend rules, and the KQL gate. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "traffic.h"
+
+#define SVC "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-aigw-demo/providers/Microsoft.ApiManagement/service/apim-aigw-demo"
+
+static int setup(void **state)
+{
+    sim_state *st = calloc(1, sizeof(*st));
+    sim_options o = {.scenario = "demo", .host = "127.0.0.1", .token_lifetime = 60, .page_size = 100};
+    util_error err = {0};
+    if (sim_state_init(st, &o, &err) != 0 || sim_scenario_load(st, "demo", &err) != 0) {
+        print_message("setup: %s\n", err.message);
+        return -1;
+    }
+    *state = st;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    sim_state_free(*state);
+    free(*state);
+    return 0;
+}
+
+static double num(json_t *snap, const char *sub, const char *key)
+{
+    return json_number_value(json_object_get(json_object_get(snap, sub), key));
+}
+
+static void snapshot_reads_the_demo_policies(void **state)
+{
+    json_t *snap = sim_traffic_snapshot(*state);
+    assert_int_equal((int)num(snap, "growth", "limit_tpm"), 200000);
+    assert_int_equal((int)num(snap, "search", "limit_tpm"), 100000);
+    assert_int_equal((int)num(snap, "prod-critical", "limit_tpm"), 300000);
+    assert_int_equal((int)num(snap, "free-experiments", "limit_tpm"), 10000); /* its own product */
+    assert_int_equal((int)num(snap, "free-experiments", "rpm"), 20);
+    assert_int_equal((int)num(snap, "growth", "rpm"), 600);
+    assert_true(json_is_true(json_object_get(json_object_get(snap, "growth"), "cache")));
+    assert_true(num(snap, "growth", "hit") > 0.29 && num(snap, "growth", "hit") < 0.31); /* threshold 0.8 */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(snap, "growth"), "backend")), "eastus-aoai");
+    json_decref(snap);
+}
+
+static sim_traffic_stats window(sim_state *st, const char *sub, double from, double to)
+{
+    sim_traffic_stats s;
+    memset(&s, 0, sizeof(s));
+    sim_traffic_window(st, sub, "aoai-completions", from, to, &s);
+    return s;
+}
+
+static void adjacent_windows_add_up(void **state)
+{
+    double t0 = 1790000000.0; /* a fixed instant: the model depends on time only */
+    sim_traffic_stats whole = window(*state, NULL, t0, t0 + 3600);
+    int64_t req = 0, thr = 0, hits = 0, tokens = 0;
+    for (double t = t0; t < t0 + 3600; t += 137) {
+        sim_traffic_stats part = window(*state, NULL, t, t + 137 < t0 + 3600 ? t + 137 : t0 + 3600);
+        req += part.requests;
+        thr += part.throttled;
+        hits += part.hits;
+        tokens += part.prompt_tokens + part.completion_tokens;
+    }
+    assert_int_equal(req, whole.requests);
+    assert_int_equal(thr, whole.throttled);
+    assert_int_equal(hits, whole.hits);
+    assert_int_equal(tokens, whole.prompt_tokens + whole.completion_tokens);
+    /* search: 140k demand over a 100k limit, 1000 tokens a request: 140 req/min, 40 of them 429. */
+    sim_traffic_stats search = window(*state, "search", t0, t0 + 3600);
+    assert_int_equal(search.requests, 8400);
+    assert_int_equal(search.throttled, 2400);
+    assert_int_equal(window(*state, "prod-critical", t0, t0 + 3600).throttled, 0);
+    assert_int_equal(window(*state, "growth", t0, t0 + 3600).throttled, 12 * 50); /* 50 rpm over during 12 burst min/h */
+}
+
+static void a_limit_cut_throttles_only_after_it(void **state)
+{
+    sim_state *st = *state;
+    double now = (double)util_now_ms() / 1000.0;
+    sim_traffic_before_write(st);
+    char *id = util_printf("%s/products/aoai/policies/policy", SVC);
+    json_t *props = json_object_get(json_object_get(sim_state_get(st, id), "resource"), "properties");
+    const char *xml = json_string_value(json_object_get(props, "value"));
+    char *cut = util_strdup(xml), *at = strstr(cut, "tokens-per-minute=\"200000\"");
+    assert_non_null(at);
+    memcpy(at, "tokens-per-minute=\"020000\"", strlen("tokens-per-minute=\"020000\""));
+    json_object_set_new(props, "value", json_string(cut));
+    sim_traffic_after_write(st);
+    assert_int_equal(json_array_size(st->traffic_history), 2);
+    sim_traffic_stats before = window(st, "growth", now - 7200, now - 3600);
+    sim_traffic_stats after = window(st, "growth", now + 1, now + 3601);
+    assert_true(after.throttled > before.throttled);
+    assert_int_equal(after.requests, before.requests); /* demand does not change */
+    sim_traffic_after_write(st);                       /* nothing changed: no new snapshot */
+    assert_int_equal(json_array_size(st->traffic_history), 2);
+    free(cut);
+    free(id);
+}
+
+static void removed_primary_moves_traffic_to_priority_two(void **state)
+{
+    sim_state *st = *state;
+    char *id = util_printf("%s/backends/eastus-aoai", SVC);
+    assert_int_equal(sim_state_delete(st, id), 0);
+    json_t *snap = sim_traffic_snapshot(st);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(snap, "growth"), "backend")),
+                        "westeurope-aoai");
+    json_decref(snap);
+    free(id);
+}
+
+static int query(sim_state *st, const char *kql, sim_response *resp)
+{
+    json_t *q = json_pack("{s:s}", "api-version", "2017-10-01"), *h = json_object();
+    char *body = util_printf("{\"query\": \"%s\", \"timespan\": \"2026-11-25T00:00:00Z/2026-11-25T01:00:00Z\"}", kql);
+    sim_request req = {"POST",
+                       "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-aigw-demo/providers/"
+                       "Microsoft.OperationalInsights/workspaces/law-aigw-demo/api/query",
+                       q, h, body, strlen(body), "http://127.0.0.1:1"};
+    sim_response_init(resp);
+    sim_traffic_workspace_route(st, &req, resp);
+    json_decref(q);
+    json_decref(h);
+    free(body);
+    return resp->status;
+}
+
+static void only_the_clients_kql_shapes_are_answered(void **state)
+{
+    sim_response resp;
+    assert_int_equal(query(*state,
+                           "ApiManagementGatewayLogs | where ApiId == 'aoai-completions' and isnotempty(BackendId) | "
+                           "summarize requests = count(), backend_ms = sum(BackendTime) by BackendId",
+                           &resp),
+                     200);
+    json_t *row = json_array_get(json_object_get(json_array_get(json_object_get(resp.body, "tables"), 0), "rows"), 0);
+    assert_string_equal(json_string_value(json_array_get(row, 0)), "eastus-aoai");
+    sim_response_clear(&resp);
+    assert_int_equal(query(*state, "ApiManagementGatewayLogs | take 10", &resp), 400);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(resp.body, "error"), "code")), "SemanticError");
+    sim_response_clear(&resp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(snapshot_reads_the_demo_policies, setup, teardown),
+        cmocka_unit_test_setup_teardown(adjacent_windows_add_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_limit_cut_throttles_only_after_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(removed_primary_moves_traffic_to_priority_two, setup, teardown),
+        cmocka_unit_test_setup_teardown(only_the_clients_kql_shapes_are_answered, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
