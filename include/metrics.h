@@ -4,7 +4,8 @@
  * service-wide counts by response code, durations; no subscription dimension), the reports API
  * (classic tiers only, retired 15 March 2027: per-subscription success/blocked/cache counts) and
  * Log Analytics (when a diagnostic setting sends GatewayLogs to a workspace: exact per-subscription
- * 429s, cache outcomes, backends; GatewayLlmLogs: tokens). The pure parts — time parsing and
+ * 429s, cache outcomes, backends; GatewayLlmLogs: tokens) and Application Insights (the token
+ * metrics an llm-/azure-openai-emit-token-metric policy sends through the service's logger). The pure parts — time parsing and
  * validation, grain choice per source, parsing each source's answer, merging them into one
  * result, the compact text report — need no network; metrics_collect() does the ARM calls.
  *
@@ -64,6 +65,10 @@ json_t *metrics_parse_monitor_durations(json_t *body);
 json_t *metrics_parse_reports(json_t *body);
 /* A Log Analytics query answer → array of objects keyed by column name (first table). */
 json_t *metrics_parse_la(json_t *body);
+/* Application Insights custom metrics "Prompt Tokens", "Completion Tokens", "Total Tokens" split by
+ * the subscription dimension sub_dim → the same rows as the Log Analytics tokens query:
+ * [{"ApimSubscriptionId", "prompt_tokens", "completion_tokens", "total_tokens"}]. */
+json_t *metrics_parse_token_metrics(json_t *body);
 
 /* ---- merging and text --------------------------------------------------------------------- */
 
@@ -74,7 +79,8 @@ struct metrics_inputs {
     json_t *reports;           /* metrics_parse_reports */
     json_t *la_subscriptions;  /* metrics_parse_la of the per-subscription query */
     json_t *la_backends;       /* metrics_parse_la of the per-backend query */
-    json_t *la_tokens;         /* metrics_parse_la of the tokens query */
+    json_t *tokens;            /* token rows: the Log Analytics tokens query or metrics_parse_token_metrics */
+    const char *tokens_source; /* which of the two */
     json_t *unavailable;       /* array of {source, reason, fix} */
     json_t *notes;             /* array of strings (clamping, fallbacks) */
 };
@@ -93,7 +99,7 @@ char *metrics_text(json_t *result);
 /* The KQL queries sent to Log Analytics ("%s" = the API id). */
 extern const char *const metrics_kql_subscriptions, *const metrics_kql_backends, *const metrics_kql_tokens;
 
-/* Discovers the sources (service SKU, diagnostic settings, the API's policy), queries the useful
+/* Discovers the sources (service SKU, diagnostic settings, loggers, the API's policy), queries the useful
  * ones concurrently, and merges. *result is the full get_metrics result. A source failing is
  * reported in result.sources; only an unknown API or every source failing is an error. */
 int metrics_collect(struct arm_client *arm, const char *api_id, const struct metrics_window *w, int group_by,

@@ -4,8 +4,14 @@
  * turn arguments into ARM calls (arm), policy edits (policy) and metrics queries (metrics), and
  * every answer into structuredContent plus one compact text block.
  *
+ * The module is built twice: as a static library for unit tests, and inside aigw-engine.so,
+ * which the program loads on the first tool call (include/engine.h) so that starting and
+ * answering initialize never pays for libcurl, OpenSSL and libxml2. The functions below are the
+ * engine's entry points, looked up by name with dlsym.
+ *
  * Ownership: tools_ctx_new() returns a context freed by tools_ctx_free(); it borrows the config,
- * which must outlive it, and owns the ARM client it creates on first use.
+ * which must outlive it, and owns the ARM client it creates on first use. tools_call returns a
+ * NEW reference; args is borrowed.
  */
 #ifndef AIGW_TOOLS_H
 #define AIGW_TOOLS_H
@@ -24,8 +30,15 @@ struct tools_ctx {
 struct tools_ctx *tools_ctx_new(const struct config *cfg);
 void tools_ctx_free(struct tools_ctx *ctx);
 
-/* Registers every tool (and the guided prompts) with the server. Returns 0 or UTIL_EINVAL. */
-int tools_register_all(struct mcp_server *srv, struct tools_ctx *ctx, util_error *err);
+/* Every tool's definition, NULL-terminated (the catalog generator turns it into the program's
+ * tools/list at build time; unit tests register it directly). Borrowed, static. */
+const struct mcp_tool *const *tools_all(void);
+
+/* Runs the tool called name with arguments already validated against its input schema. */
+json_t *tools_call(struct tools_ctx *ctx, const char *name, struct mcp_call *call, json_t *args);
+
+/* The guided prompts (prompts.c, no network: registered by the program itself). */
+int tools_register_prompts(struct mcp_server *srv, util_error *err);
 
 /* The ARM client, created on first use; NULL with err filled when configuration or credentials
  * are missing (the sentence names the variable and what is expected). Borrowed. */

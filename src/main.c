@@ -8,7 +8,7 @@
 #include "config.h"
 #include "demo.h"
 #include "mcp.h"
-#include "tools.h"
+#include "engine.h"
 
 static const char INSTRUCTIONS[] =
     "Governs one Azure API Management instance used as an AI gateway in front of Azure OpenAI. "
@@ -26,10 +26,10 @@ static int serve(struct config *cfg)
         .read_only = cfg->read_only,
     };
     struct mcp_server *srv = mcp_server_new(&info);
-    struct tools_ctx *ctx = tools_ctx_new(cfg);
+    struct engine *engine = engine_new(cfg);
     util_error err;
     util_error_clear(&err);
-    int rc = (!srv || !ctx) ? UTIL_ENOMEM : tools_register_all(srv, ctx, &err);
+    int rc = (!srv || !engine) ? UTIL_ENOMEM : engine_register(engine, srv, &err);
     if (rc == 0) {
         for (size_t i = 0; i < cfg->n_problems; i++)
             LOG_WARN("config", "%s", cfg->problems[i]);
@@ -37,19 +37,19 @@ static int serve(struct config *cfg)
     } else {
         LOG_ERROR("main", "cannot start: %s", err.message[0] ? err.message : "out of memory");
     }
-    tools_ctx_free(ctx);
     mcp_server_free(srv);
+    engine_free(engine);
     return rc == 0 ? 0 : 1;
 }
 
 static int check(struct config *cfg)
 {
-    struct tools_ctx *ctx = tools_ctx_new(cfg);
+    struct engine *engine = engine_new(cfg);
     util_buf report;
     util_buf_init(&report, 0);
     util_error err;
     util_error_clear(&err);
-    int rc = ctx ? tools_check(ctx, &report, &err) : UTIL_ENOMEM;
+    int rc = engine ? engine_check(engine, &report, &err) : UTIL_ENOMEM;
     if (report.len)
         fputs(report.data, stderr);
     if (rc != 0)
@@ -57,7 +57,7 @@ static int check(struct config *cfg)
     else
         fputs("check passed\n", stderr);
     util_buf_free(&report);
-    tools_ctx_free(ctx);
+    engine_free(engine);
     return rc == 0 ? 0 : 1;
 }
 

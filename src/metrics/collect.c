@@ -1,7 +1,8 @@
 /* collect.c: the network side of get_metrics. Round 1 (concurrent) discovers the sources: the
  * API (it must exist), the service (SKU: the reports API is not offered on the v2 tiers), its
- * diagnostic settings (a Log Analytics workspace receiving GatewayLogs / GatewayLlmLogs) and the
- * API's policy (does it emit token metrics?). Round 2 (concurrent) queries the useful sources;
+ * diagnostic settings (a Log Analytics workspace receiving GatewayLogs / GatewayLlmLogs), its
+ * loggers (an Application Insights component) and the API's policy (does it emit token metrics,
+ * in which namespace, with which dimensions?). Round 2 (concurrent) queries the useful sources;
  * each failure becomes an "unavailable" entry with its reason and fix, and merge.c combines
  * whatever answered. */
 #include <stdio.h>
@@ -30,7 +31,7 @@ const char *const metrics_kql_tokens =
 #define FIX_LLM "add the GatewayLlmLogs category to the diagnostic setting to get token counts per team"
 
 /* A KQL template with its one "%s" replaced by the API id (checked to hold no quote). */
-static char *metrics_kql(const char *tmpl, const char *api_id)
+static char *kql_fill(const char *tmpl, const char *api_id)
 {
     const char *hole = strstr(tmpl, "%s");
     return util_printf("%.*s%s%s", (int)(hole - tmpl), tmpl, api_id, hole + 2);
@@ -42,6 +43,8 @@ struct plan {
     char *workspace;   /* ARM id of the Log Analytics workspace receiving GatewayLogs, or NULL */
     bool llm_logs;     /* GatewayLlmLogs go there too */
     bool token_metric; /* the API's policy emits token metrics (llm-/azure-openai-emit-token-metric) */
+    char metric_ns[128], sub_dim[128], api_dim[128]; /* its namespace and the dimensions naming subscription, API */
+    char *insights;    /* ARM id of the Application Insights component of the service's logger, or NULL */
 };
 
 static void unavailable(json_t *list, const char *source, const char *reason, const char *fix)
@@ -76,31 +79,66 @@ static void read_diagnostics(json_t *body, struct plan *p)
     }
 }
 
-static bool emits_token_metric(json_t *policy_body)
+/* The dimension of an emit-token-metric whose value mentions `what` (e.g. "Subscription.Id"). */
+static void dimension_for(json_t *dims, const char *what, char *out, size_t n)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(dims, i, d) {
+        const char *v = json_string_value(json_object_get(d, "value"));
+        const char *name = json_string_value(json_object_get(d, "name"));
+        if (v && name && strstr(v, what)) {
+            snprintf(out, n, "%s", name);
+            return;
+        }
+    }
+}
+
+static void read_token_metric(json_t *policy_body, struct plan *p)
 {
     const char *xml = json_string_value(json_object_get(json_object_get(policy_body, "properties"), "value"));
     util_error perr;
     policy_doc *doc = xml ? policy_parse(xml, strlen(xml), &perr) : NULL;
     json_t *facts = doc ? policy_facts(doc) : NULL;
-    bool yes = json_array_size(json_object_get(facts, "token_metrics")) > 0;
+    json_t *m = json_array_get(json_object_get(facts, "token_metrics"), 0);
+    if (m) {
+        const char *ns = json_string_value(json_object_get(m, "namespace"));
+        p->token_metric = true;
+        snprintf(p->metric_ns, sizeof(p->metric_ns), "%s", ns ? ns : "API Management"); /* the policy's default */
+        dimension_for(json_object_get(m, "dimensions"), "Subscription.Id", p->sub_dim, sizeof(p->sub_dim));
+        dimension_for(json_object_get(m, "dimensions"), "Api.Id", p->api_dim, sizeof(p->api_dim));
+    }
     json_decref(facts);
     policy_doc_free(doc);
-    return yes;
+}
+
+static void read_loggers(json_t *body, struct plan *p)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(body, "value"), i, l) {
+        json_t *props = json_object_get(l, "properties");
+        const char *type = json_string_value(json_object_get(props, "loggerType"));
+        const char *rid = json_string_value(json_object_get(props, "resourceId"));
+        if (!p->insights && type && rid && !strcmp(type, "applicationInsights"))
+            p->insights = util_strdup(rid);
+    }
 }
 
 static int discover(struct arm_client *arm, const char *api_id, struct plan *p, json_t *missing, util_error *err)
 {
     char *api = util_printf("apis/%s", api_id), *pol = util_printf("apis/%s/policies/policy", api_id);
-    struct arm_request reqs[4] = {{"GET", api, ARM_API_APIM, NULL, NULL, NULL},
+    struct arm_request reqs[5] = {{"GET", api, ARM_API_APIM, NULL, NULL, NULL},
                                   {"GET", "", ARM_API_APIM, NULL, NULL, NULL},
                                   {"GET", "providers/Microsoft.Insights/diagnosticSettings", ARM_API_DIAGNOSTICS, NULL, NULL, NULL},
-                                  {"GET", pol, ARM_API_APIM, "format=rawxml", NULL, NULL}};
-    struct arm_result res[4];
-    int rcs[4];
-    util_error errs[4];
+                                  {"GET", pol, ARM_API_APIM, "format=rawxml", NULL, NULL},
+                                  {"GET", "loggers", ARM_API_APIM, NULL, NULL, NULL}};
+    struct arm_result res[5];
+    int rcs[5];
+    util_error errs[5];
     memset(res, 0, sizeof(res));
     memset(errs, 0, sizeof(errs));
-    arm_batch(arm, 4, reqs, res, rcs, errs);
+    arm_batch(arm, 5, reqs, res, rcs, errs);
     int rc = 0;
     if (rcs[0] == UTIL_ENOTFOUND)
         rc = util_error_set(err, UTIL_ENOTFOUND, "API '%s' does not exist in this service; call list_apis for the ids",
@@ -115,8 +153,11 @@ static int discover(struct arm_client *arm, const char *api_id, struct plan *p, 
     else if (!rc)
         unavailable(missing, "Log Analytics", errs[2].message,
                     "grant read access to the service's diagnostic settings (Monitoring Reader), then retry");
-    p->token_metric = rcs[3] == 0 && emits_token_metric(res[3].body);
-    for (int i = 0; i < 4; i++)
+    if (rcs[3] == 0)
+        read_token_metric(res[3].body, p);
+    if (rcs[4] == 0)
+        read_loggers(res[4].body, p);
+    for (int i = 0; i < 5; i++)
         arm_result_free(&res[i]);
     free(api);
     free(pol);
@@ -125,7 +166,7 @@ static int discover(struct arm_client *arm, const char *api_id, struct plan *p, 
 
 /* ---- round 2 ------------------------------------------------------------------------------ */
 
-enum { Q_MON_REQ, Q_MON_DUR, Q_REPORTS, Q_LA_SUBS, Q_LA_BACKENDS, Q_LA_TOKENS, Q_N };
+enum { Q_MON_REQ, Q_MON_DUR, Q_REPORTS, Q_LA_SUBS, Q_LA_BACKENDS, Q_LA_TOKENS, Q_INSIGHTS, Q_N };
 
 struct round2 {
     struct arm_request reqs[Q_N];
@@ -189,11 +230,29 @@ static void add_la(struct round2 *r, const struct plan *p, const char *api_id, c
     const char *tmpl[3] = {metrics_kql_subscriptions, metrics_kql_backends, metrics_kql_tokens};
     char *path = keep(r, util_printf("%s/api/query", p->workspace));
     for (int i = 0; i < (p->llm_logs ? 3 : 2); i++) {
-        char *q = metrics_kql(tmpl[i], api_id);
+        char *q = kql_fill(tmpl[i], api_id);
         r->bodies[i] = json_pack("{s:s,s:s}", "query", q, "timespan", timespan);
         free(q);
         add(r, Q_LA_SUBS + i, "POST", path, ARM_API_LOG_ANALYTICS, NULL, r->bodies[i]);
     }
+}
+
+/* The token metrics of the API's emit-token-metric policy, per subscription, from Application Insights. */
+static void add_insights(struct round2 *r, const struct plan *p, const char *api_id, const char *timespan,
+                         const char *grain)
+{
+    char *f = p->api_dim[0] ? util_printf("%s eq '*' and %s eq '%s'", p->sub_dim, p->api_dim, api_id)
+                            : util_printf("%s eq '*'", p->sub_dim);
+    char *ef = util_url_encode(f), *ens = util_url_encode(p->metric_ns), *ets = util_url_encode(timespan);
+    add(r, Q_INSIGHTS, "GET", keep(r, util_printf("%s/providers/Microsoft.Insights/metrics", p->insights)),
+        ARM_API_METRICS,
+        keep(r, util_printf("timespan=%s&interval=%s&metricnames=Prompt%%20Tokens%%2CCompletion%%20Tokens%%2CTotal%%20Tokens"
+                            "&aggregation=Total&metricnamespace=%s&$filter=%s", ets, grain, ens, ef)),
+        NULL);
+    free(f);
+    free(ef);
+    free(ens);
+    free(ets);
 }
 
 struct outcome {
@@ -219,6 +278,7 @@ static void run(struct arm_client *arm, struct round2 *r, struct outcome *o)
                        : q == Q_MON_REQ ? metrics_parse_monitor_requests(b)
                        : q == Q_MON_DUR ? metrics_parse_monitor_durations(b)
                        : q == Q_REPORTS ? metrics_parse_reports(b)
+                       : q == Q_INSIGHTS ? metrics_parse_token_metrics(b)
                                         : metrics_parse_la(b);
         o->failed[q] = !o->parsed[q];
         o->errs[q] = errs[i];
@@ -226,6 +286,24 @@ static void run(struct arm_client *arm, struct round2 *r, struct outcome *o)
             util_error_set(&o->errs[q], UTIL_EREMOTE, "the answer did not have the documented shape");
         arm_result_free(&res[i]);
     }
+}
+
+static void explain_tokens(const struct plan *p, const struct outcome *o, json_t *missing)
+{
+    if (o->failed[Q_INSIGHTS])
+        unavailable(missing, "token counts", o->errs[Q_INSIGHTS].message,
+                    "grant Monitoring Reader on the Application Insights component, or " FIX_LLM);
+    else if (p->token_metric && !p->insights)
+        unavailable(missing, "token counts", "the API's emit-token-metric policy has no Application Insights logger to "
+                    "send to, and GatewayLlmLogs do not reach Log Analytics", "add an Application Insights logger to "
+                    "the service, or " FIX_LLM);
+    else if (p->token_metric && !p->sub_dim[0])
+        unavailable(missing, "token counts", "the API's emit-token-metric policy has no dimension holding "
+                    "context.Subscription.Id", "add <dimension name=\"Subscription ID\" "
+                    "value=\"@(context.Subscription.Id)\" /> to it, or " FIX_LLM);
+    else
+        unavailable(missing, "token counts",
+                    "GatewayLlmLogs do not reach Log Analytics and the API emits no token metric", FIX_LLM);
 }
 
 static void explain(const struct plan *p, const struct outcome *o, json_t *missing, json_t *notes)
@@ -247,12 +325,8 @@ static void explain(const struct plan *p, const struct outcome *o, json_t *missi
         unavailable(missing, "Log Analytics", o->errs[o->failed[Q_LA_SUBS] ? Q_LA_SUBS : Q_LA_BACKENDS].message,
                     p->v2 ? "retry: on v2 tiers per-team figures come only from Log Analytics"
                           : "retry; per-team figures came from the reports API's blocked calls meanwhile");
-    if (!p->workspace || !p->llm_logs || o->failed[Q_LA_TOKENS] || o->failed[Q_LA_SUBS])
-        unavailable(missing, "token counts",
-                    p->token_metric ? "GatewayLlmLogs do not reach Log Analytics; the API's emit-token-metric policy "
-                                      "sends them to Application Insights, which get_metrics does not read yet"
-                                    : "GatewayLlmLogs do not reach Log Analytics and the API emits no token metric",
-                    FIX_LLM);
+    if (!o->parsed[Q_LA_TOKENS] && !o->parsed[Q_INSIGHTS])
+        explain_tokens(p, o, missing);
     if (!p->v2 && !o->failed[Q_REPORTS])
         json_array_append_new(notes, json_string("the reports API is retired on 15 March 2027; move per-team figures "
                                                  "to Log Analytics"));
@@ -296,6 +370,7 @@ int metrics_collect(struct arm_client *arm, const char *api_id, const struct met
         json_decref(missing);
         json_decref(notes);
         free(p.workspace);
+        free(p.insights);
         return rc;
     }
     char since[32], until[32], la_since_s[32], grain[16];
@@ -318,11 +393,17 @@ int metrics_collect(struct arm_client *arm, const char *api_id, const struct met
         add_reports(&r, api_id, since, until);
     if (p.workspace && la_since < w->until)
         add_la(&r, &p, api_id, la_span);
+    if (p.token_metric && p.insights && p.sub_dim[0])
+        add_insights(&r, &p, api_id, timespan, grain);
     run(arm, &r, &o);
     explain(&p, &o, missing, notes);
     window_notes(w, &p, la_since, notes);
+    char *insights_label = util_printf("Application Insights token metrics (namespace '%s')", p.metric_ns);
+    json_t *tokens = o.parsed[Q_LA_TOKENS] ? o.parsed[Q_LA_TOKENS] : o.parsed[Q_INSIGHTS];
     struct metrics_inputs in = {o.parsed[Q_MON_REQ], o.parsed[Q_MON_DUR], o.parsed[Q_REPORTS], o.parsed[Q_LA_SUBS],
-                                o.parsed[Q_LA_BACKENDS], o.parsed[Q_LA_TOKENS], missing, notes};
+                                o.parsed[Q_LA_BACKENDS], tokens,
+                                o.parsed[Q_LA_TOKENS] ? "Log Analytics (ApiManagementGatewayLlmLog)" : insights_label,
+                                missing, notes};
     if (!in.monitor_requests && !in.reports && !in.la_subscriptions)
         rc = util_error_set(err, o.errs[Q_MON_REQ].code ? o.errs[Q_MON_REQ].code : UTIL_EREMOTE,
                             "no metrics source answered: %s", o.errs[Q_MON_REQ].message);
@@ -337,8 +418,10 @@ int metrics_collect(struct arm_client *arm, const char *api_id, const struct met
     round2_free(&r, &o);
     json_decref(missing);
     json_decref(notes);
+    free(insights_label);
     free(timespan);
     free(la_span);
     free(p.workspace);
+    free(p.insights);
     return rc;
 }

@@ -2,7 +2,8 @@
  * subscription rows, per backend rows, the time series — and says which source each figure came
  * from. Rules (issue 8): service-wide counts always from Azure Monitor; per-team figures from Log
  * Analytics where it answered, else from the reports API (its blocked calls labelled as such);
- * tokens from Log Analytics' GatewayLlmLogs. Pure. */
+ * tokens from whichever token source the caller gives (Log Analytics' GatewayLlmLogs, else
+ * Application Insights token metrics). Pure. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,6 @@
 #define SRC_MONITOR "Azure Monitor metrics"
 #define SRC_REPORTS "reports API"
 #define SRC_LA "Log Analytics (ApiManagementGatewayLogs)"
-#define SRC_LA_LLM "Log Analytics (ApiManagementGatewayLlmLog)"
 
 static json_int_t get_int(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
 
@@ -23,19 +23,19 @@ static json_t *rate(json_int_t hits, json_int_t misses)
 
 static json_t *ratio(json_int_t num, json_int_t den) { return den > 0 ? json_integer((num + den / 2) / den) : json_null(); }
 
-static json_t *tokens_of(json_t *la_tokens, const char *sub)
+static json_t *tokens_of(json_t *token_rows, const char *sub)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(la_tokens, i, r) {
+    json_array_foreach(token_rows, i, r) {
         if (!strcmp(json_string_value(json_object_get(r, "ApimSubscriptionId")) ? json_string_value(json_object_get(r, "ApimSubscriptionId")) : "", sub))
             return json_pack("{s:I,s:I,s:I}", "prompt", get_int(r, "prompt_tokens"), "completion",
                              get_int(r, "completion_tokens"), "total", get_int(r, "total_tokens"));
     }
-    return la_tokens ? json_pack("{s:i,s:i,s:i}", "prompt", 0, "completion", 0, "total", 0) : json_null();
+    return token_rows ? json_pack("{s:i,s:i,s:i}", "prompt", 0, "completion", 0, "total", 0) : json_null();
 }
 
-static json_t *row_from_la(json_t *r, json_t *la_tokens)
+static json_t *row_from_la(json_t *r, json_t *token_rows)
 {
     const char *sub = json_string_value(json_object_get(r, "ApimSubscriptionId"));
     json_int_t req = get_int(r, "requests"), thr = get_int(r, "throttled"), blk = get_int(r, "blocked"),
@@ -45,16 +45,16 @@ static json_t *row_from_la(json_t *r, json_t *la_tokens)
                             "throttled", thr, "cache_hits", hits, "cache_misses", miss, "cache_hit_rate",
                             rate(hits, miss), "avg_latency_ms", ratio(get_int(r, "total_ms"), req),
                             "avg_backend_latency_ms", ratio(get_int(r, "backend_ms"), get_int(r, "backend_calls")),
-                            "tokens", tokens_of(la_tokens, sub ? sub : ""));
+                            "tokens", tokens_of(token_rows, sub ? sub : ""));
     return row;
 }
 
-static json_t *row_from_reports(const char *sub, json_t *r)
+static json_t *row_from_reports(const char *sub, json_t *r, json_t *token_rows)
 {
     json_t *row = json_deep_copy(r);
     json_object_set_new(row, "subscription_id", json_string(sub));
     json_object_set_new(row, "cache_hit_rate", rate(get_int(r, "cache_hits"), get_int(r, "cache_misses")));
-    json_object_set_new(row, "tokens", json_null());
+    json_object_set_new(row, "tokens", tokens_of(token_rows, sub));
     return row;
 }
 
@@ -95,10 +95,10 @@ static json_t *team_rows(const struct metrics_inputs *in, const char **source)
     *source = NULL;
     if (in->la_subscriptions) {
         *source = SRC_LA;
-        json_array_foreach(in->la_subscriptions, i, r) json_array_append_new(rows, row_from_la(r, in->la_tokens));
+        json_array_foreach(in->la_subscriptions, i, r) json_array_append_new(rows, row_from_la(r, in->tokens));
     } else if (in->reports) {
         *source = SRC_REPORTS " (throttled = blocked calls: 429s together with other policy blocks)";
-        json_object_foreach(in->reports, k, r) json_array_append_new(rows, row_from_reports(k, r));
+        json_object_foreach(in->reports, k, r) json_array_append_new(rows, row_from_reports(k, r, in->tokens));
     }
     return sorted(rows);
 }
@@ -139,17 +139,17 @@ static json_t *totals(const struct metrics_inputs *in, json_t *rows, const char 
     if (d)
         json_object_set_new(figures, "latency", json_string(SRC_MONITOR " (Duration, BackendDuration)"));
     json_t *tok = json_null();
-    if (in->la_tokens && in->la_subscriptions) {
+    if (in->tokens) {
         json_int_t p = 0, c = 0, all = 0;
         size_t i;
         json_t *r;
-        json_array_foreach(in->la_tokens, i, r) {
+        json_array_foreach(in->tokens, i, r) {
             p += get_int(r, "prompt_tokens");
             c += get_int(r, "completion_tokens");
             all += get_int(r, "total_tokens");
         }
         tok = json_pack("{s:I,s:I,s:I}", "prompt", p, "completion", c, "total", all);
-        json_object_set_new(figures, "tokens", json_string(SRC_LA_LLM));
+        json_object_set_new(figures, "tokens", json_string(in->tokens_source ? in->tokens_source : "?"));
     }
     json_object_set_new(t, "tokens", tok);
     return t;

@@ -151,3 +151,38 @@ json_t *metrics_parse_la(json_t *body)
     }
     return out;
 }
+
+/* Sum of one metric's data points per series, keyed by the series' dimension value. */
+static void token_series(json_t *body, const char *metric, const char *key, json_t *rows)
+{
+    json_t *m = metric_named(body, metric);
+    size_t i, j;
+    json_t *ts, *p;
+    json_array_foreach(json_object_get(m, "timeseries"), i, ts) {
+        const char *sub = series_dimension(ts);
+        json_int_t n = 0;
+        json_array_foreach(json_object_get(ts, "data"), j, p) n += int_of(json_object_get(p, "total"));
+        json_t *row = json_object_get(rows, sub ? sub : "");
+        if (!row) {
+            row = json_pack("{s:s,s:i,s:i,s:i}", "ApimSubscriptionId", sub ? sub : "", "prompt_tokens", 0,
+                            "completion_tokens", 0, "total_tokens", 0);
+            json_object_set_new(rows, sub ? sub : "", row);
+        }
+        add_int(row, key, n);
+    }
+}
+
+json_t *metrics_parse_token_metrics(json_t *body)
+{
+    if (!json_is_array(json_object_get(body, "value")))
+        return NULL;
+    json_t *rows = json_object(), *out = json_array();
+    token_series(body, "Prompt Tokens", "prompt_tokens", rows);
+    token_series(body, "Completion Tokens", "completion_tokens", rows);
+    token_series(body, "Total Tokens", "total_tokens", rows);
+    const char *k;
+    json_t *v;
+    json_object_foreach(rows, k, v) json_array_append(out, v);
+    json_decref(rows);
+    return out;
+}

@@ -194,7 +194,7 @@ static int resolve_service(sim_state *st, const char *path, sim_response *resp)
  * module (src/sim/traffic*.c); the Log Analytics query API is routed before the service checks. */
 static bool is_traffic_route(const char *rel)
 {
-    return util_str_starts_with(rel, "reports/") || strcmp(rel, "reports") == 0 ||
+    return util_str_starts_with(rel, "reports/") || strcmp(rel, "reports") == 0 || strcmp(rel, "loggers") == 0 ||
            strncasecmp(rel, "providers/Microsoft.Insights/", 29) == 0;
 }
 
@@ -218,8 +218,8 @@ static void route(sim_state *st, const sim_request *req, sim_response *resp)
     arm_principal who;
     if (check_bearer(st, req, &who, resp) != 0)
         return;
-    if (sim_traffic_is_workspace_path(req->path)) { /* a Log Analytics query is a read, even as a POST */
-        sim_traffic_workspace_route(st, req, resp);
+    if (sim_traffic_is_external_path(req->path)) { /* a Log Analytics query is a read, even as a POST */
+        sim_traffic_external_route(st, req, resp);
         return;
     }
     int off = resolve_service(st, req->path, resp);

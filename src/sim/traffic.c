@@ -60,7 +60,7 @@ static double now_sec(void) { return (double)util_now_ms() / 1000.0; }
 static int parse_time(const char *s, size_t n, double *out)
 {
     char buf[64];
-    if (n == 0 || n >= sizeof(buf) - 1)
+    if (n < 19 || n >= sizeof(buf) - 1) /* at least YYYY-MM-DDTHH:MM:SS */
         return -1;
     memcpy(buf, s, n);
     buf[n] = '\0';
@@ -73,8 +73,7 @@ static int parse_time(const char *s, size_t n, double *out)
     return 0;
 }
 
-/* "A/B" → [from, to). */
-static int parse_timespan(const char *s, double *from, double *to)
+int sim_traffic_timespan(const char *s, double *from, double *to)
 {
     const char *slash = s ? strchr(s, '/') : NULL;
     return slash && parse_time(s, (size_t)(slash - s), from) == 0 && parse_time(slash + 1, strlen(slash + 1), to) == 0 &&
@@ -83,7 +82,7 @@ static int parse_timespan(const char *s, double *from, double *to)
                : -1;
 }
 
-static bool version_is(const sim_request *req, const char *const *ok, sim_response *resp)
+bool sim_traffic_version_ok(const sim_request *req, const char *const *ok, sim_response *resp)
 {
     const char *v = json_string_value(json_object_get(req->query, "api-version"));
     for (const char *const *p = ok; v && *p; p++)
@@ -213,7 +212,7 @@ static void reports_route(sim_state *st, const sim_request *req, const char *rel
 {
     static const char *const versions[] = {"2024-05-01", "2024-06-01-preview", "2023-09-01-preview",
                                            "2023-05-01-preview", "2022-08-01", NULL};
-    if (!version_is(req, versions, resp))
+    if (!sim_traffic_version_ok(req, versions, resp))
         return;
     if (is_v2(st)) {
         sim_response_arm_error(resp, 400, "MethodNotAllowedInPricingTier", NULL,
@@ -327,8 +326,13 @@ static json_t *data_point(const char *metric, const char *aggs, const sim_traffi
         json_object_set_new(p, "total", json_real(!strcmp(metric, "Requests") ? (double)count : sum));
     if (strstr(aggs, "count"))
         json_object_set_new(p, "count", json_real((double)count));
+    double avg = !strcmp(metric, "Requests") ? 1.0 : count > 0 ? sum / (double)count : 0;
     if (strstr(aggs, "average") && count > 0)
-        json_object_set_new(p, "average", json_real(!strcmp(metric, "Requests") ? 1.0 : sum / (double)count));
+        json_object_set_new(p, "average", json_real(avg));
+    if (strstr(aggs, "minimum") && count > 0) /* the model keeps no distribution: min = max = average */
+        json_object_set_new(p, "minimum", json_real(avg));
+    if (strstr(aggs, "maximum") && count > 0)
+        json_object_set_new(p, "maximum", json_real(avg));
     return p;
 }
 
@@ -375,7 +379,7 @@ static json_t *metric_value(sim_state *st, const char *metric, const char *aggs,
     return m;
 }
 
-static bool interval_ok(const char *interval, int64_t *step)
+bool sim_traffic_interval(const char *interval, int64_t *step)
 {
     static const char *const ok[] = {"PT1M", "PT5M", "PT15M", "PT30M", "PT1H", "PT6H", "PT12H", "P1D", NULL};
     for (const char *const *p = ok; *p; p++)
@@ -387,7 +391,7 @@ static bool interval_ok(const char *interval, int64_t *step)
 static void metrics_route(sim_state *st, const sim_request *req, sim_response *resp)
 {
     static const char *const versions[] = {MONITOR_VERSION, "2023-10-01", "2018-01-01", NULL};
-    if (!version_is(req, versions, resp))
+    if (!sim_traffic_version_ok(req, versions, resp))
         return;
     const char *timespan = json_string_value(json_object_get(req->query, "timespan"));
     const char *interval = json_string_value(json_object_get(req->query, "interval"));
@@ -395,12 +399,12 @@ static void metrics_route(sim_state *st, const sim_request *req, sim_response *r
     const char *aggs_in = json_string_value(json_object_get(req->query, "aggregation"));
     double from, to;
     int64_t step;
-    if (!timespan || parse_timespan(timespan, &from, &to) != 0) {
+    if (!timespan || sim_traffic_timespan(timespan, &from, &to) != 0) {
         sim_response_arm_error(resp, 400, "BadRequest", NULL, "Invalid timespan '%s': expected START/END in ISO 8601.",
                                timespan ? timespan : "");
         return;
     }
-    if (!interval_ok(interval ? interval : "PT1H", &step)) {
+    if (!sim_traffic_interval(interval ? interval : "PT1H", &step)) {
         sim_response_arm_error(resp, 400, "BadRequest", NULL,
                                "Invalid interval '%s': supported are PT1M, PT5M, PT15M, PT30M, PT1H, PT6H, PT12H, P1D.",
                                interval);
@@ -455,7 +459,7 @@ static const char *workspace_name(sim_state *st)
 static void diagnostics_route(sim_state *st, const sim_request *req, sim_response *resp)
 {
     static const char *const versions[] = {DIAG_VERSION, NULL};
-    if (!version_is(req, versions, resp))
+    if (!sim_traffic_version_ok(req, versions, resp))
         return;
     json_t *list = json_array();
     if (workspace_name(st)) {
@@ -485,19 +489,17 @@ void sim_traffic_service_route(sim_state *st, const sim_request *req, const char
         metrics_route(st, req, resp);
     else if (!strcasecmp(rel, "providers/Microsoft.Insights/diagnosticSettings") && !strcmp(req->method, "GET"))
         diagnostics_route(st, req, resp);
+    else if (!strcmp(rel, "loggers") && !strcmp(req->method, "GET"))
+        sim_traffic_loggers_route(st, req, resp);
     else
         sim_response_arm_error(resp, 404, "InvalidResourceType", NULL,
                                "apim-sim does not serve %s '%s' (traffic routes: GET reports/bySubscription|byApi|byTime, "
-                               "providers/Microsoft.Insights/metrics, providers/Microsoft.Insights/diagnosticSettings).",
+                               "providers/Microsoft.Insights/metrics, providers/Microsoft.Insights/diagnosticSettings, "
+                               "loggers).",
                                req->method, rel);
 }
 
 /* ---- Log Analytics query API ------------------------------------------------------------- */
-
-bool sim_traffic_is_workspace_path(const char *path)
-{
-    return strcasestr(path, "/providers/Microsoft.OperationalInsights/workspaces/") != NULL;
-}
 
 /* Matches query against a template with one '%s' (the API id, without quotes). */
 static bool kql_match(const char *query, const char *tmpl, char *api, size_t n)
@@ -576,7 +578,7 @@ static void la_error(sim_response *resp, int status, const char *code, const cha
     sim_response_json(resp, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
-void sim_traffic_workspace_route(sim_state *st, const sim_request *req, sim_response *resp)
+static void workspace_route(sim_state *st, const sim_request *req, sim_response *resp)
 {
     static const char *const versions[] = {LA_VERSION, NULL};
     const char *ws = workspace_name(st);
@@ -593,14 +595,14 @@ void sim_traffic_workspace_route(sim_state *st, const sim_request *req, sim_resp
                                "apim-sim serves only POST .../workspaces/%s/api/query on this workspace.", name);
         return;
     }
-    if (!version_is(req, versions, resp))
+    if (!sim_traffic_version_ok(req, versions, resp))
         return;
     json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
     const char *query = json_string_value(json_object_get(body, "query"));
     double from, to, keep = json_number_value(json_object_get(json_object_get(sim_traffic_scenario(st), "log_analytics"),
                                                               "retention_days"));
     char api[260];
-    if (!query || parse_timespan(json_string_value(json_object_get(body, "timespan")), &from, &to) != 0)
+    if (!query || sim_traffic_timespan(json_string_value(json_object_get(body, "timespan")), &from, &to) != 0)
         la_error(resp, 400, "BadArgumentError",
                  "The request needs a JSON body with 'query' (KQL) and 'timespan' (START/END in ISO 8601).");
     else {
@@ -619,13 +621,28 @@ void sim_traffic_workspace_route(sim_state *st, const sim_request *req, sim_resp
     json_decref(body);
 }
 
+bool sim_traffic_is_external_path(const char *path)
+{
+    return strcasestr(path, "/providers/Microsoft.OperationalInsights/workspaces/") != NULL ||
+           strcasestr(path, "/providers/Microsoft.Insights/components/") != NULL;
+}
+
+void sim_traffic_external_route(sim_state *st, const sim_request *req, sim_response *resp)
+{
+    if (strcasestr(req->path, "/providers/Microsoft.Insights/components/"))
+        sim_traffic_insights_route(st, req, resp);
+    else
+        workspace_route(st, req, resp);
+}
+
 /* ---- control ---------------------------------------------------------------------------- */
 
 static json_t *stats_json(const sim_traffic_stats *s)
 {
-    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)s->requests, "successful",
+    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)s->requests, "successful",
                           (json_int_t)s->allowed, "throttled", (json_int_t)s->throttled, "cache_hits", (json_int_t)s->hits,
-                          "cache_misses", (json_int_t)s->cache_misses, "backend_calls", (json_int_t)s->misses, "prompt_tokens", (json_int_t)s->prompt_tokens,
+                          "cache_misses", (json_int_t)s->cache_misses, "backend_calls", (json_int_t)s->misses, "metric_calls",
+                          (json_int_t)s->metric_calls, "prompt_tokens", (json_int_t)s->prompt_tokens,
                           "completion_tokens", (json_int_t)s->completion_tokens, "total_ms", (json_int_t)s->total_ms,
                           "backend_ms", (json_int_t)s->backend_ms);
     json_t *b = json_object();

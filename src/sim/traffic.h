@@ -20,12 +20,16 @@
 
 #define SIM_TRAFFIC_MAX_BACKENDS 8
 
+/* Tokens per request split as the model does (prompt, completion). */
+void sim_traffic_tokens_per_request(sim_state *st, int64_t *prompt, int64_t *completion);
+
 /* Counters of one subscription (or a sum) over a window. */
 typedef struct sim_traffic_stats {
     int64_t requests, allowed, throttled, hits;
     int64_t misses;       /* allowed requests not served from the cache: the backend calls */
     int64_t cache_misses; /* of those, the ones a cache lookup missed (0 without a lookup) */
     int64_t prompt_tokens, completion_tokens;
+    int64_t metric_calls; /* backend calls while a token-metric policy ran (their tokens are emitted) */
     int64_t total_ms, backend_ms;
     int nbackends;
     char backend[SIM_TRAFFIC_MAX_BACKENDS][128];
@@ -33,7 +37,8 @@ typedef struct sim_traffic_stats {
 } sim_traffic_stats;
 
 /* The configuration snapshot of every subscription with demand, from the current state:
- * {"sub": {"product", "api", "limit_tpm", "rpm", "cache", "hit", "backend"}} (new reference). */
+ * {"sub": {"product", "api", "limit_tpm", "rpm", "cache", "hit", "backend",
+ *          "metric": null | {"namespace", "sub_dim", "api_dim"}}} (new reference). */
 json_t *sim_traffic_snapshot(sim_state *st);
 
 /* Called by the ARM router around every write: before (records the initial snapshot once) and
@@ -53,9 +58,21 @@ double sim_traffic_backend_latency(sim_state *st, const char *backend);
 
 /* The routes. rel is the path relative to the service (reports/..., providers/Microsoft.Insights/...). */
 void sim_traffic_service_route(sim_state *st, const sim_request *req, const char *rel, sim_response *resp);
-/* True for /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/... */
-bool sim_traffic_is_workspace_path(const char *path);
-void sim_traffic_workspace_route(sim_state *st, const sim_request *req, sim_response *resp);
+/* True for resources outside the service the traffic module serves: a Log Analytics workspace
+ * (.../Microsoft.OperationalInsights/workspaces/{ws}/api/query) and an Application Insights
+ * component (.../microsoft.insights/components/{name}/providers/Microsoft.Insights/metrics). */
+bool sim_traffic_is_external_path(const char *path);
+void sim_traffic_external_route(sim_state *st, const sim_request *req, sim_response *resp);
+/* traffic_insights.c: GET {service}/loggers (the scenario's Application Insights logger) and the
+ * component's custom token metrics emitted by llm-/azure-openai-emit-token-metric. */
+void sim_traffic_loggers_route(sim_state *st, const sim_request *req, sim_response *resp);
+void sim_traffic_insights_route(sim_state *st, const sim_request *req, sim_response *resp);
+
+/* Helpers shared by the routes: api-version in ok (else a 400 in resp); "START/END" → [from, to);
+ * a supported Monitor interval → seconds. */
+bool sim_traffic_version_ok(const sim_request *req, const char *const *ok, sim_response *resp);
+int sim_traffic_timespan(const char *s, double *from, double *to);
+bool sim_traffic_interval(const char *interval, int64_t *step);
 /* GET /_sim/traffic?since=ISO&until=ISO[&api_id=] */
 void sim_traffic_control(sim_state *st, const sim_request *req, sim_response *resp);
 

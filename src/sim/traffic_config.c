@@ -3,8 +3,8 @@
  * tokens-per-minute among the llm-/azure-openai-token-limit elements that run for it in the
  * global, product and API policies, a <when> branch running when its condition names the
  * subscription or product), the request rate (rate-limit / rate-limit-by-key, calls × 60 /
- * renewal-period), whether a semantic-cache lookup runs and its hit fraction, and the backend its
- * requests reach (set-backend-service; for a pool the existing member with the best priority).
+ * renewal-period), whether a semantic-cache lookup runs and its hit fraction, whether an
+ * emit-token-metric element runs (namespace, dimensions), and the backend its requests reach (set-backend-service; for a pool the existing member with the best priority).
  * Demo-like layouts only: this is a small extraction, not a policy engine (see traffic.h). */
 #include "traffic.h"
 
@@ -91,6 +91,27 @@ static void keep_min(json_t *cfg, const char *key, double v)
         json_object_set_new(cfg, key, json_real(v));
 }
 
+/* {"namespace", "sub_dim", "api_dim"} of an emit-token-metric element: the dimensions whose value
+ * is the subscription id / the API id (null when absent). */
+static json_t *token_metric(xmlNodePtr n)
+{
+    xmlChar *ns = xmlGetProp(n, (const xmlChar *)"namespace");
+    json_t *m = json_pack("{s:s,s:n,s:n}", "namespace", ns ? (const char *)ns : "API Management", "sub_dim", "api_dim");
+    xmlFree(ns);
+    for (xmlNodePtr d = n->children; d; d = d->next) {
+        if (!is_named(d, "dimension"))
+            continue;
+        xmlChar *name = xmlGetProp(d, (const xmlChar *)"name"), *value = xmlGetProp(d, (const xmlChar *)"value");
+        if (name && value && strstr((const char *)value, "Subscription.Id"))
+            json_object_set_new(m, "sub_dim", json_string((const char *)name));
+        else if (name && value && strstr((const char *)value, "Api.Id"))
+            json_object_set_new(m, "api_dim", json_string((const char *)name));
+        xmlFree(name);
+        xmlFree(value);
+    }
+    return m;
+}
+
 /* Walks one document and folds what runs for the subscription into cfg. */
 static void fold(xmlNodePtr n, const char *sub, const char *product, json_t *cfg)
 {
@@ -109,7 +130,9 @@ static void fold(xmlNodePtr n, const char *sub, const char *product, json_t *cfg
                 double hit = 1.5 * (1.0 - (th > 0 ? th : 0.8));
                 json_object_set_new(cfg, "cache", json_true());
                 json_object_set_new(cfg, "hit", json_real(hit < 0 ? 0 : hit > 0.9 ? 0.9 : hit));
-            } else if (!strcmp(name, "set-backend-service") && !json_object_get(cfg, "backend_ref")) {
+            } else if (!strcmp(name, "llm-emit-token-metric") || !strcmp(name, "azure-openai-emit-token-metric"))
+                json_object_set_new(cfg, "metric", token_metric(n));
+            else if (!strcmp(name, "set-backend-service") && !json_object_get(cfg, "backend_ref")) {
                 xmlChar *b = xmlGetProp(n, (const xmlChar *)"backend-id");
                 if (b)
                     json_object_set_new(cfg, "backend_ref", json_string((const char *)b));
@@ -189,8 +212,8 @@ json_t *sim_traffic_snapshot(sim_state *st)
         const char *product = scope_product(st, sub);
         if (!product)
             continue; /* the subscription was deleted, or is not scoped to a product */
-        json_t *cfg = json_pack("{s:s,s:s,s:f,s:f,s:b,s:f}", "product", product, "api", api, "limit_tpm", 0.0,
-                                "rpm", 0.0, "cache", 0, "hit", 0.0);
+        json_t *cfg = json_pack("{s:s,s:s,s:f,s:f,s:b,s:f,s:n}", "product", product, "api", api, "limit_tpm", 0.0,
+                                "rpm", 0.0, "cache", 0, "hit", 0.0, "metric");
         char *prel = util_printf("products/%s/policies/policy", product);
         char *arel = util_printf("apis/%s/policies/policy", api);
         fold_policy(st, "policies/policy", sub, product, cfg);

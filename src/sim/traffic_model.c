@@ -58,7 +58,7 @@ static double burst_seconds(sim_state *st, double t)
 
 /* Cumulative counts of one subscription since the epoch. */
 typedef struct cumul {
-    double req, allowed, lookups, miss[SIM_TRAFFIC_MAX_BACKENDS];
+    double req, allowed, lookups, metric, miss[SIM_TRAFFIC_MAX_BACKENDS];
 } cumul;
 
 struct rates {
@@ -112,6 +112,8 @@ static void cumulate(sim_state *st, const char *sub, double t, sim_traffic_stats
         c->lookups += (ns * base.lookups + bs * peak.lookups) / 60;
         c->miss[backend_slot(names, json_string_value(json_object_get(cfg, "backend")))] +=
             (ns * base.miss + bs * peak.miss) / 60;
+        if (json_is_object(json_object_get(cfg, "metric")))
+            c->metric += (ns * base.miss + bs * peak.miss) / 60;
     }
 }
 
@@ -124,13 +126,20 @@ static bool sub_on_api(sim_state *st, const char *sub, const char *api)
     return util_str_eq_ci(json_string_value(json_object_get(cfg, "api")), api);
 }
 
+void sim_traffic_tokens_per_request(sim_state *st, int64_t *prompt, int64_t *completion)
+{
+    double tpr = knob(st, "tokens_per_request", 1000);
+    *prompt = (int64_t)llround(tpr * knob(st, "prompt_share", 0.7));
+    *completion = (int64_t)llround(tpr) - *prompt;
+}
+
 static void add_sub(sim_state *st, const char *sub, double from, double to, sim_traffic_stats *out)
 {
     cumul a, b;
     cumulate(st, sub, from, out, &a);
     cumulate(st, sub, to, out, &b);
-    double tpr = knob(st, "tokens_per_request", 1000), share = knob(st, "prompt_share", 0.7);
-    int64_t prompt_per_req = (int64_t)llround(tpr * share), completion_per_req = (int64_t)llround(tpr) - prompt_per_req;
+    int64_t prompt_per_req, completion_per_req;
+    sim_traffic_tokens_per_request(st, &prompt_per_req, &completion_per_req);
     int64_t req = (int64_t)(floor(b.req) - floor(a.req));
     int64_t allowed = (int64_t)(floor(b.allowed) - floor(a.allowed));
     allowed = allowed > req ? req : allowed;
@@ -153,6 +162,8 @@ static void add_sub(sim_state *st, const char *sub, double from, double to, sim_
     out->hits += allowed - misses;
     out->cache_misses += lookups - (allowed - misses);
     out->total_ms += (allowed - misses) * HIT_MS + (req - allowed) * THROTTLED_MS;
+    int64_t metric = (int64_t)(floor(b.metric) - floor(a.metric));
+    out->metric_calls += metric > misses ? misses : metric;
     out->prompt_tokens += misses * prompt_per_req;
     out->completion_tokens += misses * completion_per_req;
 }

@@ -44,7 +44,7 @@ static json_t *apply_policy(struct mcp_call *call, json_t *args, void *user)
         free(path);
         return tools_fail(ctx, &err);
     }
-    char *label = util_printf("policy %s", path);
+    char *label = change_policy_label(path);
     json_t *after = change_policy_body(xml);
     int rc = change_add(ch, &(struct change_write){.path = path, .label = label, .read_query = "format=rawxml",
                                                    .before = body, .etag = etag, .after = after,

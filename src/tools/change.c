@@ -159,6 +159,19 @@ const char *change_policy_text(const json_t *body)
     return json_string_value(json_object_get(json_object_get(body, "properties"), "value"));
 }
 
+char *change_policy_label(const char *path)
+{
+    char a[257] = "", b[257] = "";
+    int n = 0, len = (int)strlen(path);
+    if (sscanf(path, "apis/%256[^/]/operations/%256[^/]/policies/policy%n", a, b, &n) == 2 && n == len)
+        return util_printf("policy of operation %s of API %s", b, a);
+    if (sscanf(path, "apis/%256[^/]/policies/policy%n", a, &n) == 1 && n == len)
+        return util_printf("policy of API %s", a);
+    if (sscanf(path, "products/%256[^/]/policies/policy%n", a, &n) == 1 && n == len)
+        return util_printf("policy of product %s", a);
+    return util_strdup(strcmp(path, "policies/policy") ? path : "global policy");
+}
+
 char *change_json_text(const json_t *value)
 {
     if (!value)

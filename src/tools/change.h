@@ -111,6 +111,9 @@ int change_read(struct arm_client *arm, const char *path, const char *query, jso
 json_t *change_policy_body(const char *xml);
 /* properties.value of a policy body, BORROWED from body; NULL when body is NULL or has none. */
 const char *change_policy_text(const json_t *body);
+/* A human label for the policy at path (tools_policy_path form): "policy of API aoai",
+ * "policy of product gold", "policy of operation chat of API aoai", "global policy". Heap. */
+char *change_policy_label(const char *path);
 /* Stable pretty rendering of JSON for diffs (keys sorted, 2-space indent, trailing newline);
  * "" for NULL. Heap memory. */
 char *change_json_text(const json_t *value);

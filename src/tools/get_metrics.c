@@ -6,30 +6,18 @@
 #include "metrics.h"
 #include "tools_internal.h"
 
-#define COUNTS_SCHEMA                                                                                                  \
-    "\"requests\":{\"type\":[\"integer\",\"null\"]},\"successful\":{\"type\":[\"integer\",\"null\"]},"                  \
-    "\"blocked\":{\"type\":[\"integer\",\"null\"]},\"failed\":{\"type\":[\"integer\",\"null\"]},"                       \
-    "\"throttled\":{\"type\":[\"integer\",\"null\"]},\"cache_hits\":{\"type\":[\"integer\",\"null\"]},"                 \
-    "\"cache_misses\":{\"type\":[\"integer\",\"null\"]},\"cache_hit_rate\":{\"type\":[\"number\",\"null\"]},"           \
-    "\"avg_latency_ms\":{\"type\":[\"integer\",\"null\"]},\"avg_backend_latency_ms\":{\"type\":[\"integer\",\"null\"]}," \
-    "\"tokens\":{\"type\":[\"object\",\"null\"]}"
-
 static const char input_schema[] =
     "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"api_id\",\"since\"],\"properties\":{"
     "\"api_id\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9][A-Za-z0-9._~-]{0,255}$\"},"
-    "\"since\":{\"type\":\"string\",\"maxLength\":40,\"description\":\"ISO 8601 or 15m/1h/24h/7d ago\"},"
-    "\"until\":{\"type\":\"string\",\"maxLength\":40,\"description\":\"default now\"},"
+    "\"since\":{\"type\":\"string\",\"maxLength\":40,\"description\":\"ISO 8601, or 15m/1h/24h/7d ago\"},"
+    "\"until\":{\"type\":\"string\",\"maxLength\":40},"
     "\"group_by\":{\"type\":\"string\",\"enum\":[\"subscription\",\"time\",\"none\"]}}}";
 
+/* Top-level shape only: tools/list must stay small (docs/tools.md lists every field). */
 static const char output_schema[] =
     "{\"type\":\"object\",\"required\":[\"api_id\",\"since\",\"until\",\"totals\",\"by_subscription\",\"sources\"],"
-    "\"properties\":{\"api_id\":{\"type\":\"string\"},\"since\":{\"type\":\"string\"},\"until\":{\"type\":\"string\"},"
-    "\"totals\":{\"type\":\"object\",\"properties\":{" COUNTS_SCHEMA "}},"
-    "\"by_subscription\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
-    "\"subscription_id\":{\"type\":\"string\"}," COUNTS_SCHEMA "}}},"
-    "\"by_backend\":{\"type\":\"array\"},\"series\":{\"type\":\"array\"},"
-    "\"sources\":{\"type\":\"object\",\"properties\":{\"figures\":{\"type\":\"object\"},"
-    "\"unavailable\":{\"type\":\"array\"},\"notes\":{\"type\":\"array\"}}}}}";
+    "\"properties\":{\"totals\":{\"type\":\"object\"},\"by_subscription\":{\"type\":\"array\"},"
+    "\"by_backend\":{\"type\":\"array\"},\"series\":{\"type\":\"array\"},\"sources\":{\"type\":\"object\"}}}";
 
 static int group_of(const char *s)
 {
@@ -61,10 +49,9 @@ static json_t *get_metrics(struct mcp_call *call, json_t *args, void *user)
 const struct mcp_tool tools_get_metrics = {
     .name = "get_metrics",
     .title = "Traffic metrics of an API",
-    .description = "Traffic of one API over a window: requests, 429s, failures, semantic-cache hit rate, latency and "
-                   "tokens, in total and per subscription (team), per backend, or as a time series. Call it after a "
-                   "quota, pool or cache change to see the effect. Says which Azure source (Monitor, reports API, Log "
-                   "Analytics) gave each figure and how to enable a missing one.",
+    .description = "Traffic of one API over a window: requests, 429s, cache hit rate, latency, tokens; total, per "
+                   "subscription (team), per backend or as a series. Call it after a quota, pool or cache change. "
+                   "Names the Azure source of each figure and how to enable a missing one.",
     .input_schema = input_schema,
     .output_schema = output_schema,
     .read_only_hint = true,

@@ -174,7 +174,7 @@ static json_t *get_policy(struct mcp_call *call, json_t *args, void *user)
     policy_doc *doc = xml ? policy_parse(xml, strlen(xml), &err) : NULL;
     json_t *summary = doc ? summary_of(doc) : json_null();
     policy_doc_free(doc);
-    char *label = util_printf("policy %s", path);
+    char *label = change_policy_label(path);
     json_t *s = json_pack("{s:s, s:s, s:b, s:s, s:o, s:o}", "scope", scope ? scope : "api", "path", path, "exists",
                           body != NULL, "policy_xml", xml ? xml : "", "etag", etag ? json_string(etag) : json_null(),
                           "summary", summary);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools_internal.h"
+#include "tools.h"
 
 static const char *arg(json_t *args, const char *name)
 {
@@ -158,10 +158,10 @@ static const struct mcp_prompt prompts[] = {
      cache_args, cache_prompt},
 };
 
-int tools_register_prompts(struct mcp_server *srv, struct tools_ctx *ctx, util_error *err)
+int tools_register_prompts(struct mcp_server *srv, util_error *err)
 {
     for (size_t i = 0; i < sizeof prompts / sizeof prompts[0]; i++)
-        if (mcp_server_add_prompt(srv, &prompts[i], ctx, err) != 0)
+        if (mcp_server_add_prompt(srv, &prompts[i], NULL, err) != 0)
             return UTIL_EINVAL;
     return 0;
 }

@@ -20,10 +20,11 @@ static void *grow(void *p, size_t n, size_t size)
 
 /* ---- documents ------------------------------------------------------------------------ */
 
+/* ARM ids are case-insensitive: "api:AOAI" and "api:aoai" are one document. */
 static size_t doc_find(const struct quota_scope *qs, const char *scope)
 {
     for (size_t i = 0; i < qs->ndocs; i++)
-        if (strcmp(qs->docs[i].scope, scope) == 0)
+        if (util_str_eq_ci(qs->docs[i].scope, scope))
             return i;
     return QS_NONE;
 }
@@ -257,7 +258,8 @@ static void build_entries(struct quota_scope *qs, json_t *apis)
         size_t own = scope ? doc_find(qs, scope) : 0;
         free(scope);
         bool product = strcmp(s->scope_type, "product") == 0;
-        json_t *names = product ? json_object_get(apis, s->scope_id) : !s->scope_id ? json_object_get(apis, "") : NULL;
+        const char *key = product ? qs->docs[own].scope + strlen("product:") : !s->scope_id ? "" : NULL;
+        json_t *names = key ? json_object_get(apis, key) : NULL;
         size_t k;
         json_t *name;
         json_array_foreach(names, k, name) {

@@ -1,6 +1,8 @@
 /* registry: the list of tools the server offers and the tools context (config, lazily created
- * ARM client, see common.c). A tool is listed here only once it really works end to end. */
+ * ARM client, see common.c), and the engine's entry points (include/tools.h). A tool is listed
+ * here only once it really works end to end. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "tools_internal.h"
 
@@ -36,10 +38,12 @@ void tools_ctx_free(struct tools_ctx *ctx)
     free(ctx);
 }
 
-int tools_register_all(struct mcp_server *srv, struct tools_ctx *ctx, util_error *err)
+const struct mcp_tool *const *tools_all(void) { return all_tools; }
+
+json_t *tools_call(struct tools_ctx *ctx, const char *name, struct mcp_call *call, json_t *args)
 {
     for (size_t i = 0; all_tools[i]; i++)
-        if (mcp_server_add_tool(srv, all_tools[i], ctx, err) != 0)
-            return UTIL_EINVAL;
-    return tools_register_prompts(srv, ctx, err);
+        if (strcmp(all_tools[i]->name, name) == 0)
+            return all_tools[i]->fn(call, args, ctx);
+    return mcp_result_error(NULL, "internal error: the engine has no tool '%s'; reinstall azure-ai-gateway-mcp", name);
 }

@@ -36,9 +36,6 @@ char *tools_policy_path(const char *scope, const char *api_id, const char *produ
  * 1..256 characters, no '/', '?', '#', '%', '&', ':', '*', '\\', whitespace or control chars. */
 int tools_check_id(const char *what, const char *id, util_error *err);
 
-/* The guided prompts (prompts.c). */
-int tools_register_prompts(struct mcp_server *srv, struct tools_ctx *ctx, util_error *err);
-
 /* The tools, one per file (src/tools/<name>.c), listed in registry.c once they work. */
 extern const struct mcp_tool tools_list_apis, tools_get_policy, tools_apply_policy, tools_revert_change,
     tools_list_subscriptions, tools_update_quota, tools_get_backend_pool, tools_update_backend_pool,

@@ -117,12 +117,13 @@ static int plan_change(struct change *ch, const struct quota_scope *qs, size_t t
                            "planned for its requests to API %s (see by_api in list_subscriptions)", s->id,
                            s->scope_id, qs->entry_api[s->primary]);
     change_set_extra(ch, "subscription_id", json_string(s->id));
-    char *plan = util_printf("%s The %zu other subscription(s) keep their effective limits (checked).", res.note,
+    char *plan = util_printf("%s The %zu other subscription(s) keep their effective limits (checked)", res.note,
                              qs->nsubs - 1);
-    change_set_extra(ch, "plan", json_string(plan));
-    free(plan);
     char *line = summary(s->id, want, &res.before, &res.after);
-    change_set_summary(ch, "%s", line);
+    /* the pipeline ends the summary with '.', in the applied message and the confirmation question */
+    change_set_summary(ch, "%s. %s", line, plan);
+    change_set_extra(ch, "plan", json_sprintf("%s.", plan));
+    free(plan);
     free(line);
     change_set_before_after(ch, policy_limits_json(&res.before), policy_limits_json(&res.after));
     policy_quota_result_free(&res);

@@ -37,7 +37,7 @@ async function setup({ edit, capabilities, env = {} } = {}) {
     return r;
   };
   return {
-    sim, call, outputs, client: conn.client, stderr: conn.stderr,
+    sim, call, outputs, client: conn.client, stderr: conn.stderr, audit: join(tmp.dir, 'audit.log'),
     async close() { await conn.close(); await sim.stop(); tmp.cleanup(); },
   };
 }
@@ -183,6 +183,11 @@ test('a single-backend API becomes a pool and its policy is repointed; revert re
     const policy = (await t.sim.state(policyPath('legacy-chat'))).resource.properties.value;
     assert.match(policy, /<set-backend-service backend-id="legacy-chat-pool" \/>/);
     assert.doesNotMatch(policy, /legacy-aoai/);
+    // one journal record for the whole call, its writes in the safe order
+    const records = readFileSync(t.audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(records.length, 1);
+    assert.deepEqual(records[0].resources.map((w) => w.label),
+      ['backend legacy-westus', 'pool legacy-chat-pool', 'policy of API legacy-chat']);
 
     ok(await t.call('revert_change', { change_id: r.change_id }));
     assert.equal((await t.sim.state(policyPath('legacy-chat'))).resource.properties.value,

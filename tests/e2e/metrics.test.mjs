@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR } from './lib/harness.mjs';
+import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, SHARED_DIR, DEMO } from './lib/harness.mjs';
 
 after(checkSanitizers);
 
@@ -236,5 +236,65 @@ test('one source failing: Log Analytics refused, per-team figures fall back to t
     }
     assert.equal(r.totals.tokens, null);
     assert.match(res.content[0].text, /unavailable: Log Analytics/);
+  } finally { await s.close(); }
+});
+
+// The simulator's traffic answers have the keys of Microsoft's own examples (x-ms-examples).
+test('shapes: reports byApi/bySubscription/byTime and Metrics_List match the example files', async () => {
+  const examples = join(SHARED_DIR ?? '', 'azure-rest-examples');
+  const body = (f) => JSON.parse(readFileSync(join(examples, f), 'utf8')).responses['200'].body;
+  const keys = (o) => Object.keys(o).sort();
+  const sim = await startSim();
+  try {
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: DEMO.reader.id,
+      client_secret: DEMO.reader.secret, scope: 'https://management.azure.com/.default' });
+    const token = (await (await fetch(`${sim.url}/${DEMO.tenant}/oauth2/v2.0/token`, { method: 'POST', body: form }))
+      .json()).access_token;
+    const svc = `/subscriptions/${DEMO.subscription}/resourceGroups/${DEMO.resourceGroup}` +
+      `/providers/Microsoft.ApiManagement/service/${DEMO.service}`;
+    const get = async (rel, query) => {
+      const res = await fetch(`${sim.url}${svc}/${rel}?${new URLSearchParams(query)}`,
+        { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200, await res.clone().text());
+      return res.json();
+    };
+    const until = nowSec(), since = until - 3600;
+    const filter = `timestamp ge datetime'${iso(since).slice(0, 19)}' and timestamp le datetime'${iso(until).slice(0, 19)}'`;
+    for (const [rel, file, extra] of [['reports/byApi', 'ApiManagementGetReportsByApi.json', {}],
+      ['reports/bySubscription', 'ApiManagementGetReportsBySubscription.json', {}],
+      ['reports/byTime', 'ApiManagementGetReportsByTime.json', { interval: 'PT15M' }]]) {
+      const mine = await get(rel, { 'api-version': '2024-05-01', $filter: filter, ...extra });
+      const theirs = body(file);
+      assert.deepEqual(keys(mine), keys(theirs), rel);
+      assert.deepEqual(keys(mine.value[0]), keys(theirs.value[0]), `${rel} row`);
+    }
+    const p = JSON.parse(readFileSync(join(examples, 'GetMetric.json'), 'utf8')).parameters;
+    const mine = await get('providers/Microsoft.Insights/metrics', { 'api-version': p['api-version'],
+      timespan: `${iso(since)}/${iso(until)}`, interval: 'PT15M', metricnames: 'Duration',
+      aggregation: p.aggregation, $filter: "ApiId eq 'aoai-completions'" });
+    const theirs = body('GetMetric.json');
+    assert.deepEqual(keys(mine), keys(theirs));
+    assert.deepEqual(keys(mine.value[0]), keys(theirs.value[0]));
+    assert.deepEqual(keys(mine.value[0].timeseries[0]), keys(theirs.value[0].timeseries[0]));
+    assert.deepEqual(keys(mine.value[0].timeseries[0].data[0]), keys(theirs.value[0].timeseries[0].data[0]));
+    assert.deepEqual(keys(mine.value[0].name), keys(theirs.value[0].name));
+  } finally { await sim.stop(); }
+});
+
+test('concurrency: the discovery calls overlap, and so do the source queries (from the simulator log)', async () => {
+  const s = await session();
+  try {
+    ok(await s.call('get_metrics', { api_id: API, since: '1h' })); // token and connections warmed up
+    await s.sim.resetCounters();
+    await s.sim.faults({ latency_ms: 100 });
+    ok(await s.call('get_metrics', { api_id: API, since: '1h' }));
+    const reqs = (await s.sim.requests()).filter((q) => q.path.startsWith('/subscriptions/'));
+    const isQuery = (q) => /metrics|reports|api\/query/.test(q.path);
+    const discovery = reqs.filter((q) => !isQuery(q)), queries = reqs.filter(isQuery);
+    assert.equal(discovery.length, 4, 'API, service, diagnostic settings, API policy');
+    assert.equal(queries.length, 6, '2 Monitor + 1 reports + 3 Log Analytics');
+    const overlapAll = (list) => Math.max(...list.map((q) => q.start_us)) < Math.min(...list.map((q) => q.end_us));
+    assert.ok(overlapAll(discovery), 'the 4 discovery requests were in flight together');
+    assert.ok(overlapAll(queries), 'the 6 source queries were in flight together');
   } finally { await s.close(); }
 });

@@ -1,5 +1,5 @@
 // packaging: --help and the man page name the same options and variables; the .deb built by
-// CPack holds both programs, the man page and the demo scenario, depends on Debian's library
+// CPack holds both programs, the tools engine, the man page and the demo scenario, depends on Debian's library
 // packages, and its binary runs --version after `dpkg-deb -x` into a temporary root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,15 +35,23 @@ test('the .deb installs into a temporary root and runs', { skip: SANITIZE && 'pa
     const root = join(t.dir, 'root');
     assert.equal(spawnSync('dpkg-deb', ['-x', pkg, root]).status, 0);
     for (const f of ['usr/bin/azure-ai-gateway-mcp', 'usr/bin/apim-sim', 'usr/share/man/man1/azure-ai-gateway-mcp.1',
-      'usr/share/azure-ai-gateway-mcp/scenarios/demo.json']) {
+      'usr/share/azure-ai-gateway-mcp/scenarios/demo.json',
+      'usr/lib/azure-ai-gateway-mcp/aigw-engine.so']) {
       assert.ok(existsSync(join(root, f)), `${f} is in the package`);
     }
     const v = spawnSync(join(root, 'usr/bin/azure-ai-gateway-mcp'), ['--version'], { encoding: 'utf8' });
     assert.equal(v.status, 0);
     assert.match(v.stdout, /^azure-ai-gateway-mcp \d/);
-    // the packaged simulator finds its packaged demo scenario (relative to its own location)
-    const sim = spawnSync('timeout', ['-s', 'TERM', '2', join(root, 'usr/bin/apim-sim'), '--port', '0'], { encoding: 'utf8' });
-    assert.match(sim.stdout, /^\d+\n/, sim.stderr);
+    // the packaged program finds its packaged engine, simulator and demo scenario: a real tool call
+    const session = [
+      { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'deb', version: '1' } } },
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_apis', arguments: {} } },
+    ].map((m) => JSON.stringify(m)).join('\n') + '\n';
+    const run = spawnSync(join(root, 'usr/bin/azure-ai-gateway-mcp'), ['--demo'], { input: session, encoding: 'utf8',
+      timeout: 30000, env: { PATH: '/usr/bin:/bin', HOME: t.dir } });
+    const answer = run.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.id === 1);
+    assert.ok(answer && !answer.result.isError, `${run.stdout}\n${run.stderr}`);
+    assert.ok(answer.result.structuredContent.apis.some((a) => a.id === 'aoai-completions'));
   } finally {
     t.cleanup();
   }

@@ -143,7 +143,7 @@ test('semantic cache 0.95 / 1 h: dry run, apply, APIM rejects a bad one, revert;
     const bad = xml.replace('<base />', '<base />\n        <set-body>@(1 < 2 ? "a" : "b")</set-body>');
     const rejected = await t.call('apply_policy', { api_id: 'aoai-completions', policy_xml: bad });
     assert.ok(rejected.isError);
-    assert.match(rejected.content[0].text, /APIM rejected the policy apis\/aoai-completions\/policies\/policy \(ValidationError/);
+    assert.match(rejected.content[0].text, /APIM rejected the policy of API aoai-completions \(ValidationError/);
     assert.match(rejected.content[0].text, /\n- representation: .*line \d+, column \d+/);
     assert.equal(await t.policyValue(), xml);
 

@@ -90,7 +90,7 @@ test('demo flow: list aoai, cut growth 200k -> 100k (dry run, then applied), lis
       const doneResult = await call(s.client, 'update_quota', { subscription_id: 'growth', tpm: 100000 });
       const done = ok(doneResult);
       assert.equal(doneResult.content.length, 1);
-      assert.match(doneResult.content[0].text, /subscription growth: tpm 200000 -> 100000\./);
+      assert.match(doneResult.content[0].text, /subscription growth: tpm 200000 -> 100000\. Edited its own/);
       assert.equal(done.applied, true);
       assert.match(done.change_id, /^[0-9a-f-]{36}$/);
       assert.equal(done.diff, dry.diff);
@@ -226,7 +226,9 @@ test('confirmation: decline writes nothing; a concurrent edit before the write i
     const declined = ok(await call(s.client, 'update_quota', { subscription_id: 'growth', tpm: 150000 }));
     assert.equal(declined.applied, false);
     assert.equal(asked.length, 1);
-    assert.match(asked[0], /growth/);
+    assert.match(asked[0], /subscription growth: tpm 200000 -> 150000\. Edited its own tokens-per-minute limit/);
+    assert.match(asked[0], /3 other subscription\(s\) keep their effective limits/);
+    assert.match(asked[0], /^-.*tokens-per-minute="200000"/m);
     assert.equal(await policy(s.sim, 'products/aoai'), before);
 
     // the policy changes while the human is being asked: the write must not overwrite it

@@ -62,6 +62,16 @@ static const char la_tokens[] =
     "{\"name\":\"prompt_tokens\",\"type\":\"long\"},{\"name\":\"completion_tokens\",\"type\":\"long\"},"
     "{\"name\":\"total_tokens\",\"type\":\"long\"}],\"rows\":[[\"growth\",700,300,1000]]}]}";
 
+static const char token_metrics[] =
+    "{\"cost\":0,\"timespan\":\"a/b\",\"interval\":\"PT1H\",\"namespace\":\"openai\",\"value\":["
+    "{\"name\":{\"value\":\"Prompt Tokens\"},\"timeseries\":[{\"metadatavalues\":[{\"name\":{\"value\":"
+    "\"Subscription ID\"},\"value\":\"growth\"}],\"data\":[{\"timeStamp\":\"t1\",\"total\":700.0},"
+    "{\"timeStamp\":\"t2\",\"total\":70.0}]}]},"
+    "{\"name\":{\"value\":\"Total Tokens\"},\"timeseries\":[{\"metadatavalues\":[{\"name\":{\"value\":"
+    "\"Subscription ID\"},\"value\":\"growth\"}],\"data\":[{\"timeStamp\":\"t1\",\"total\":1000.0},"
+    "{\"timeStamp\":\"t2\",\"total\":100.0}]},{\"metadatavalues\":[{\"name\":{\"value\":\"Subscription ID\"},"
+    "\"value\":\"search\"}],\"data\":[{\"timeStamp\":\"t1\",\"total\":5.0}]}]}]}";
+
 static json_int_t geti(json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
 
 static void parses_monitor(void **state)
@@ -90,13 +100,29 @@ static void parses_monitor(void **state)
     json_decref(b);
 }
 
+static void parses_token_metrics(void **state)
+{
+    (void)state;
+    json_t *b = load(token_metrics), *rows = metrics_parse_token_metrics(b);
+    assert_int_equal(json_array_size(rows), 2);
+    json_t *g = json_array_get(rows, 0), *s = json_array_get(rows, 1);
+    assert_string_equal(json_string_value(json_object_get(g, "ApimSubscriptionId")), "growth");
+    assert_int_equal(geti(g, "prompt_tokens"), 770);
+    assert_int_equal(geti(g, "completion_tokens"), 0); /* not asked for: zero */
+    assert_int_equal(geti(g, "total_tokens"), 1100);
+    assert_int_equal(geti(s, "total_tokens"), 5);
+    json_decref(rows);
+    json_decref(b);
+}
+
 static void merges_with_log_analytics(void **state)
 {
     (void)state;
     json_t *b1 = load(monitor_requests), *b2 = load(monitor_durations), *b3 = load(reports), *b4 = load(la_subs),
            *b5 = load(la_tokens);
     struct metrics_inputs in = {metrics_parse_monitor_requests(b1), metrics_parse_monitor_durations(b2),
-                                metrics_parse_reports(b3), metrics_parse_la(b4), NULL, metrics_parse_la(b5), NULL, NULL};
+                                metrics_parse_reports(b3), metrics_parse_la(b4), NULL, metrics_parse_la(b5),
+                                "Log Analytics (ApiManagementGatewayLlmLog)", NULL, NULL};
     json_t *r = metrics_merge(&in, METRICS_GROUP_TIME);
     json_t *t = json_object_get(r, "totals");
     assert_int_equal(geti(t, "requests"), 213); /* service-wide: Monitor */
@@ -120,8 +146,9 @@ static void merges_with_log_analytics(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(figures, "totals")), "Azure Monitor"));
     json_decref(r);
     /* Log Analytics failed: reports' rows, their blocked calls labelled as the 429 column, no tokens. */
-    json_t *la = in.la_subscriptions;
-    in.la_subscriptions = NULL;
+    json_t *la = in.la_subscriptions, *tok = in.tokens;
+    in.la_subscriptions = NULL; /* the workspace refused every query */
+    in.tokens = NULL;
     r = metrics_merge(&in, METRICS_GROUP_SUBSCRIPTION);
     rows = json_object_get(r, "by_subscription");
     assert_int_equal(json_array_size(rows), 2); /* the idle subscription is left out */
@@ -147,7 +174,7 @@ static void merges_with_log_analytics(void **state)
     json_decref(la);
     json_decref(in.monitor_durations);
     json_decref(in.reports);
-    json_decref(in.la_tokens);
+    json_decref(tok);
     json_t *all[] = {b1, b2, b3, b4, b5};
     for (int i = 0; i < 5; i++)
         json_decref(all[i]);
@@ -175,7 +202,7 @@ static void text_for_fifty_subscriptions(void **state)
     json_t *missing = json_pack("[{s:s,s:s,s:s}]", "source", "token counts", "reason", "GatewayLlmLogs do not reach Log "
                                 "Analytics", "fix", "add the GatewayLlmLogs category");
     struct metrics_inputs in = {metrics_parse_monitor_requests(b1), NULL, NULL, metrics_parse_la(la), NULL, NULL,
-                                missing, NULL};
+                                NULL, missing, NULL};
     json_t *r = metrics_merge(&in, METRICS_GROUP_SUBSCRIPTION);
     json_object_set_new(r, "api_id", json_string("aoai-completions"));
     json_object_set_new(r, "since", json_string("2026-11-24T08:00:00Z"));
@@ -200,6 +227,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_monitor),
+        cmocka_unit_test(parses_token_metrics),
         cmocka_unit_test(merges_with_log_analytics),
         cmocka_unit_test(text_for_fifty_subscriptions),
     };

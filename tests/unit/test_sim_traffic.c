@@ -1,6 +1,7 @@
 /* test_sim_traffic: apim-sim's traffic model without HTTP — the configuration read from the demo's
  * policies and pool, counts that add up across adjacent windows, a limit change recorded in the
- * history raising throttling only after it, the cache and backend rules, and the KQL gate. */
+ * history raising throttling only after it, the backend rule, the KQL gate and the v2 tiers'
+ * refusal of the reports API. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,7 +130,7 @@ static int query(sim_state *st, const char *kql, sim_response *resp)
                        "Microsoft.OperationalInsights/workspaces/law-aigw-demo/api/query",
                        q, h, body, strlen(body), "http://127.0.0.1:1"};
     sim_response_init(resp);
-    sim_traffic_workspace_route(st, &req, resp);
+    sim_traffic_external_route(st, &req, resp);
     json_decref(q);
     json_decref(h);
     free(body);
@@ -152,6 +153,32 @@ static void only_the_clients_kql_shapes_are_answered(void **state)
     sim_response_clear(&resp);
 }
 
+static void reports_refused_on_v2_tiers(void **state)
+{
+    sim_state *st = *state;
+    json_t *q = json_pack("{s:s,s:s}", "api-version", "2024-05-01", "$filter",
+                          "timestamp ge datetime'2026-11-25T00:00:00' and timestamp le datetime'2026-11-25T01:00:00'");
+    json_t *h = json_object();
+    sim_request req = {"GET", SVC "/reports/bySubscription", q, h, "", 0, "http://127.0.0.1:1"};
+    sim_response resp;
+    sim_response_init(&resp);
+    sim_traffic_service_route(st, &req, "reports/bySubscription", &resp);
+    assert_int_equal(resp.status, 200);
+    assert_int_equal(json_array_size(json_object_get(resp.body, "value")), 4);
+    sim_response_clear(&resp);
+    json_t *svc = json_object_get(sim_state_get(st, SVC), "resource");
+    json_object_set_new(svc, "sku", json_pack("{s:s,s:i}", "name", "StandardV2", "capacity", 1));
+    sim_response_init(&resp);
+    sim_traffic_service_route(st, &req, "reports/bySubscription", &resp);
+    assert_int_equal(resp.status, 400);
+    json_t *e = json_object_get(resp.body, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "MethodNotAllowedInPricingTier");
+    assert_string_equal(json_string_value(json_object_get(e, "message")), "Method not allowed in StandardV2 pricing tier");
+    sim_response_clear(&resp);
+    json_decref(q);
+    json_decref(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +187,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_limit_cut_throttles_only_after_it, setup, teardown),
         cmocka_unit_test_setup_teardown(removed_primary_moves_traffic_to_priority_two, setup, teardown),
         cmocka_unit_test_setup_teardown(only_the_clients_kql_shapes_are_answered, setup, teardown),
+        cmocka_unit_test_setup_teardown(reports_refused_on_v2_tiers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,6 +113,19 @@ static void test_json_text_and_policy_body(void **state)
     assert_string_equal(json_string_value(json_object_get(json_object_get(body, "properties"), "format")), "rawxml");
     json_decref(body);
     assert_null(change_policy_text(NULL));
+
+    static const char *const labels[][2] = {
+        {"apis/aoai/policies/policy", "policy of API aoai"},
+        {"apis/aoai/operations/chat/policies/policy", "policy of operation chat of API aoai"},
+        {"products/gold/policies/policy", "policy of product gold"},
+        {"policies/policy", "global policy"},
+        {"apis/aoai/policies/policyx", "apis/aoai/policies/policyx"},
+    };
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
+        char *l = change_policy_label(labels[i][0]);
+        assert_string_equal(l, labels[i][1]);
+        free(l);
+    }
 }
 
 static json_t *structured(json_t *result) { return json_object_get(result, "structuredContent"); }
