@@ -63,6 +63,8 @@ json_t *metrics_parse_monitor_requests(json_t *body);
 json_t *metrics_parse_monitor_durations(json_t *body);
 /* reports/bySubscription → {subscription id: row} with the row counters (throttled = blocked calls). */
 json_t *metrics_parse_reports(json_t *body);
+/* reports/byTime → [{"t", "requests", "throttled" (= blocked calls)}]: the series when Monitor fails. */
+json_t *metrics_parse_reports_series(json_t *body);
 /* A Log Analytics query answer → array of objects keyed by column name (first table). */
 json_t *metrics_parse_la(json_t *body);
 /* Application Insights custom metrics "Prompt Tokens", "Completion Tokens", "Total Tokens" split by
@@ -77,6 +79,7 @@ struct metrics_inputs {
     json_t *monitor_requests;  /* metrics_parse_monitor_requests */
     json_t *monitor_durations; /* metrics_parse_monitor_durations */
     json_t *reports;           /* metrics_parse_reports */
+    json_t *reports_series;    /* metrics_parse_reports_series (group_by time, classic tiers) */
     json_t *la_subscriptions;  /* metrics_parse_la of the per-subscription query */
     json_t *la_backends;       /* metrics_parse_la of the per-backend query */
     json_t *tokens;            /* token rows: the Log Analytics tokens query or metrics_parse_token_metrics */

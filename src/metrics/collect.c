@@ -166,7 +166,7 @@ static int discover(struct arm_client *arm, const char *api_id, struct plan *p, 
 
 /* ---- round 2 ------------------------------------------------------------------------------ */
 
-enum { Q_MON_REQ, Q_MON_DUR, Q_REPORTS, Q_LA_SUBS, Q_LA_BACKENDS, Q_LA_TOKENS, Q_INSIGHTS, Q_N };
+enum { Q_MON_REQ, Q_MON_DUR, Q_REPORTS, Q_REPORTS_TIME, Q_LA_SUBS, Q_LA_BACKENDS, Q_LA_TOKENS, Q_INSIGHTS, Q_N };
 
 struct round2 {
     struct arm_request reqs[Q_N];
@@ -216,12 +216,22 @@ static void add_monitor(struct round2 *r, const char *api_id, const char *timesp
     free(e2);
 }
 
-static void add_reports(struct round2 *r, const char *api_id, const char *since, const char *until)
+/* bySubscription, and byTime (at most 24 rows, a multiple of 15 minutes) for a series. */
+static void add_reports(struct round2 *r, const char *api_id, const struct metrics_window *w, int group_by)
 {
+    char since[32], until[32], grain[16];
+    util_time_iso8601(w->since, since, sizeof(since));
+    util_time_iso8601(w->until, until, sizeof(until));
     /* The reports API's examples give datetime'...' without a zone (UTC). */
     char *f = util_printf("timestamp ge datetime'%.19s' and timestamp le datetime'%.19s' and apiId eq '%s'", since,
                           until, api_id);
-    add(r, Q_REPORTS, "GET", "reports/bySubscription", ARM_API_APIM, keep(r, encoded_query("$filter", f)), NULL);
+    char *q = keep(r, encoded_query("$filter", f));
+    add(r, Q_REPORTS, "GET", "reports/bySubscription", ARM_API_APIM, q, NULL);
+    if (group_by == METRICS_GROUP_TIME) {
+        util_duration_format_iso8601(metrics_grain_reports(w->until - w->since, 24), grain, sizeof(grain));
+        add(r, Q_REPORTS_TIME, "GET", "reports/byTime", ARM_API_APIM, keep(r, util_printf("%s&interval=%s", q, grain)),
+            NULL);
+    }
     free(f);
 }
 
@@ -278,6 +288,7 @@ static void run(struct arm_client *arm, struct round2 *r, struct outcome *o)
                        : q == Q_MON_REQ ? metrics_parse_monitor_requests(b)
                        : q == Q_MON_DUR ? metrics_parse_monitor_durations(b)
                        : q == Q_REPORTS ? metrics_parse_reports(b)
+                       : q == Q_REPORTS_TIME ? metrics_parse_reports_series(b)
                        : q == Q_INSIGHTS ? metrics_parse_token_metrics(b)
                                         : metrics_parse_la(b);
         o->failed[q] = !o->parsed[q];
@@ -358,6 +369,64 @@ static void window_notes(const struct metrics_window *w, const struct plan *p, i
     }
 }
 
+/* The window as each source takes it: ISO bounds, Monitor's grain, and Log Analytics' start
+ * (at most METRICS_LA_RETENTION_DAYS back). */
+struct spans {
+    char since[32], until[32], grain[16];
+    int64_t la_since;
+    char *timespan, *la_span; /* "START/END" */
+};
+
+static void spans_make(const struct metrics_window *w, struct spans *sp)
+{
+    int64_t oldest = util_now_ms() / 1000 - (int64_t)METRICS_LA_RETENTION_DAYS * 86400;
+    char la[32];
+    sp->la_since = w->since < oldest ? oldest : w->since;
+    util_time_iso8601(w->since, sp->since, sizeof(sp->since));
+    util_time_iso8601(w->until, sp->until, sizeof(sp->until));
+    util_time_iso8601(sp->la_since, la, sizeof(la));
+    util_duration_format_iso8601(metrics_grain_monitor(w->until - w->since, 24), sp->grain, sizeof(sp->grain));
+    sp->timespan = util_printf("%s/%s", sp->since, sp->until);
+    sp->la_span = util_printf("%s/%s", la, sp->until);
+}
+
+static void plan_queries(struct round2 *r, const struct plan *p, const char *api_id, const struct metrics_window *w,
+                         int group_by, const struct spans *sp)
+{
+    for (int q = 0; q < Q_N; q++)
+        r->index[q] = -1;
+    add_monitor(r, api_id, sp->timespan, sp->grain);
+    if (!p->v2)
+        add_reports(r, api_id, w, group_by);
+    if (p->workspace && sp->la_since < w->until)
+        add_la(r, p, api_id, sp->la_span);
+    if (p->token_metric && p->insights && p->sub_dim[0])
+        add_insights(r, p, api_id, sp->timespan, sp->grain);
+}
+
+/* Merges what answered into *result, or fails when no source of counts answered. */
+static int assemble(const struct plan *p, const struct outcome *o, const char *api_id, const struct spans *sp,
+                    json_t *missing, json_t *notes, int group_by, json_t **result, util_error *err)
+{
+    if (!o->parsed[Q_MON_REQ] && !o->parsed[Q_REPORTS] && !o->parsed[Q_LA_SUBS])
+        return util_error_set(err, o->errs[Q_MON_REQ].code ? o->errs[Q_MON_REQ].code : UTIL_EREMOTE,
+                              "no metrics source answered: %s", o->errs[Q_MON_REQ].message);
+    char *insights = util_printf("Application Insights token metrics (namespace '%s')", p->metric_ns);
+    bool la_tokens = o->parsed[Q_LA_TOKENS] != NULL;
+    struct metrics_inputs in = {o->parsed[Q_MON_REQ], o->parsed[Q_MON_DUR], o->parsed[Q_REPORTS],
+                                o->parsed[Q_REPORTS_TIME], o->parsed[Q_LA_SUBS], o->parsed[Q_LA_BACKENDS],
+                                la_tokens ? o->parsed[Q_LA_TOKENS] : o->parsed[Q_INSIGHTS],
+                                la_tokens ? "Log Analytics (ApiManagementGatewayLlmLog)" : insights, missing, notes};
+    *result = metrics_merge(&in, group_by);
+    json_object_set_new(*result, "api_id", json_string(api_id));
+    json_object_set_new(*result, "since", json_string(sp->since));
+    json_object_set_new(*result, "until", json_string(sp->until));
+    json_object_set_new(*result, "grain", json_string(sp->grain));
+    json_object_set_new(*result, "tier", json_string(p->sku));
+    free(insights);
+    return 0;
+}
+
 int metrics_collect(struct arm_client *arm, const char *api_id, const struct metrics_window *w, int group_by,
                     json_t **result, util_error *err)
 {
@@ -366,61 +435,24 @@ int metrics_collect(struct arm_client *arm, const char *api_id, const struct met
     struct plan p = {0};
     json_t *missing = json_array(), *notes = json_array();
     int rc = discover(arm, api_id, &p, missing, err);
-    if (rc) {
-        json_decref(missing);
-        json_decref(notes);
-        free(p.workspace);
-        free(p.insights);
-        return rc;
+    if (!rc) {
+        struct spans sp;
+        struct round2 r;
+        struct outcome o;
+        memset(&r, 0, sizeof(r));
+        memset(&o, 0, sizeof(o));
+        spans_make(w, &sp);
+        plan_queries(&r, &p, api_id, w, group_by, &sp);
+        run(arm, &r, &o);
+        explain(&p, &o, missing, notes);
+        window_notes(w, &p, sp.la_since, notes);
+        rc = assemble(&p, &o, api_id, &sp, missing, notes, group_by, result, err);
+        round2_free(&r, &o);
+        free(sp.timespan);
+        free(sp.la_span);
     }
-    char since[32], until[32], la_since_s[32], grain[16];
-    int64_t now = util_now_ms() / 1000, la_since = w->since;
-    if (la_since < now - (int64_t)METRICS_LA_RETENTION_DAYS * 86400)
-        la_since = now - (int64_t)METRICS_LA_RETENTION_DAYS * 86400;
-    util_time_iso8601(w->since, since, sizeof(since));
-    util_time_iso8601(w->until, until, sizeof(until));
-    util_time_iso8601(la_since, la_since_s, sizeof(la_since_s));
-    util_duration_format_iso8601(metrics_grain_monitor(w->until - w->since, 24), grain, sizeof(grain));
-    char *timespan = util_printf("%s/%s", since, until), *la_span = util_printf("%s/%s", la_since_s, until);
-    struct round2 r;
-    memset(&r, 0, sizeof(r));
-    for (int q = 0; q < Q_N; q++)
-        r.index[q] = -1;
-    struct outcome o;
-    memset(&o, 0, sizeof(o));
-    add_monitor(&r, api_id, timespan, grain);
-    if (!p.v2)
-        add_reports(&r, api_id, since, until);
-    if (p.workspace && la_since < w->until)
-        add_la(&r, &p, api_id, la_span);
-    if (p.token_metric && p.insights && p.sub_dim[0])
-        add_insights(&r, &p, api_id, timespan, grain);
-    run(arm, &r, &o);
-    explain(&p, &o, missing, notes);
-    window_notes(w, &p, la_since, notes);
-    char *insights_label = util_printf("Application Insights token metrics (namespace '%s')", p.metric_ns);
-    json_t *tokens = o.parsed[Q_LA_TOKENS] ? o.parsed[Q_LA_TOKENS] : o.parsed[Q_INSIGHTS];
-    struct metrics_inputs in = {o.parsed[Q_MON_REQ], o.parsed[Q_MON_DUR], o.parsed[Q_REPORTS], o.parsed[Q_LA_SUBS],
-                                o.parsed[Q_LA_BACKENDS], tokens,
-                                o.parsed[Q_LA_TOKENS] ? "Log Analytics (ApiManagementGatewayLlmLog)" : insights_label,
-                                missing, notes};
-    if (!in.monitor_requests && !in.reports && !in.la_subscriptions)
-        rc = util_error_set(err, o.errs[Q_MON_REQ].code ? o.errs[Q_MON_REQ].code : UTIL_EREMOTE,
-                            "no metrics source answered: %s", o.errs[Q_MON_REQ].message);
-    else {
-        *result = metrics_merge(&in, group_by);
-        json_object_set_new(*result, "api_id", json_string(api_id));
-        json_object_set_new(*result, "since", json_string(since));
-        json_object_set_new(*result, "until", json_string(until));
-        json_object_set_new(*result, "grain", json_string(grain));
-        json_object_set_new(*result, "tier", json_string(p.sku));
-    }
-    round2_free(&r, &o);
     json_decref(missing);
     json_decref(notes);
-    free(insights_label);
-    free(timespan);
-    free(la_span);
     free(p.workspace);
     free(p.insights);
     return rc;

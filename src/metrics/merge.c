@@ -185,6 +185,9 @@ json_t *metrics_merge(const struct metrics_inputs *in, int group_by)
     if (group_by == METRICS_GROUP_TIME && in->monitor_requests) {
         json_object_set(out, "series", json_object_get(in->monitor_requests, "series"));
         json_object_set_new(figures, "series", json_string(SRC_MONITOR));
+    } else if (group_by == METRICS_GROUP_TIME && in->reports_series) {
+        json_object_set(out, "series", in->reports_series);
+        json_object_set_new(figures, "series", json_string(SRC_REPORTS " byTime (throttled = blocked calls)"));
     }
     json_object_set_new(out, "sources",
                         json_pack("{s:o,s:o,s:o}", "figures", figures, "unavailable",

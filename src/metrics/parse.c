@@ -131,6 +131,23 @@ json_t *metrics_parse_reports(json_t *body)
     return out;
 }
 
+json_t *metrics_parse_reports_series(json_t *body)
+{
+    json_t *rows = json_object_get(body, "value");
+    if (!json_is_array(rows))
+        return NULL;
+    json_t *out = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        const char *t = json_string_value(json_object_get(r, "timestamp"));
+        json_array_append_new(out, json_pack("{s:s,s:I,s:I}", "t", t ? t : "", "requests",
+                                             int_of(json_object_get(r, "callCountTotal")), "throttled",
+                                             int_of(json_object_get(r, "callCountBlocked"))));
+    }
+    return out;
+}
+
 json_t *metrics_parse_la(json_t *body)
 {
     json_t *table = json_array_get(json_object_get(body, "tables"), 0);

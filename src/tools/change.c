@@ -403,6 +403,83 @@ static const char *principal(const struct config *cfg)
     return "default credential (Azure CLI or managed identity)";
 }
 
+/* Backend credentials (header and query values, authorization parameters), proxy passwords and
+ * URL query strings never reach the journal: they are replaced by markers. Our tools never change
+ * them, so a revert takes them from the resource as it is now (restore_secrets). */
+#define CHANGE_REDACTED "[redacted: secrets are never journaled]"
+
+#define CHANGE_REDACTED_QUERY "?[redacted query]"
+
+static bool is_redacted(const json_t *v)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), CHANGE_REDACTED) == 0;
+}
+
+/* A URL whose query was redacted: its base (up to '?') matches have's base. */
+static bool redacted_url_matches(const json_t *want, const json_t *have)
+{
+    const char *w = json_string_value(want), *h = json_string_value(have);
+    if (!w || !h || !util_str_ends_with(w, CHANGE_REDACTED_QUERY))
+        return false;
+    size_t base = strlen(w) - strlen(CHANGE_REDACTED_QUERY);
+    return strncmp(w, h, base) == 0 && (h[base] == '?' || h[base] == '\0');
+}
+
+static void redact_body(json_t *body)
+{
+    json_t *props = json_object_get(body, "properties");
+    const char *url = json_string_value(json_object_get(props, "url"));
+    const char *q = url ? strchr(url, '?') : NULL;
+    if (q) { /* query values may be keys (e.g. ?code=) */
+        char *redacted = util_printf("%.*s" CHANGE_REDACTED_QUERY, (int)(q - url), url);
+        json_object_set_new(props, "url", json_string(redacted));
+        free(redacted);
+    }
+    if (json_object_get(props, "credentials"))
+        json_object_set_new(props, "credentials", json_string(CHANGE_REDACTED));
+    json_t *proxy = json_object_get(props, "proxy");
+    if (json_object_get(proxy, "password"))
+        json_object_set_new(proxy, "password", json_string(CHANGE_REDACTED));
+}
+
+/* A journaled body made writable again: redacted secrets come from cur (the resource now).
+ * NEW reference, or NULL with err when the secrets cannot be restored. */
+static json_t *restore_secrets(const json_t *journaled, const json_t *cur, const char *label, util_error *err)
+{
+    json_t *body = json_deep_copy(journaled);
+    json_t *props = json_object_get(body, "properties");
+    json_t *cur_props = json_object_get(cur, "properties");
+    json_t *url = json_object_get(props, "url");
+    if (json_is_string(url) && util_str_ends_with(json_string_value(url), CHANGE_REDACTED_QUERY)) {
+        if (!redacted_url_matches(url, json_object_get(cur_props, "url"))) {
+            json_decref(body);
+            util_error_set(err, UTIL_ECONFLICT, "the %s's URL had a query, which the journal does not keep, and the "
+                           "URL has changed since; restore it by hand", label);
+            return NULL;
+        }
+        json_object_set(props, "url", json_object_get(cur_props, "url"));
+    }
+    if (is_redacted(json_object_get(props, "credentials"))) {
+        json_t *c = json_object_get(cur_props, "credentials");
+        if (!c) {
+            json_decref(body);
+            util_error_set(err, UTIL_ECONFLICT, "the %s had credentials, which the journal does not keep, and it no "
+                           "longer has any to carry over; restore it by hand", label);
+            return NULL;
+        }
+        json_object_set(props, "credentials", c);
+    }
+    json_t *proxy = json_object_get(props, "proxy");
+    if (is_redacted(json_object_get(proxy, "password"))) {
+        json_t *pw = json_object_get(json_object_get(cur_props, "proxy"), "password");
+        if (pw)
+            json_object_set(proxy, "password", pw);
+        else
+            json_object_del(proxy, "password");
+    }
+    return body;
+}
+
 static json_t *journal_record(struct change *ch, const char *change_id)
 {
     char now[32];
@@ -412,6 +489,8 @@ static json_t *journal_record(struct change *ch, const char *change_id)
     json_array_foreach(ch->todo, i, w) {
         json_t *r = json_deep_copy(w);
         json_object_del(r, "diff");
+        redact_body(json_object_get(r, "before"));
+        redact_body(json_object_get(r, "after"));
         json_array_append_new(res, r);
     }
     json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:s, s:o}", "time", now, "change_id", change_id, "tool", ch->tool,
@@ -494,12 +573,14 @@ static bool contains(const json_t *have, const json_t *want)
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)want, key, v)
-        if (strcmp(key, "format") != 0 && !contains(json_object_get(have, key), v))
+        if (strcmp(key, "format") != 0 && !is_redacted(v) && !redacted_url_matches(v, json_object_get(have, key)) &&
+            !contains(json_object_get(have, key), v))
             return false;
     return true;
 }
 
-/* True when the resource is still as the recorded change w left it. */
+/* True when the resource is still as the recorded change w left it: same ETag, or (re-saved
+ * since) the same content as written. */
 static bool still_as_written(const json_t *w, const json_t *cur, const char *cur_etag)
 {
     json_t *after = json_object_get(w, "after");
@@ -508,8 +589,8 @@ static bool still_as_written(const json_t *w, const json_t *cur, const char *cur
     if (!cur)
         return false;
     const char *etag = jstr(w, "etag_after");
-    if (etag && cur_etag)
-        return !strcmp(etag, cur_etag);
+    if (etag && cur_etag && !strcmp(etag, cur_etag))
+        return true;
     return contains(json_object_get(cur, "properties"), json_object_get(after, "properties"));
 }
 
@@ -527,13 +608,15 @@ int change_plan_revert(struct change *ch, struct arm_client *arm, const json_t *
         if (rc == 0 && !still_as_written(w, cur, etag))
             rc = util_error_set(err, UTIL_ECONFLICT, "the %s was changed since change %s was applied; nothing was "
                                 "written. Read it (get_policy for a policy) and apply by hand", label, id);
-        json_t *before = json_object_get(w, "before");
+        json_t *before = json_object_get(w, "before"), *restored = NULL;
+        if (rc == 0 && !json_is_null(before) && !(restored = restore_secrets(before, cur, label, err)))
+            rc = err->code;
         if (rc == 0)
             rc = change_add(ch, &(struct change_write){.path = jstr(w, "path"), .label = label, .read_query = rq,
-                                                       .before = cur, .etag = etag,
-                                                       .after = json_is_null(before) ? NULL : before,
+                                                       .before = cur, .etag = etag, .after = restored,
                                                        .before_text = jstr(w, "after_text"),
                                                        .after_text = jstr(w, "before_text")}, err);
+        json_decref(restored);
         json_decref(cur);
         free(etag);
         if (rc)

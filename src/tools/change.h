@@ -134,8 +134,8 @@ int change_journal_find(const char *path, const char *id, json_t **record, util_
  * before/after are the bodies (before as read, after as PUT; null = absent / deleted). */
 
 /* For revert_change: a change that puts every resource of `record` back to its `before`. For each
- * resource it reads the current state; unless its ETag equals the record's etag_after (or, when
- * that is unknown, its content still matches the record's after), it fails with UTIL_ECONFLICT
+ * resource it reads the current state; unless its ETag equals the record's etag_after or its
+ * content still matches the record's after (then its current ETag is used), it fails with UTIL_ECONFLICT
  * ("... was changed since change X was applied; read it with get_policy and apply by hand") and
  * nothing is written. On success fills ch with the restoring writes. */
 int change_plan_revert(struct change *ch, struct arm_client *arm, const json_t *record, util_error *err);

@@ -318,7 +318,7 @@ test('a concurrent change between read and write is a conflict that writes nothi
   }
 });
 
-test('backend credentials are never shown, and an update keeps them', async () => {
+test('backend credentials are never shown nor journaled; an update and its revert keep them', async () => {
   const SECRETS = ['hdr-secret-value-4711', 'query-secret-value-0815', 'auth-param-secret-1234', 'proxy-pass-secret-99',
     'url-code-secret-5678'];
   const t = await setup({ edit(demo) {
@@ -344,9 +344,20 @@ test('backend credentials are never shown, and an update keeps them', async () =
     const stored = (await t.sim.state(backendPath('eastus-aoai'))).resource.properties;
     assert.deepEqual(stored.credentials.header, { 'api-key': [SECRETS[0]] }, 'the update kept the credentials');
     assert.equal(stored.proxy.password, SECRETS[3]);
+    // the journal holds no credential value, and reverting from it keeps the credentials
+    const journal = readFileSync(t.audit, 'utf8');
+    assert.match(journal, /redacted: secrets are never journaled/);
+    const back = ok(await t.call('revert_change', { change_id: r.change_id }));
+    assert.equal(back.applied, true);
+    const reverted = (await t.sim.state(backendPath('eastus-aoai'))).resource.properties;
+    assert.deepEqual(reverted.credentials, stored.credentials, 'the revert kept the credentials');
+    assert.equal(reverted.proxy.password, SECRETS[3]);
+    assert.notDeepEqual(reverted.circuitBreaker, stored.circuitBreaker, 'the revert restored the breaker');
+    const journalAfter = readFileSync(t.audit, 'utf8');
     for (const s of SECRETS) {
       for (const o of t.outputs) assert.ok(!o.includes(s), `a tool output shows ${s}`);
       assert.ok(!t.stderr().includes(s), `stderr shows ${s}`);
+      assert.ok(!journalAfter.includes(s), `the journal holds ${s}`);
     }
   } finally {
     await t.close();

@@ -127,7 +127,9 @@ test('v2 tier: no reports API (said why), teams from Log Analytics; without Log 
       const la = r.sources.unavailable.find((u) => u.source === 'Log Analytics');
       assert.match(la.fix, /Log Analytics workspace .* per-team 429s on v2 tiers/);
       assert.match(res.content[0].text, /unavailable: Log Analytics/);
-      assert.equal(r.totals.tokens, null);
+      // tokens still come from the API's llm-emit-token-metric, through the service's App Insights logger
+      assert.match(r.sources.figures.tokens, /Application Insights token metrics \(namespace 'openai'\)/);
+      assert.ok(r.totals.tokens.total > 0);
     } finally { await s.close(); }
   });
 
@@ -234,7 +236,7 @@ test('one source failing: Log Analytics refused, per-team figures fall back to t
       assert.equal(row(r, id).requests, c.requests, `${id} requests (reports)`);
       assert.equal(row(r, id).throttled, c.throttled, `${id} blocked calls (reports)`);
     }
-    assert.equal(r.totals.tokens, null);
+    assert.match(r.sources.figures.tokens, /Application Insights/);
     assert.match(res.content[0].text, /unavailable: Log Analytics/);
   } finally { await s.close(); }
 });
@@ -291,10 +293,51 @@ test('concurrency: the discovery calls overlap, and so do the source queries (fr
     const reqs = (await s.sim.requests()).filter((q) => q.path.startsWith('/subscriptions/'));
     const isQuery = (q) => /metrics|reports|api\/query/.test(q.path);
     const discovery = reqs.filter((q) => !isQuery(q)), queries = reqs.filter(isQuery);
-    assert.equal(discovery.length, 4, 'API, service, diagnostic settings, API policy');
-    assert.equal(queries.length, 6, '2 Monitor + 1 reports + 3 Log Analytics');
+    assert.equal(discovery.length, 5, 'API, service, diagnostic settings, API policy, loggers');
+    assert.equal(queries.length, 7, '2 Monitor + 1 reports + 3 Log Analytics + 1 Application Insights');
     const overlapAll = (list) => Math.max(...list.map((q) => q.start_us)) < Math.min(...list.map((q) => q.end_us));
-    assert.ok(overlapAll(discovery), 'the 4 discovery requests were in flight together');
-    assert.ok(overlapAll(queries), 'the 6 source queries were in flight together');
+    assert.ok(overlapAll(discovery), 'the 5 discovery requests were in flight together');
+    assert.ok(overlapAll(queries), 'the 7 source queries were in flight together');
   } finally { await s.close(); }
 });
+
+test('tokens without Log Analytics: Application Insights token metrics of the emit-token-metric policy', async () => {
+  const d = demoScenario();
+  delete d.traffic.log_analytics;
+  const s = await session(d);
+  try {
+    const res = await s.call('get_metrics', { api_id: API, since: '3h' });
+    const r = ok(res);
+    const t = await agrees(s.sim, r, { teams: false });
+    assert.match(r.sources.figures.tokens, /Application Insights token metrics \(namespace 'openai'\)/);
+    assert.match(r.sources.figures.by_subscription, /reports API/);
+    const per = { prompt: 700, completion: 300 }; // tokens_per_request 1000, prompt_share 0.7
+    assert.deepEqual(r.totals.tokens, { prompt: t.totals.metric_calls * per.prompt,
+      completion: t.totals.metric_calls * per.completion, total: t.totals.metric_calls * 1000 });
+    for (const [id, c] of Object.entries(t.by_subscription))
+      assert.equal(row(r, id).tokens.total, c.metric_calls * 1000, `${id} tokens`);
+    const q = (await s.sim.requests()).find((x) => x.path.includes('/components/appi-aigw-demo/'));
+    assert.match(decodeURIComponent(q.query), /metricnamespace=openai/);
+    assert.match(decodeURIComponent(q.query), /Subscription ID eq '\*' and API ID eq 'aoai-completions'/);
+  } finally { await s.close(); }
+});
+
+test('Azure Monitor refused: totals from the team rows and the series from reports byTime, both labelled',
+  async () => {
+    const s = await session();
+    try {
+      await s.sim.faults({ rules: [{ path_contains: 'Microsoft.Insights/metrics', status: 403 }] });
+      const res = await s.call('get_metrics', { api_id: API, since: '6h', group_by: 'time' });
+      const r = ok(res);
+      const t = await simTraffic(s.sim, r);
+      assert.equal(r.totals.requests, t.totals.requests);
+      assert.equal(r.totals.throttled, t.totals.throttled);
+      assert.equal(r.totals.avg_latency_ms, null, 'no source for it');
+      assert.match(r.sources.figures.totals, /sum of the per-subscription rows/);
+      assert.match(r.sources.figures.series, /reports API byTime/);
+      assert.ok(r.series.length >= 24 && r.series.length <= 25, `${r.series.length} rows of 15 minutes`);
+      assert.equal(r.series.reduce((n, p) => n + p.requests, 0), t.totals.requests, 'the rows add up to the window');
+      assert.ok(r.sources.unavailable.some((u) => u.source === 'Azure Monitor metrics'));
+      assert.match(res.content[0].text, /unavailable: Azure Monitor metrics/);
+    } finally { await s.close(); }
+  });

@@ -272,6 +272,19 @@ test('revert refuses when the resource changed since, and a created policy is de
     assert.equal(await puts(t.sim), 0);
     assert.equal(await t.policyValue(), touched);
 
+    // changed and changed back since (new ETag, same content): the revert goes ahead
+    const legacy = `${SERVICE}/apis/legacy-chat/policies/policy`;
+    const l0 = await t.policyValue(legacy);
+    const l1 = l0.replace('<base />', '<base />\n        <!-- one -->');
+    const a1 = await t.call('apply_policy', { api_id: 'legacy-chat', policy_xml: l1 });
+    const etag1 = (await t.sim.state(legacy)).etag;
+    await t.call('apply_policy', { api_id: 'legacy-chat', policy_xml: l0 });
+    await t.call('apply_policy', { api_id: 'legacy-chat', policy_xml: l1 });
+    assert.notEqual((await t.sim.state(legacy)).etag, etag1);
+    const r1 = await t.call('revert_change', { change_id: a1.structuredContent.change_id });
+    assert.ok(!r1.isError, r1.content[0].text);
+    assert.equal(await t.policyValue(legacy), l0);
+
     const unknown = await t.call('revert_change', { change_id: '00000000-0000-4000-8000-000000000000' });
     assert.ok(unknown.isError);
     assert.match(unknown.content[0].text, /no change 00000000-0000-4000-8000-000000000000 in the journal/);

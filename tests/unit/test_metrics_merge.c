@@ -121,7 +121,7 @@ static void merges_with_log_analytics(void **state)
     json_t *b1 = load(monitor_requests), *b2 = load(monitor_durations), *b3 = load(reports), *b4 = load(la_subs),
            *b5 = load(la_tokens);
     struct metrics_inputs in = {metrics_parse_monitor_requests(b1), metrics_parse_monitor_durations(b2),
-                                metrics_parse_reports(b3), metrics_parse_la(b4), NULL, metrics_parse_la(b5),
+                                metrics_parse_reports(b3), NULL, metrics_parse_la(b4), NULL, metrics_parse_la(b5),
                                 "Log Analytics (ApiManagementGatewayLlmLog)", NULL, NULL};
     json_t *r = metrics_merge(&in, METRICS_GROUP_TIME);
     json_t *t = json_object_get(r, "totals");
@@ -170,6 +170,21 @@ static void merges_with_log_analytics(void **state)
                                json_object_get(json_object_get(r, "sources"), "figures"), "totals")),
                            "sum of the per-subscription rows"));
     json_decref(r);
+    /* ... and a series then comes from the reports API's byTime, labelled. */
+    json_t *bt = load("{\"value\":[{\"timestamp\":\"2026-11-25T00:00:00Z\",\"interval\":\"PT1H\",\"callCountTotal\":9,"
+                      "\"callCountBlocked\":2},{\"timestamp\":\"2026-11-25T01:00:00Z\",\"callCountTotal\":4}]}");
+    in.reports_series = metrics_parse_reports_series(bt);
+    r = metrics_merge(&in, METRICS_GROUP_TIME);
+    json_t *points = json_object_get(r, "series");
+    assert_int_equal(json_array_size(points), 2);
+    assert_int_equal(geti(json_array_get(points, 0), "throttled"), 2);
+    assert_int_equal(geti(json_array_get(points, 1), "requests"), 4);
+    assert_non_null(strstr(json_string_value(json_object_get(
+                               json_object_get(json_object_get(r, "sources"), "figures"), "series")),
+                           "byTime (throttled = blocked calls)"));
+    json_decref(r);
+    json_decref(in.reports_series);
+    json_decref(bt);
     json_decref(mon);
     json_decref(la);
     json_decref(in.monitor_durations);
@@ -201,8 +216,8 @@ static void text_for_fifty_subscriptions(void **state)
     json_t *b1 = load(monitor_requests);
     json_t *missing = json_pack("[{s:s,s:s,s:s}]", "source", "token counts", "reason", "GatewayLlmLogs do not reach Log "
                                 "Analytics", "fix", "add the GatewayLlmLogs category");
-    struct metrics_inputs in = {metrics_parse_monitor_requests(b1), NULL, NULL, metrics_parse_la(la), NULL, NULL,
-                                NULL, missing, NULL};
+    struct metrics_inputs in = {metrics_parse_monitor_requests(b1), NULL, NULL, NULL, metrics_parse_la(la), NULL,
+                                NULL, NULL, missing, NULL};
     json_t *r = metrics_merge(&in, METRICS_GROUP_SUBSCRIPTION);
     json_object_set_new(r, "api_id", json_string("aoai-completions"));
     json_object_set_new(r, "since", json_string("2026-11-24T08:00:00Z"));
