@@ -59,8 +59,10 @@ int64_t metrics_grain_reports(int64_t window, int max_points);
  * {"requests","successful","blocked","failed","throttled","series":[{"t","requests","throttled"}]}. */
 json_t *metrics_parse_monitor_requests(json_t *body);
 /* Monitor Duration and BackendDuration (aggregation Average,Count) →
- * {"avg_latency_ms","avg_backend_latency_ms"} (each null without data). */
-json_t *metrics_parse_monitor_durations(json_t *body);
+ * {"avg_latency_ms","avg_backend_latency_ms"} (each null without data): bin averages weighted by
+ * their Count, or, where Azure gives none, by the requests of the same bin in requests_series
+ * (the "series" of metrics_parse_monitor_requests; may be NULL). */
+json_t *metrics_parse_monitor_durations(json_t *body, json_t *requests_series);
 /* reports/bySubscription → {subscription id: row} with the row counters (throttled = blocked calls). */
 json_t *metrics_parse_reports(json_t *body);
 /* reports/byTime → [{"t", "requests", "throttled" (= blocked calls)}]: the series when Monitor fails. */

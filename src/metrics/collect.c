@@ -286,7 +286,7 @@ static void run(struct arm_client *arm, struct round2 *r, struct outcome *o)
         json_t *b = res[i].body;
         o->parsed[q] = rcs[i] ? NULL
                        : q == Q_MON_REQ ? metrics_parse_monitor_requests(b)
-                       : q == Q_MON_DUR ? metrics_parse_monitor_durations(b)
+                       : q == Q_MON_DUR ? metrics_parse_monitor_durations(b, json_object_get(o->parsed[Q_MON_REQ], "series"))
                        : q == Q_REPORTS ? metrics_parse_reports(b)
                        : q == Q_REPORTS_TIME ? metrics_parse_reports_series(b)
                        : q == Q_INSIGHTS ? metrics_parse_token_metrics(b)
@@ -362,7 +362,10 @@ static void window_notes(const struct metrics_window *w, const struct plan *p, i
         json_array_append_new(notes, json_sprintf("since clamped from %s to %s: Azure Monitor keeps %d days", a, b,
                                                   METRICS_MONITOR_RETENTION_DAYS));
     }
-    if (p->workspace && la_since > w->since) {
+    if (p->workspace && la_since >= w->until)
+        json_array_append_new(notes, json_sprintf("the window is older than the %d days Log Analytics keeps: it "
+                                                  "was not asked", METRICS_LA_RETENTION_DAYS));
+    else if (p->workspace && la_since > w->since) {
         util_time_iso8601(la_since, b, sizeof(b));
         json_array_append_new(notes, json_sprintf("Log Analytics rows start at %s (%d-day workspace retention)", b,
                                                   METRICS_LA_RETENTION_DAYS));

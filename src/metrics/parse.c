@@ -71,8 +71,26 @@ json_t *metrics_parse_monitor_requests(json_t *body)
     return out;
 }
 
-/* Average over the window of a metric with aggregation Average,Count: Σ(avg × count) / Σ count. */
-static json_t *weighted_average(json_t *body, const char *name)
+/* The weight of one point: its Count when the metric gave one, else the requests of the same
+ * timestamp in the Requests series (Azure lists only Average/Minimum/Maximum for the duration
+ * metrics), else 1. */
+static double point_weight(json_t *p, json_t *requests_series)
+{
+    json_t *n = json_object_get(p, "count");
+    if (json_is_number(n))
+        return json_number_value(n);
+    const char *t = json_string_value(json_object_get(p, "timeStamp"));
+    size_t i;
+    json_t *s;
+    json_array_foreach(requests_series, i, s) {
+        if (t && !strcmp(t, json_string_value(json_object_get(s, "t"))))
+            return (double)json_integer_value(json_object_get(s, "requests"));
+    }
+    return requests_series ? 0 : 1;
+}
+
+/* Average over the window: Σ(average × weight) / Σ weight. */
+static json_t *weighted_average(json_t *body, const char *name, json_t *requests_series)
 {
     json_t *metric = metric_named(body, name);
     double sum = 0, count = 0;
@@ -80,22 +98,21 @@ static json_t *weighted_average(json_t *body, const char *name)
     json_t *ts, *p;
     json_array_foreach(json_object_get(metric, "timeseries"), i, ts) {
         json_array_foreach(json_object_get(ts, "data"), j, p) {
-            json_t *avg = json_object_get(p, "average"), *n = json_object_get(p, "count");
-            if (json_is_number(avg) && json_is_number(n)) {
-                sum += json_number_value(avg) * json_number_value(n);
-                count += json_number_value(n);
-            }
+            json_t *avg = json_object_get(p, "average");
+            double w = json_is_number(avg) ? point_weight(p, requests_series) : 0;
+            sum += w * json_number_value(avg);
+            count += w;
         }
     }
     return count > 0 ? json_integer((json_int_t)llround(sum / count)) : json_null();
 }
 
-json_t *metrics_parse_monitor_durations(json_t *body)
+json_t *metrics_parse_monitor_durations(json_t *body, json_t *requests_series)
 {
     if (!metric_named(body, "Duration"))
         return NULL;
-    return json_pack("{s:o,s:o}", "avg_latency_ms", weighted_average(body, "Duration"), "avg_backend_latency_ms",
-                     weighted_average(body, "BackendDuration"));
+    return json_pack("{s:o,s:o}", "avg_latency_ms", weighted_average(body, "Duration", requests_series),
+                     "avg_backend_latency_ms", weighted_average(body, "BackendDuration", requests_series));
 }
 
 static const char *last_segment(const char *id)

@@ -17,7 +17,6 @@
 #define MONITOR_VERSION "2024-02-01"
 #define DIAG_VERSION "2021-05-01-preview"
 #define LA_VERSION "2017-10-01"
-#define MAX_POINTS 1500
 
 /* The KQL shapes the client sends; "%s" is the API id (a copy of the wire contract, not shared code). */
 static const char *const kql_subscriptions =
@@ -190,7 +189,7 @@ static int report_by_time(sim_state *st, const sim_request *req, const char *api
         return -1;
     }
     double start = floor(from / (double)step) * (double)step;
-    if ((to - start) / (double)step > MAX_POINTS) {
+    if ((to - start) / (double)step > SIM_TRAFFIC_MAX_POINTS) {
         sim_response_arm_error(resp, 400, "ValidationError", NULL, "The interval gives too many rows for this window.");
         return -1;
     }
@@ -388,63 +387,75 @@ bool sim_traffic_interval(const char *interval, int64_t *step)
     return false;
 }
 
-static void metrics_route(sim_state *st, const sim_request *req, sim_response *resp)
-{
-    static const char *const versions[] = {MONITOR_VERSION, "2023-10-01", "2018-01-01", NULL};
-    if (!sim_traffic_version_ok(req, versions, resp))
-        return;
-    const char *timespan = json_string_value(json_object_get(req->query, "timespan"));
-    const char *interval = json_string_value(json_object_get(req->query, "interval"));
-    const char *names = json_string_value(json_object_get(req->query, "metricnames"));
-    const char *aggs_in = json_string_value(json_object_get(req->query, "aggregation"));
+struct mquery {
+    const char *timespan, *interval;
     double from, to;
     int64_t step;
-    if (!timespan || sim_traffic_timespan(timespan, &from, &to) != 0) {
+    struct mfilter f;
+};
+
+/* Checks timespan, interval, the number of points and $filter; 0, or -1 with resp filled. */
+static int metrics_args(const sim_request *req, struct mquery *q, sim_response *resp)
+{
+    q->timespan = json_string_value(json_object_get(req->query, "timespan"));
+    q->interval = json_string_value(json_object_get(req->query, "interval"));
+    if (!q->interval)
+        q->interval = "PT1H";
+    char bad[300] = "";
+    if (!q->timespan || sim_traffic_timespan(q->timespan, &q->from, &q->to) != 0)
         sim_response_arm_error(resp, 400, "BadRequest", NULL, "Invalid timespan '%s': expected START/END in ISO 8601.",
-                               timespan ? timespan : "");
-        return;
-    }
-    if (!sim_traffic_interval(interval ? interval : "PT1H", &step)) {
+                               q->timespan ? q->timespan : "");
+    else if (!sim_traffic_interval(q->interval, &q->step))
         sim_response_arm_error(resp, 400, "BadRequest", NULL,
                                "Invalid interval '%s': supported are PT1M, PT5M, PT15M, PT30M, PT1H, PT6H, PT12H, P1D.",
-                               interval);
-        return;
-    }
-    if ((to - from) / (double)step > MAX_POINTS) {
+                               q->interval);
+    else if ((q->to - q->from) / (double)q->step > SIM_TRAFFIC_MAX_POINTS)
         sim_response_arm_error(resp, 400, "BadRequest", NULL,
-                               "The query would return more than %d points: use a larger interval.", MAX_POINTS);
-        return;
-    }
-    struct mfilter f;
-    char bad[300] = "";
-    if (parse_monitor_filter(json_string_value(json_object_get(req->query, "$filter")), &f, bad, sizeof(bad)) != 0) {
+                               "The query would return more than %d points: use a larger interval.", SIM_TRAFFIC_MAX_POINTS);
+    else if (parse_monitor_filter(json_string_value(json_object_get(req->query, "$filter")), &q->f, bad, sizeof(bad)))
         sim_response_arm_error(resp, 400, "BadRequest", NULL,
                                "Unsupported $filter clause '%s': apim-sim knows \"ApiId eq '...'\", "
                                "\"GatewayResponseCode eq '...'|'*'\", \"BackendResponseCode eq '*'\", \"Location eq '*'\".",
                                bad);
+    else
+        return 0;
+    return -1;
+}
+
+static bool service_metric(const char *m)
+{
+    return !strcmp(m, "Requests") || !strcmp(m, "Duration") || !strcmp(m, "BackendDuration");
+}
+
+static void metrics_route(sim_state *st, const sim_request *req, sim_response *resp)
+{
+    static const char *const versions[] = {MONITOR_VERSION, "2023-10-01", "2018-01-01", NULL};
+    struct mquery q;
+    const char *names = json_string_value(json_object_get(req->query, "metricnames"));
+    const char *aggs_in = json_string_value(json_object_get(req->query, "aggregation"));
+    if (!sim_traffic_version_ok(req, versions, resp) || metrics_args(req, &q, resp) != 0)
+        return;
+    if (!names) {
+        sim_response_arm_error(resp, 400, "BadRequest", NULL, "'metricnames' is required by apim-sim.");
         return;
     }
-    char *aggs = sim_lower(aggs_in ? aggs_in : "average");
-    char *list = util_strdup(names ? names : "");
+    char *aggs = sim_lower(aggs_in ? aggs_in : "average"), *list = util_strdup(names);
     json_t *value = json_array();
-    bool ok = names != NULL;
-    for (char *save = NULL, *m = strtok_r(list, ",", &save); ok && m; m = strtok_r(NULL, ",", &save)) {
-        ok = !strcmp(m, "Requests") || !strcmp(m, "Duration") || !strcmp(m, "BackendDuration");
-        if (ok)
-            json_array_append_new(value, metric_value(st, m, aggs, &f, from, to, (double)step));
-        else
-            sim_response_arm_error(resp, 400, "BadRequest", NULL,
-                                   "Failed to find metric configuration for provider: Microsoft.ApiManagement, "
-                                   "resource Type: service, metric: %s, Valid metrics: Requests,Duration,BackendDuration",
-                                   m);
+    for (char *save = NULL, *m = strtok_r(list, ",", &save); value && m; m = strtok_r(NULL, ",", &save)) {
+        if (service_metric(m)) {
+            json_array_append_new(value, metric_value(st, m, aggs, &q.f, q.from, q.to, (double)q.step));
+            continue;
+        }
+        sim_response_arm_error(resp, 400, "BadRequest", NULL,
+                               "Failed to find metric configuration for provider: Microsoft.ApiManagement, resource "
+                               "Type: service, metric: %s, Valid metrics: Requests,Duration,BackendDuration", m);
+        json_decref(value);
+        value = NULL;
     }
-    if (!names)
-        sim_response_arm_error(resp, 400, "BadRequest", NULL, "'metricnames' is required by apim-sim.");
-    if (ok)
-        sim_response_json(resp, 200, json_pack("{s:i,s:s,s:s,s:o,s:s,s:s}", "cost", 0, "timespan", timespan, "interval",
-                                               interval ? interval : "PT1H", "value", json_incref(value), "namespace",
+    if (value)
+        sim_response_json(resp, 200, json_pack("{s:i,s:s,s:s,s:o,s:s,s:s}", "cost", 0, "timespan", q.timespan,
+                                               "interval", q.interval, "value", value, "namespace",
                                                "Microsoft.ApiManagement/service", "resourceregion", location(st)));
-    json_decref(value);
     free(list);
     free(aggs);
 }

@@ -8,6 +8,8 @@
  *                     windows add up exactly
  *   traffic.c         reports API, Azure Monitor metrics, diagnostic settings, the Log Analytics
  *                     query API (through ARM) and GET /_sim/traffic
+ *   traffic_insights.c  the service's Application Insights logger and the token metrics an
+ *                     emit-token-metric policy sends there
  * The model is documented in docs/apim-sim.md ("Traffic").
  *
  * Ownership: every function is called with the state lock held. Functions returning json_t *
@@ -19,6 +21,7 @@
 #include "sim.h"
 
 #define SIM_TRAFFIC_MAX_BACKENDS 8
+#define SIM_TRAFFIC_MAX_POINTS 1500 /* data points or rows one traffic answer may hold */
 
 /* Tokens per request split as the model does (prompt, completion). */
 void sim_traffic_tokens_per_request(sim_state *st, int64_t *prompt, int64_t *completion);

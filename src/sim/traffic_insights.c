@@ -167,7 +167,7 @@ static void answer_metrics(sim_state *st, const sim_request *req, json_t *mcfg, 
     struct ifilter f;
     char bad[300] = "";
     if (!timespan || sim_traffic_timespan(timespan, &from, &to) != 0 || !sim_traffic_interval(interval ? interval : "PT1H", &step) ||
-        (to - from) / (double)step > 1500 || !names) {
+        (to - from) / (double)step > SIM_TRAFFIC_MAX_POINTS || !names) {
         sim_response_arm_error(resp, 400, "BadRequest", NULL,
                                "apim-sim needs 'timespan' START/END, a supported 'interval' (PT1M..P1D, at most 1500 "
                                "points) and 'metricnames'.");

@@ -9,6 +9,7 @@
 #include "traffic.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define HIT_MS 60      /* duration of a request served from the semantic cache */

@@ -1,6 +1,7 @@
 /* get_metrics: the read tool answering "now look at the numbers" (tools.md §3) — a thin wrapper
  * over the metrics module: validates the window, collects and merges the sources, and returns the
  * result with its compact text report. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "metrics.h"

@@ -36,6 +36,8 @@ test('--demo serves the simulated gateway with no configuration at all, results 
   // nothing but PATH and HOME: no Azure variables
   const s = await connect({ args: ['--demo'], env: { HOME: t.dir } });
   try {
+    // the line is written before initialize is answered; give the pipe a moment to deliver it
+    for (let i = 0; i < 100 && !simPort(s.stderr()); i++) await sleep(20);
     assert.match(s.stderr(), /DEMO MODE/);
     assert.match(s.stderr(), /SIMULATED/);
     const port = simPort(s.stderr());
@@ -53,6 +55,7 @@ test('--demo serves the simulated gateway with no configuration at all, results 
     await s.close();
     assert.ok(await waitGone(port), 'apim-sim stops when the server exits');
   } finally {
+    await s.close();
     t.cleanup();
   }
 });
@@ -68,10 +71,13 @@ test('--demo: the simulator also stops when the server is killed with SIGKILL', 
     await sleep(50);
     port = simPort(err);
   }
-  assert.ok(port > 0, `no demo line on stderr: ${err}`);
-  assert.ok(await simAnswers(port));
-  proc.kill('SIGKILL');
-  await waitExit(proc);
+  try {
+    assert.ok(port > 0, `no demo line on stderr: ${err}`);
+    assert.ok(await simAnswers(port));
+  } finally {
+    proc.kill('SIGKILL');
+    await waitExit(proc);
+  }
   assert.ok(await waitGone(port), 'apim-sim stops when the server is killed');
   t.cleanup();
 });

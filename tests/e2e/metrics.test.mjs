@@ -2,8 +2,10 @@
 // apim-sim's traffic model — the demo on a classic and on a v2 tier, with and without Log Analytics;
 // the three seed flows (quota cut → growth's 429s rise, failover → traffic moves to the priority-2
 // backend, semantic cache applied → hit rate), each closed by one get_metrics call whose numbers
-// must equal the simulator's own counters (GET /_sim/traffic); an empty window, a clamped window,
-// bad windows, and one source failing while the others still answer.
+// must equal the simulator's own counters (GET /_sim/traffic), on a classic and on a v2 tier; an
+// empty window, a clamped window, bad windows; one source failing (Log Analytics, Azure Monitor)
+// while the others still answer; tokens from Application Insights when Log Analytics is absent;
+// both query rounds in flight together; and the traffic routes' shapes against Microsoft's examples.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -176,27 +178,29 @@ test('failover rehearsal: eastus removed from the pool, traffic moves to westeur
 
 test('semantic cache applied with apply_policy: the hit rate goes from none to the simulated rate', async () => {
   const original = demoScenario().apis.find((a) => a.name === API).policy;
-  const noCache = fastScenario((d) => {
+  const noCache = (d) => {
     const api = d.apis.find((a) => a.name === API);
     api.policy = api.policy.replace(/<azure-openai-semantic-cache-lookup[\s\S]*?<\/azure-openai-semantic-cache-lookup>/, '');
     return d;
-  });
-  const s = await session(noCache);
-  try {
-    const t0 = nowSec();
-    ok(await s.call('apply_policy', { api_id: API, policy_xml: original.replace('score-threshold="0.8"',
-      'score-threshold="0.5"') }));
-    const t1 = nowSec() + 1;
-    await until(t1 + 3);
-    const before = ok(await s.call('get_metrics', { api_id: API, since: iso(t0 - 3), until: iso(t0) }));
-    const cached = ok(await s.call('get_metrics', { api_id: API, since: iso(t1), until: iso(t1 + 3) }));
-    await agrees(s.sim, before);
-    await agrees(s.sim, cached);
-    assert.equal(before.totals.cache_hit_rate, null);
-    assert.equal(before.totals.cache_hits, 0);
-    assert.ok(cached.totals.cache_hit_rate > 0.7 && cached.totals.cache_hit_rate < 0.8, `${cached.totals.cache_hit_rate}`);
-    assert.ok(cached.totals.avg_latency_ms < before.totals.avg_latency_ms, 'cache hits are faster');
-  } finally { await s.close(); }
+  };
+  for (const scenario of [fastScenario(noCache), fastScenario((d) => v2(noCache(d)))]) {
+    const s = await session(scenario);
+    try {
+      const t0 = nowSec();
+      ok(await s.call('apply_policy', { api_id: API, policy_xml: original.replace('score-threshold="0.8"',
+        'score-threshold="0.5"') }));
+      const t1 = nowSec() + 1;
+      await until(t1 + 3);
+      const before = ok(await s.call('get_metrics', { api_id: API, since: iso(t0 - 3), until: iso(t0) }));
+      const cached = ok(await s.call('get_metrics', { api_id: API, since: iso(t1), until: iso(t1 + 3) }));
+      await agrees(s.sim, before);
+      await agrees(s.sim, cached);
+      assert.equal(before.totals.cache_hit_rate, null);
+      assert.equal(before.totals.cache_hits, 0);
+      assert.ok(cached.totals.cache_hit_rate > 0.7 && cached.totals.cache_hit_rate < 0.8, `${cached.totals.cache_hit_rate}`);
+      assert.ok(cached.totals.avg_latency_ms < before.totals.avg_latency_ms, 'cache hits are faster');
+    } finally { await s.close(); }
+  }
 });
 
 test('empty, clamped and invalid windows', async () => {
@@ -211,6 +215,10 @@ test('empty, clamped and invalid windows', async () => {
     assert.match(clamped.sources.notes.join(' '), /Log Analytics rows start at .*30-day/);
     assert.ok(Date.parse(clamped.since) >= Date.now() - 93 * 86400e3 - 60e3);
     await agrees(s.sim, clamped, { teams: false });
+    const old = ok(await s.call('get_metrics', { api_id: API, since: '60d', until: '40d' }));
+    assert.match(old.sources.notes.join(' '), /older than the 30 days Log Analytics keeps/);
+    assert.match(old.sources.figures.by_subscription, /reports API/, 'the reports API still has the teams');
+    await agrees(s.sim, old, { teams: false });
     const bad = async (args, pattern) => {
       const r = await s.call('get_metrics', { api_id: API, ...args });
       assert.equal(r.isError, true);

@@ -124,17 +124,18 @@ test('after the cut, growth\'s 429s rise in the next metrics window (get_metrics
     try {
       const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
       const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-      // windows are whole seconds: cut right after a second starts, then let 6 s of traffic pass
-      const t0 = Math.ceil(Date.now() / 1000) * 1000;
-      await sleep(t0 - Date.now());
+      // windows are whole seconds: the "before" window ends when the cut starts, the "after" window
+      // starts at the first whole second after the cut has landed, however long the call took
+      const t0 = Math.floor(Date.now() / 1000) * 1000;
       assert.equal(ok(await call(s.client, 'update_quota', { subscription_id: 'growth', tpm: 100000 })).applied, true);
-      await sleep(t0 + 6500 - Date.now());
+      const t1 = Math.ceil(Date.now() / 1000) * 1000;
+      await sleep(t1 + 6500 - Date.now());
       const throttled = async (from, to) => {
         const m = ok(await call(s.client, 'get_metrics', { api_id: 'aoai-completions', since: iso(from), until: iso(to) }));
         return Object.fromEntries(m.by_subscription.map((x) => [x.subscription_id, x.throttled]));
       };
       const before = await throttled(t0 - 6000, t0);
-      const afterCut = await throttled(t0, t0 + 6000);
+      const afterCut = await throttled(t1, t1 + 6000);
       // growth asks 180k TPM (250k in bursts): under 200k it is throttled at most 50 req/min, under 100k at least 80
       assert.ok(afterCut.growth > before.growth, `growth 429s: before ${before.growth}, after ${afterCut.growth}`);
       assert.equal(afterCut['prod-critical'] ?? 0, 0);

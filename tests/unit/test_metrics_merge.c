@@ -90,10 +90,20 @@ static void parses_monitor(void **state)
     json_decref(r);
     json_decref(b);
     b = load(monitor_durations);
-    r = metrics_parse_monitor_durations(b);
+    r = metrics_parse_monitor_durations(b, NULL);
     assert_int_equal(geti(r, "avg_latency_ms"), 325); /* (100*10 + 400*30) / 40, weighted by count */
     assert_int_equal(geti(r, "avg_backend_latency_ms"), 800);
     json_decref(r);
+    json_decref(b);
+    /* Without Count (Azure lists Average/Min/Max for durations): weighted by the Requests bins. */
+    b = load("{\"value\":[{\"name\":{\"value\":\"Duration\"},\"timeseries\":[{\"data\":["
+             "{\"timeStamp\":\"a\",\"average\":100.0},{\"timeStamp\":\"b\",\"average\":400.0}]}]}]}");
+    json_t *weights = json_pack("[{s:s,s:i},{s:s,s:i}]", "t", "a", "requests", 30, "t", "b", "requests", 10);
+    r = metrics_parse_monitor_durations(b, weights);
+    assert_int_equal(geti(r, "avg_latency_ms"), 175); /* (100*30 + 400*10) / 40 */
+    assert_true(json_is_null(json_object_get(r, "avg_backend_latency_ms")));
+    json_decref(r);
+    json_decref(weights);
     json_decref(b);
     b = load("{\"value\":[]}");
     assert_null(metrics_parse_monitor_requests(b));
@@ -120,7 +130,7 @@ static void merges_with_log_analytics(void **state)
     (void)state;
     json_t *b1 = load(monitor_requests), *b2 = load(monitor_durations), *b3 = load(reports), *b4 = load(la_subs),
            *b5 = load(la_tokens);
-    struct metrics_inputs in = {metrics_parse_monitor_requests(b1), metrics_parse_monitor_durations(b2),
+    struct metrics_inputs in = {metrics_parse_monitor_requests(b1), metrics_parse_monitor_durations(b2, NULL),
                                 metrics_parse_reports(b3), NULL, metrics_parse_la(b4), NULL, metrics_parse_la(b5),
                                 "Log Analytics (ApiManagementGatewayLlmLog)", NULL, NULL};
     json_t *r = metrics_merge(&in, METRICS_GROUP_TIME);
