@@ -7,7 +7,8 @@
  * config_ symbols from the program, so there is one logger and one secret scrubber.
  *
  * Ownership: engine_new() returns an engine freed by engine_free() after the server that uses
- * it; it borrows the config. The catalog is static.
+ * it (the loaded library itself stays mapped until the process ends); it borrows the config.
+ * The catalog is static.
  */
 #ifndef AIGW_ENGINE_H
 #define AIGW_ENGINE_H

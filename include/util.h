@@ -82,6 +82,8 @@ bool util_str_starts_with(const char *s, const char *prefix);
 bool util_str_ends_with(const char *s, const char *suffix);
 /* Percent-encodes for a URL path segment or query value (RFC 3986 unreserved kept). */
 char *util_url_encode(const char *s);
+/* base64url without padding (RFC 4648 §5), as JWTs use it. Heap string; aborts on OOM. */
+char *util_base64url_encode(const void *data, size_t n);
 /* Levenshtein distance, capped at cap+1 (for "did you mean"). */
 size_t util_edit_distance(const char *a, const char *b, size_t cap);
 /* Random hex string of 2*nbytes chars from /dev/urandom (for ids). Returns 0 or -1. */

@@ -48,8 +48,8 @@ void engine_free(struct engine *e)
         return;
     if (e->ctx)
         e->ctx_free(e->ctx);
-    if (e->dl)
-        dlclose(e->dl);
+    /* The engine stays mapped until the process ends: unloading libcurl, OpenSSL and libxml2
+     * (with their exit handlers and thread-local state) just before exit gains nothing. */
     free(e);
 }
 

@@ -14,20 +14,6 @@
 
 #define ASSERTION_LIFETIME_SEC 600
 
-static char *b64url(const unsigned char *data, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    int len = EVP_EncodeBlock((unsigned char *)out, data, (int)n);
-    while (len > 0 && out[len - 1] == '=')
-        len--;
-    out[len] = '\0';
-    for (char *p = out; *p; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    return out;
-}
-
 static int load_pem(const char *data, size_t len, const char *password, X509 **cert, EVP_PKEY **key)
 {
     BIO *bio = BIO_new_mem_buf(data, (int)len);
@@ -92,7 +78,7 @@ static int load_cert(const char *path, const char *password, X509 **cert, EVP_PK
 static char *json_b64url(json_t *obj)
 {
     char *text = json_dumps(obj, JSON_COMPACT);
-    char *out = text ? b64url((const unsigned char *)text, strlen(text)) : NULL;
+    char *out = text ? util_base64url_encode(text, strlen(text)) : NULL;
     free(text);
     return out;
 }
@@ -103,7 +89,7 @@ static char *jwt_header(X509 *cert)
     unsigned int n256 = 0, n1 = 0;
     X509_digest(cert, EVP_sha256(), s256, &n256);
     X509_digest(cert, EVP_sha1(), s1, &n1);
-    char *t256 = b64url(s256, n256), *t1 = b64url(s1, n1);
+    char *t256 = util_base64url_encode(s256, n256), *t1 = util_base64url_encode(s1, n1);
     json_t *h = json_pack("{s:s, s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "x5t#S256", t256 ? t256 : "",
                           "x5t", t1 ? t1 : "");
     char *out = json_b64url(h);
@@ -135,7 +121,7 @@ static char *sign_rs256(EVP_PKEY *key, const char *input)
         EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)input, strlen(input)) == 1 &&
         (sig = malloc(siglen)) != NULL &&
         EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input, strlen(input)) == 1)
-        out = b64url(sig, siglen);
+        out = util_base64url_encode(sig, siglen);
     free(sig);
     EVP_MD_CTX_free(md);
     return out;

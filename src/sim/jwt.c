@@ -12,20 +12,6 @@
 
 #define JWT_MAX 16384
 
-char *sim_b64url_encode(const unsigned char *data, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (!out)
-        abort();
-    int len = EVP_EncodeBlock((unsigned char *)out, data, (int)n);
-    while (len > 0 && out[len - 1] == '=')
-        len--;
-    out[len] = '\0';
-    for (char *p = out; *p; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    return out;
-}
-
 unsigned char *sim_b64url_decode(const char *s, size_t n, size_t *out_len)
 {
     while (n > 0 && s[n - 1] == '=')
@@ -108,15 +94,15 @@ static char *hs256(const char *input, const unsigned char *key, size_t key_len)
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;
     HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)input, strlen(input), mac, &mac_len);
-    return sim_b64url_encode(mac, mac_len);
+    return util_base64url_encode(mac, mac_len);
 }
 
 char *sim_jwt_sign_hs256(json_t *payload, const unsigned char *key, size_t key_len)
 {
     static const char header[] = "{\"typ\":\"JWT\",\"alg\":\"HS256\"}";
-    char *h = sim_b64url_encode((const unsigned char *)header, strlen(header));
+    char *h = util_base64url_encode((const unsigned char *)header, strlen(header));
     char *pj = json_dumps(payload, JSON_COMPACT);
-    char *p = sim_b64url_encode((const unsigned char *)pj, strlen(pj));
+    char *p = util_base64url_encode((const unsigned char *)pj, strlen(pj));
     char *input = util_printf("%s.%s", h, p);
     char *sig = hs256(input, key, key_len);
     char *token = util_printf("%s.%s", input, sig);
@@ -153,7 +139,7 @@ static int thumbprint_matches(const sim_jwt *jwt, X509 *cert, util_error *err)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     X509_digest(cert, s256 ? EVP_sha256() : EVP_sha1(), md, &md_len);
-    char *expect = sim_b64url_encode(md, md_len);
+    char *expect = util_base64url_encode(md, md_len);
     bool ok = strcmp(expect, s256 ? s256 : s1) == 0;
     free(expect);
     if (!ok)

@@ -122,8 +122,6 @@ int sim_scenario_load(sim_state *st, const char *name, util_error *err);
 
 /* ---- JWT ------------------------------------------------------------------------------ */
 
-/* base64url without padding; returns a new string. */
-char *sim_b64url_encode(const unsigned char *data, size_t n);
 /* Decodes base64url (padding optional) into a new buffer; NULL on bad input. */
 unsigned char *sim_b64url_decode(const char *s, size_t n, size_t *out_len);
 

@@ -223,6 +223,24 @@ char *util_url_encode(const char *s)
     return util_buf_steal(&b);
 }
 
+char *util_base64url_encode(const void *data, size_t n)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const unsigned char *in = data;
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    if (!out)
+        return oom();
+    char *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        size_t chars = n - i >= 3 ? 4 : n - i + 1;
+        for (size_t k = 0; k < chars; k++)
+            *o++ = alphabet[(v >> (18 - 6 * k)) & 63];
+    }
+    *o = '\0';
+    return out;
+}
+
 size_t util_edit_distance(const char *a, const char *b, size_t cap)
 {
     size_t la = strlen(a), lb = strlen(b);

@@ -53,7 +53,7 @@ static void free_keypair(keypair *kp)
 static char *b64json(json_t *j)
 {
     char *text = json_dumps(j, JSON_COMPACT);
-    char *out = sim_b64url_encode((unsigned char *)text, strlen(text));
+    char *out = util_base64url_encode((unsigned char *)text, strlen(text));
     free(text);
     return out;
 }
@@ -64,7 +64,7 @@ static char *make_assertion(const keypair *signer, const keypair *thumb_of, cons
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len;
     X509_digest(thumb_of->cert, s256 ? EVP_sha256() : EVP_sha1(), md, &md_len);
-    char *thumb = sim_b64url_encode(md, md_len);
+    char *thumb = util_base64url_encode(md, md_len);
     json_t *header = json_pack("{s:s,s:s,s:s}", "alg", alg, "typ", "JWT", s256 ? "x5t#S256" : "x5t", thumb);
     char *h = b64json(header), *p = b64json(payload);
     char *input = util_printf("%s.%s", h, p);
@@ -79,7 +79,7 @@ static char *make_assertion(const keypair *signer, const keypair *thumb_of, cons
     EVP_DigestSign(ctx, NULL, &sig_len, (unsigned char *)input, strlen(input));
     unsigned char *sig = malloc(sig_len);
     EVP_DigestSign(ctx, sig, &sig_len, (unsigned char *)input, strlen(input));
-    char *s = sim_b64url_encode(sig, sig_len);
+    char *s = util_base64url_encode(sig, sig_len);
     char *token = util_printf("%s.%s", input, s);
     EVP_MD_CTX_free(ctx);
     free(sig);

@@ -119,7 +119,7 @@ static void test_b64url_and_hs256(void **state)
 {
     (void)state;
     const unsigned char data[] = {0xfb, 0xff, 0x00, 0x41};
-    char *enc = sim_b64url_encode(data, sizeof(data));
+    char *enc = util_base64url_encode(data, sizeof(data));
     assert_string_equal(enc, "-_8AQQ");
     size_t n;
     unsigned char *dec = sim_b64url_decode(enc, strlen(enc), &n);

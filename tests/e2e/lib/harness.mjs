@@ -31,13 +31,13 @@ const sanDir = mkdtempSync(join(tmpdir(), 'aigw-san-'));
 export function sanitizerEnv() {
   if (!SANITIZE) return {};
   return {
-    ASAN_OPTIONS: `log_path=${sanDir}/asan:detect_leaks=1:abort_on_error=0`,
+    ASAN_OPTIONS: `log_path=${sanDir}/asan:log_exe_name=1:detect_leaks=1:abort_on_error=0`,
     UBSAN_OPTIONS: `log_path=${sanDir}/ubsan:print_stacktrace=1:halt_on_error=1`,
   };
 }
 export function checkSanitizers() {
   const reports = readdirSync(sanDir);
-  const text = reports.map((f) => readFileSync(join(sanDir, f), 'utf8')).join('\n');
+  const text = reports.map((f) => `${f}:\n${readFileSync(join(sanDir, f), "utf8")}`).join("\n");
   assert.equal(reports.length, 0, `sanitizer reports:\n${text}`);
 }
 
