@@ -189,10 +189,17 @@ json_t *metrics_merge(const struct metrics_inputs *in, int group_by)
         json_object_set(out, "series", in->reports_series);
         json_object_set_new(figures, "series", json_string(SRC_REPORTS " byTime (throttled = blocked calls)"));
     }
+    json_t *notes = in->notes ? json_copy(in->notes) : json_array();
+    json_t *tot = json_object_get(out, "totals");
+    json_int_t hits = get_int(tot, "cache_hits"), misses = get_int(tot, "cache_misses");
+    if (hits == 0 && misses > 0)
+        json_array_append_new(notes, json_sprintf("the semantic cache answered none of %" JSON_INTEGER_FORMAT
+                                                  " lookups (hit rate 0%%): check that the embeddings backend its "
+                                                  "policy names exists and that the gateway may call it (get_policy "
+                                                  "shows the backend)", misses));
     json_object_set_new(out, "sources",
                         json_pack("{s:o,s:o,s:o}", "figures", figures, "unavailable",
-                                  in->unavailable ? json_incref(in->unavailable) : json_array(), "notes",
-                                  in->notes ? json_incref(in->notes) : json_array()));
+                                  in->unavailable ? json_incref(in->unavailable) : json_array(), "notes", notes));
     json_decref(rows);
     return out;
 }

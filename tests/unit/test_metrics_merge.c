@@ -239,6 +239,7 @@ static void text_for_fifty_subscriptions(void **state)
     assert_non_null(strstr(text, "\nteam-49 | 147873 | 6419 | 30.0% | 338 | -\n")); /* most throttled first */
     assert_null(strstr(text, "team-00 |"));
     assert_non_null(strstr(text, "unavailable: token counts — GatewayLlmLogs do not reach Log Analytics. Fix: add"));
+    assert_null(strstr(text, "answered none")); /* the cache hits: no cache warning */
     free(text);
     json_decref(r);
     json_decref(in.monitor_requests);
@@ -248,6 +249,26 @@ static void text_for_fifty_subscriptions(void **state)
     json_decref(b1);
 }
 
+/* A semantic cache that never hits says what to check (the embeddings backend). */
+static void warns_when_the_cache_never_hits(void **state)
+{
+    (void)state;
+    json_t *la = json_pack("{s:[{s:s,s:[{s:s},{s:s},{s:s},{s:s},{s:s},{s:s},{s:s},{s:s},{s:s},{s:s}],s:[[s,i,i,i,i,i,i,i,"
+                           "i,i]]}]}", "tables", "name", "PrimaryResult", "columns", "name", "ApimSubscriptionId", "name",
+                           "requests", "name", "throttled", "name", "blocked", "name", "failed", "name", "cache_hits",
+                           "name", "cache_misses", "name", "backend_calls", "name", "total_ms", "name", "backend_ms",
+                           "rows", "growth", 120, 0, 0, 0, 0, 120, 120, 60000, 50000);
+    struct metrics_inputs in = {NULL, NULL, NULL, NULL, metrics_parse_la(la), NULL, NULL, NULL, NULL, NULL};
+    json_t *r = metrics_merge(&in, METRICS_GROUP_SUBSCRIPTION);
+    char *notes = json_dumps(json_object_get(json_object_get(r, "sources"), "notes"), 0);
+    assert_non_null(strstr(notes, "the semantic cache answered none of 120 lookups (hit rate 0%): check that the "
+                                  "embeddings backend"));
+    free(notes);
+    json_decref(r);
+    json_decref(in.la_subscriptions);
+    json_decref(la);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +276,7 @@ int main(void)
         cmocka_unit_test(parses_token_metrics),
         cmocka_unit_test(merges_with_log_analytics),
         cmocka_unit_test(text_for_fifty_subscriptions),
+        cmocka_unit_test(warns_when_the_cache_never_hits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
