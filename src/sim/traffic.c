@@ -93,6 +93,25 @@ bool sim_traffic_version_ok(const sim_request *req, const char *const *ok, sim_r
     return false;
 }
 
+bool sim_traffic_child_ok(const sim_request *req, const char *segment, const char *type, const char *expected,
+                          const char *method, const char *route, const char *const *versions, sim_response *resp)
+{
+    const char *at = strcasestr(req->path, segment);
+    char name[128] = "", rest[128] = "";
+    if (at)
+        sscanf(at + strlen(segment), "%127[^/]%127s", name, rest);
+    if (!expected || strcasecmp(expected, name) != 0) {
+        sim_response_arm_error(resp, 404, "ResourceNotFound", NULL, "The Resource '%s/%s' was not found.", type, name);
+        return false;
+    }
+    if (strcasecmp(rest, route) != 0 || strcmp(req->method, method) != 0) {
+        sim_response_arm_error(resp, 404, "InvalidResourceType", NULL, "apim-sim serves only %s .../%s/%s%s.", method,
+                               type, name, route);
+        return false;
+    }
+    return sim_traffic_version_ok(req, versions, resp);
+}
+
 static void iso(double t, char *out, size_t n) { util_time_iso8601((int64_t)t, out, n); }
 
 /* ---- reports ---------------------------------------------------------------------------- */
@@ -592,21 +611,8 @@ static void la_error(sim_response *resp, int status, const char *code, const cha
 static void workspace_route(sim_state *st, const sim_request *req, sim_response *resp)
 {
     static const char *const versions[] = {LA_VERSION, NULL};
-    const char *ws = workspace_name(st);
-    const char *at = strcasestr(req->path, "/workspaces/");
-    char name[128] = "", rest[64] = "";
-    sscanf(at + strlen("/workspaces/"), "%127[^/]%63s", name, rest);
-    if (!ws || strcasecmp(ws, name) != 0) {
-        sim_response_arm_error(resp, 404, "ResourceNotFound", NULL,
-                               "The Resource 'Microsoft.OperationalInsights/workspaces/%s' was not found.", name);
-        return;
-    }
-    if (strcmp(rest, "/api/query") != 0 || strcmp(req->method, "POST") != 0) {
-        sim_response_arm_error(resp, 404, "InvalidResourceType", NULL,
-                               "apim-sim serves only POST .../workspaces/%s/api/query on this workspace.", name);
-        return;
-    }
-    if (!sim_traffic_version_ok(req, versions, resp))
+    if (!sim_traffic_child_ok(req, "/workspaces/", "Microsoft.OperationalInsights/workspaces", workspace_name(st),
+                              "POST", "/api/query", versions, resp))
         return;
     json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
     const char *query = json_string_value(json_object_get(body, "query"));

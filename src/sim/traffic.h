@@ -74,6 +74,11 @@ void sim_traffic_insights_route(sim_state *st, const sim_request *req, sim_respo
 /* Helpers shared by the routes: api-version in ok (else a 400 in resp); "START/END" → [from, to);
  * a supported Monitor interval → seconds. */
 bool sim_traffic_version_ok(const sim_request *req, const char *const *ok, sim_response *resp);
+/* The one child resource a route serves: the path's ".../<segment>/<name><rest>" must name
+ * `expected` (case-insensitively; `type` is its ARM type for the 404) and be `method` on `route`,
+ * with an api-version in versions. Fills resp with the ARM error and returns false otherwise. */
+bool sim_traffic_child_ok(const sim_request *req, const char *segment, const char *type, const char *expected,
+                          const char *method, const char *route, const char *const *versions, sim_response *resp);
 int sim_traffic_timespan(const char *s, double *from, double *to);
 bool sim_traffic_interval(const char *interval, int64_t *step);
 /* GET /_sim/traffic?since=ISO&until=ISO[&api_id=] */

@@ -202,20 +202,8 @@ static void answer_metrics(sim_state *st, const sim_request *req, json_t *mcfg, 
 void sim_traffic_insights_route(sim_state *st, const sim_request *req, sim_response *resp)
 {
     static const char *const versions[] = {"2024-02-01", "2023-10-01", "2018-01-01", NULL};
-    const char *at = strcasestr(req->path, "/components/");
-    char name[128] = "", rest[128] = "";
-    sscanf(at + strlen("/components/"), "%127[^/]%127s", name, rest);
-    if (!component(st) || strcasecmp(component(st), name) != 0) {
-        sim_response_arm_error(resp, 404, "ResourceNotFound", NULL,
-                               "The Resource 'microsoft.insights/components/%s' was not found.", name);
-        return;
-    }
-    if (strcasecmp(rest, "/providers/Microsoft.Insights/metrics") != 0 || strcmp(req->method, "GET") != 0) {
-        sim_response_arm_error(resp, 404, "InvalidResourceType", NULL,
-                               "apim-sim serves only GET .../components/%s/providers/Microsoft.Insights/metrics.", name);
-        return;
-    }
-    if (!sim_traffic_version_ok(req, versions, resp))
+    if (!sim_traffic_child_ok(req, "/components/", "microsoft.insights/components", component(st), "GET",
+                              "/providers/Microsoft.Insights/metrics", versions, resp))
         return;
     json_t *snap = sim_traffic_snapshot(st);
     json_t *mcfg = metric_config(snap);
