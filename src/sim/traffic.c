@@ -72,6 +72,34 @@ static int parse_time(const char *s, size_t n, double *out)
     return 0;
 }
 
+int sim_traffic_filter_each(const char *filter, sim_traffic_clause_fn fn, void *user, char *bad, size_t nbad)
+{
+    char *copy = util_strdup(filter ? filter : "");
+    int rc = 0;
+    for (char *clause = copy, *next; *clause && !rc; clause = next ? next : clause + strlen(clause)) {
+        next = strstr(clause, " and ");
+        if (next) {
+            *next = '\0';
+            next += 5;
+        }
+        while (*clause == ' ')
+            clause++;
+        snprintf(bad, nbad, "%s", clause);
+        char *eq = strstr(clause, " eq '"), *end = eq ? strchr(eq + 5, '\'') : NULL;
+        if (!eq || !end || end[1] != '\0') {
+            rc = -1;
+        } else {
+            *eq = '\0';
+            *end = '\0';
+            rc = fn(clause, eq + 5, user);
+        }
+    }
+    if (rc == 0 && nbad)
+        bad[0] = '\0';
+    free(copy);
+    return rc;
+}
+
 int sim_traffic_timespan(const char *s, double *from, double *to)
 {
     const char *slash = s ? strchr(s, '/') : NULL;
@@ -280,39 +308,28 @@ struct mfilter {
     bool split_location;
 };
 
+static int monitor_clause(const char *dim, const char *val, void *user)
+{
+    struct mfilter *f = user;
+    if (!strcmp(dim, "ApiId"))
+        snprintf(f->api, sizeof(f->api), "%s", strcmp(val, "*") ? val : "");
+    else if (!strcmp(dim, "GatewayResponseCode") && !strcmp(val, "*"))
+        f->split_code = true;
+    else if (!strcmp(dim, "GatewayResponseCode"))
+        snprintf(f->code, sizeof(f->code), "%.7s", val);
+    else if (!strcmp(dim, "BackendResponseCode") && !strcmp(val, "*"))
+        f->split_backend_code = true;
+    else if (!strcmp(dim, "Location") && !strcmp(val, "*"))
+        f->split_location = true;
+    else
+        return -1;
+    return 0;
+}
+
 static int parse_monitor_filter(const char *filter, struct mfilter *f, char *bad, size_t nbad)
 {
     memset(f, 0, sizeof(*f));
-    if (!filter)
-        return 0;
-    char *copy = util_strdup(filter);
-    int rc = 0;
-    for (char *clause = copy, *next; clause && !rc; clause = next) {
-        next = strstr(clause, " and ");
-        if (next) {
-            *next = '\0';
-            next += 5;
-        }
-        char dim[64], val[260];
-        if (sscanf(clause, " %63s eq '%259[^']'", dim, val) != 2)
-            rc = -1;
-        else if (!strcmp(dim, "ApiId"))
-            snprintf(f->api, sizeof(f->api), "%s", strcmp(val, "*") ? val : "");
-        else if (!strcmp(dim, "GatewayResponseCode") && !strcmp(val, "*"))
-            f->split_code = true;
-        else if (!strcmp(dim, "GatewayResponseCode"))
-            snprintf(f->code, sizeof(f->code), "%.7s", val);
-        else if (!strcmp(dim, "BackendResponseCode") && !strcmp(val, "*"))
-            f->split_backend_code = true;
-        else if (!strcmp(dim, "Location") && !strcmp(val, "*"))
-            f->split_location = true;
-        else
-            rc = -1;
-        if (rc)
-            snprintf(bad, nbad, "%s", clause);
-    }
-    free(copy);
-    return rc;
+    return sim_traffic_filter_each(filter, monitor_clause, f, bad, nbad);
 }
 
 struct series {

@@ -79,6 +79,11 @@ bool sim_traffic_version_ok(const sim_request *req, const char *const *ok, sim_r
  * with an api-version in versions. Fills resp with the ARM error and returns false otherwise. */
 bool sim_traffic_child_ok(const sim_request *req, const char *segment, const char *type, const char *expected,
                           const char *method, const char *route, const char *const *versions, sim_response *resp);
+/* Walks a metrics $filter "<dimension> eq '<value>' [and ...]" (dimension names may hold
+ * spaces), calling fn for each clause; fn returns 0, or -1 for a clause it does not support.
+ * Returns 0, or -1 with the offending clause copied into bad. */
+typedef int (*sim_traffic_clause_fn)(const char *dim, const char *value, void *user);
+int sim_traffic_filter_each(const char *filter, sim_traffic_clause_fn fn, void *user, char *bad, size_t nbad);
 int sim_traffic_timespan(const char *s, double *from, double *to);
 bool sim_traffic_interval(const char *interval, int64_t *step);
 /* GET /_sim/traffic?since=ISO&until=ISO[&api_id=] */

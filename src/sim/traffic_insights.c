@@ -62,41 +62,32 @@ struct ifilter {
     char api[260];      /* the API dimension's value, "" = any */
 };
 
+struct iclause {
+    struct ifilter *f;
+    const char *sub_dim, *api_dim; /* the token metric's dimension names */
+};
+
+static int insights_clause(const char *dim, const char *value, void *user)
+{
+    struct iclause *c = user;
+    if (c->sub_dim && !strcmp(dim, c->sub_dim) && !strcmp(value, "*"))
+        c->f->split = true;
+    else if (c->sub_dim && !strcmp(dim, c->sub_dim))
+        snprintf(c->f->only_sub, sizeof(c->f->only_sub), "%s", value);
+    else if (c->api_dim && !strcmp(dim, c->api_dim))
+        snprintf(c->f->api, sizeof(c->f->api), "%s", value);
+    else
+        return -1;
+    return 0;
+}
+
 /* Clauses "<Dimension name> eq '<value>'" joined by " and "; names may hold spaces. */
 static int parse_filter(const char *filter, json_t *metric, struct ifilter *f, char *bad, size_t nbad)
 {
     memset(f, 0, sizeof(*f));
-    const char *sub_dim = json_string_value(json_object_get(metric, "sub_dim"));
-    const char *api_dim = json_string_value(json_object_get(metric, "api_dim"));
-    char *copy = util_strdup(filter ? filter : "");
-    int rc = 0;
-    for (char *clause = copy, *next; *clause && !rc; clause = next ? next : clause + strlen(clause)) {
-        next = strstr(clause, " and ");
-        if (next) {
-            *next = '\0';
-            next += 5;
-        }
-        char *eq = strstr(clause, " eq '"), *end = eq ? strchr(eq + 5, '\'') : NULL;
-        if (!eq || !end) {
-            rc = -1;
-        } else {
-            *eq = '\0';
-            *end = '\0';
-            const char *value = eq + 5;
-            if (sub_dim && !strcmp(clause, sub_dim) && !strcmp(value, "*"))
-                f->split = true;
-            else if (sub_dim && !strcmp(clause, sub_dim))
-                snprintf(f->only_sub, sizeof(f->only_sub), "%s", value);
-            else if (api_dim && !strcmp(clause, api_dim))
-                snprintf(f->api, sizeof(f->api), "%s", value);
-            else
-                rc = -1;
-        }
-        if (rc)
-            snprintf(bad, nbad, "%s", clause);
-    }
-    free(copy);
-    return rc;
+    struct iclause c = {f, json_string_value(json_object_get(metric, "sub_dim")),
+                        json_string_value(json_object_get(metric, "api_dim"))};
+    return sim_traffic_filter_each(filter, insights_clause, &c, bad, nbad);
 }
 
 static int64_t tokens_of(sim_state *st, const char *metric, const char *sub, const char *api, double from, double to)
