@@ -241,7 +241,7 @@ static char *encoded_query(const char *fmt_name, const char *value)
 /* A dimension split ("eq '*'") returns METRICS_MONITOR_TOP series, biggest first, instead of Monitor's default 10. */
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define SPLIT_TOP "top=" STR(METRICS_MONITOR_TOP) "&orderby=sum%%20desc"
+#define SPLIT_TOP "top=" STR(METRICS_MONITOR_TOP) "&orderby=Total%%20desc"
 
 static void add_monitor(struct round2 *r, const char *api_id, const char *timespan, const char *grain)
 {

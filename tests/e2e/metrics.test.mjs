@@ -506,7 +506,7 @@ test('item 9: a dimension split sends top and orderby, so teams past ten keep th
       const p = new URLSearchParams(q.query);
       if (/eq '\*'/.test(p.get('$filter'))) {
         assert.ok(Number(p.get('top')) >= 12, `top on ${p.get('metricnames')}`);
-        assert.equal(p.get('orderby'), 'sum desc');
+        assert.equal(p.get('orderby'), 'Total desc');
       }
       if (/Duration/.test(p.get('metricnames'))) assert.equal(p.get('aggregation'), 'Average');
     }
@@ -520,7 +520,7 @@ test('item 9: a dimension split sends top and orderby, so teams past ten keep th
       $filter: "Subscription ID eq '*'", ...extra })}`, { headers: { authorization: `Bearer ${token}` } })).json())
       .value[0].timeseries.length;
     assert.equal(await series({}), 10);
-    assert.equal(await series({ top: '500', orderby: 'sum desc' }), 12);
+    assert.equal(await series({ top: '500', orderby: 'Total desc' }), 12);
   } finally { await s.close(); }
 });
 
