@@ -398,10 +398,14 @@ static void explain(const struct plan *p, const struct outcome *o, json_t *missi
                                 p->setting);
         unavailable(missing, "Log Analytics", why, FIX_DEDICATED);
         free(why);
-    } else if (o->failed[Q_LA_SUBS] || o->failed[Q_LA_BACKENDS])
-        unavailable(missing, "Log Analytics", o->errs[o->failed[Q_LA_SUBS] ? Q_LA_SUBS : Q_LA_BACKENDS].message,
-                    p->v2 ? "retry: on v2 tiers per-team figures come only from Log Analytics"
-                          : "retry; per-team figures came from the reports API's blocked calls meanwhile");
+    } else if (o->failed[Q_LA_SUBS] || o->failed[Q_LA_BACKENDS]) {
+        const util_error *e = &o->errs[o->failed[Q_LA_SUBS] ? Q_LA_SUBS : Q_LA_BACKENDS];
+        unavailable(missing, "Log Analytics", e->message,
+                    e->code == UTIL_ECONFIG ? "set AIGW_LOG_ANALYTICS_ENDPOINT to the Logs query API that goes with "
+                                              "AZURE_RESOURCE_MANAGER_ENDPOINT"
+                    : p->v2 ? "retry: on v2 tiers per-team figures come only from Log Analytics"
+                            : "retry; per-team figures came from the reports API (all APIs) meanwhile");
+    }
     if (!o->parsed[Q_LA_TOKENS] && !o->parsed[Q_INSIGHTS])
         explain_tokens(p, o, missing);
     if (!p->v2 && !o->failed[Q_REPORTS])

@@ -423,6 +423,7 @@ test('item 6: with ARM overridden and no AIGW_LOG_ANALYTICS_ENDPOINT, nothing go
       const r = ok(await s.client.callTool({ name: 'get_metrics', arguments: { api_id: API, since: '1h' } }));
       const la = r.sources.unavailable.find((u) => u.source === 'Log Analytics');
       assert.match(la.reason, /AIGW_LOG_ANALYTICS_ENDPOINT is not set/);
+      assert.match(la.fix, /set AIGW_LOG_ANALYTICS_ENDPOINT/);
       assert.match(r.sources.figures.by_subscription, /reports API/);
       assert.ok(!(await sim.requests()).some((q) => q.path.startsWith('/v1/')));
     } finally { await s.close(); await sim.stop(); tmp.cleanup(); }
