@@ -2,9 +2,11 @@
  * API (it must exist), the service (SKU: the reports API is not offered on the v2 tiers), its
  * diagnostic settings (a Log Analytics workspace receiving GatewayLogs / GatewayLlmLogs), its
  * loggers (an Application Insights component) and the API's policy (does it emit token metrics,
- * in which namespace, with which dimensions?). Round 2 (concurrent) queries the useful sources;
- * each failure becomes an "unavailable" entry with its reason and fix, and merge.c combines
- * whatever answered. */
+ * in which namespace, with which dimensions?). For a setting writing resource-specific tables,
+ * the workspace itself is read next (customerId, retentionInDays). Round 2 (concurrent) queries
+ * the useful sources — Monitor, the reports API, the Logs query API (its own token audience) and
+ * Application Insights; each failure becomes an "unavailable" entry with its reason and fix, and
+ * merge.c combines whatever answered. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
