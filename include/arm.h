@@ -32,7 +32,8 @@ enum arm_api {
     ARM_API_APIM = 0,     /* Microsoft.ApiManagement 2024-05-01 */
     ARM_API_METRICS,      /* Microsoft.Insights/metrics 2024-02-01 */
     ARM_API_DIAGNOSTICS,  /* Microsoft.Insights/diagnosticSettings 2021-05-01-preview */
-    ARM_API_LOG_ANALYTICS /* Microsoft.OperationalInsights query 2017-10-01 */
+    ARM_API_LOG_ANALYTICS, /* Microsoft.OperationalInsights query 2017-10-01 */
+    ARM_API_AUTHORIZATION  /* Microsoft.Authorization/permissions 2022-04-01 (--check) */
 };
 
 struct arm_client;
@@ -112,13 +113,13 @@ int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, st
 
 void arm_result_free(struct arm_result *res);
 
-/* The doctor behind --check: gets a token, reads the APIM service, and checks whether writes
- * are allowed with a no-op PATCH of the service carrying an If-Match that cannot match. ARM
- * checks the caller's role before the resource provider sees the request, so 403 means "no
- * write role" and any answer of APIM itself (412 precondition, 4xx) means "allowed"; nothing
- * is changed either way. Skipped in read-only mode. Appends a short human report to report
- * (which credential, SKU and region, writes, calls made). Returns 0 when all is well, else the
- * failing step's code with err. */
+/* The doctor behind --check: gets a token, reads the APIM service, and reads (never writes)
+ * the identity's rights on it: GET {service}/providers/Microsoft.Authorization/permissions
+ * (Permissions_ListForResource), evaluated per tool family (read, write policies, write
+ * backends, read metrics) with actions/notActions wildcards, warning when the identity holds
+ * far more than the tools need. Appends a short human report to report (which credential, SKU
+ * and region, rights, calls made). Returns 0 when all is well (missing rights are reported,
+ * not failed), else the failing step's code with err. */
 int arm_check(struct arm_client *c, util_buf *report, util_error *err);
 
 #endif

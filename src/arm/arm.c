@@ -24,11 +24,12 @@ static const char *const api_versions[] = {
     [ARM_API_METRICS] = "2024-02-01",
     [ARM_API_DIAGNOSTICS] = "2021-05-01-preview",
     [ARM_API_LOG_ANALYTICS] = "2017-10-01",
+    [ARM_API_AUTHORIZATION] = "2022-04-01",
 };
 
 const char *arm_api_version(int api)
 {
-    if (api < 0 || api > ARM_API_LOG_ANALYTICS)
+    if (api < 0 || (size_t)api >= sizeof api_versions / sizeof *api_versions)
         api = ARM_API_APIM;
     return api_versions[api];
 }

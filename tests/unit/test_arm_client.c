@@ -310,7 +310,8 @@ static void test_cancelled(void **state)
     config_free(&cfg);
 }
 
-static void check_report(const char *id, const char *secret, int read_only, const char *expect)
+static void check_report(const char *id, const char *secret, int read_only, const char *const *expect,
+                         const char *const *absent)
 {
     struct config cfg;
     struct arm_client *c = client_as(&cfg, id, secret);
@@ -318,12 +319,33 @@ static void check_report(const char *id, const char *secret, int read_only, cons
     util_buf report;
     util_buf_init(&report, 0);
     util_error err;
+    assert_int_equal(sim_request(&g_sim, "DELETE", "/_sim/counters", NULL, NULL), 204);
     assert_int_equal(arm_check(c, &report, &err), 0);
     assert_non_null(strstr(report.data, "ClientSecretCredential"));
     assert_non_null(strstr(report.data, "SKU"));
     assert_non_null(strstr(report.data, "region"));
-    if (!strstr(report.data, expect))
-        fail_msg("report lacks \"%s\":\n%s", expect, report.data);
+    for (; expect && *expect; expect++)
+        if (!strstr(report.data, *expect))
+            fail_msg("report lacks \"%s\":\n%s", *expect, report.data);
+    for (; absent && *absent; absent++)
+        if (strstr(report.data, *absent))
+            fail_msg("report has \"%s\":\n%s", *absent, report.data);
+    /* --check never writes: only GETs reached ARM (the permissions list among them) */
+    char *body = NULL;
+    assert_int_equal(sim_request(&g_sim, "GET", "/_sim/counters", NULL, &body), 200);
+    json_t *doc = json_loads(body, 0, NULL);
+    json_t *routes = json_object_get(doc, "routes");
+    const char *key;
+    json_t *v;
+    int saw_permissions = 0;
+    json_object_foreach(routes, key, v) {
+        if (strstr(key, "/subscriptions/") && strncmp(key, "GET ", 4) != 0)
+            fail_msg("--check sent %s", key);
+        saw_permissions |= strstr(key, "/providers/Microsoft.Authorization/permissions") != NULL;
+    }
+    assert_true(saw_permissions);
+    json_decref(doc);
+    free(body);
     util_buf_free(&report);
     arm_client_free(c);
     config_free(&cfg);
@@ -331,9 +353,37 @@ static void check_report(const char *id, const char *secret, int read_only, cons
 
 static void test_check(void **state)
 {
-    check_report(DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET, 0, "writes:     allowed");
-    check_report(DEMO_READER_ID, DEMO_READER_SECRET, 0, "writes:     NOT allowed");
-    check_report(DEMO_READER_ID, DEMO_READER_SECRET, 1, "writes:     disabled");
+    const char *contributor[] = {"read:           allowed", "write policies: allowed", "write backends: allowed",
+                                 "read metrics:   allowed", "writes:     allowed", NULL};
+    const char *no_warning[] = {"warning:", NULL};
+    check_report(DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET, 0, contributor, no_warning);
+    const char *reader[] = {"read:           allowed", "write policies: NOT allowed",
+                            "write backends: NOT allowed (lacks Microsoft.ApiManagement/service/backends/write; "
+                            "grant API Management Service Contributor)",
+                            "read metrics:   allowed", "writes:     NOT allowed", NULL};
+    check_report(DEMO_READER_ID, DEMO_READER_SECRET, 0, reader, no_warning);
+    const char *reader_ro[] = {"writes:     disabled", NULL};
+    check_report(DEMO_READER_ID, DEMO_READER_SECRET, 1, reader_ro, no_warning);
+    /* an Owner: everything allowed, and a warning naming the least role that would do */
+    assert_int_equal(sim_post(&g_sim, "/_sim/clients",
+                              "{\"client_id\":\"aaaaaaaa-0000-0000-0000-0000000000e1\",\"tenant_id\":\"" DEMO_TENANT
+                              "\",\"secret\":\"owner-secret-for-check\",\"role\":\"owner\"}"),
+                     201);
+    const char *owner[] = {"writes:     allowed", "warning:    the identity may write role assignments",
+                           "API Management Service Contributor on the service, plus Monitoring Reader", NULL};
+    check_report("aaaaaaaa-0000-0000-0000-0000000000e1", "owner-secret-for-check", 0, owner, NULL);
+    /* Contributor: '*' less Microsoft.Authorization/ * /Write — wildcards in notActions count */
+    assert_int_equal(sim_post(&g_sim, "/_sim/clients",
+                              "{\"client_id\":\"aaaaaaaa-0000-0000-0000-0000000000e2\",\"tenant_id\":\"" DEMO_TENANT
+                              "\",\"secret\":\"contrib-secret-for-check\",\"role\":\"contributor\","
+                              "\"permissions\":[{\"actions\":[\"*\"],\"notActions\":[\"Microsoft.Authorization/*/Delete\","
+                              "\"Microsoft.Authorization/*/Write\",\"Microsoft.ApiManagement/service/backends/*\"],"
+                              "\"dataActions\":[],\"notDataActions\":[]}]}"),
+                     201);
+    const char *wide[] = {"write policies: allowed", "write backends: NOT allowed", "writes:     partly allowed",
+                          "warning:    the identity holds '*'", NULL};
+    const char *no_auth[] = {"role assignments", NULL};
+    check_report("aaaaaaaa-0000-0000-0000-0000000000e2", "contrib-secret-for-check", 0, wide, no_auth);
     /* a wrong secret: --check fails with the reason */
     struct config cfg;
     struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, "bad-secret-for-check");
