@@ -126,8 +126,10 @@ static void fold(xmlNodePtr n, const char *sub, const char *product, json_t *cfg
                      num_prop(n, "renewal-period") > 0)
                 keep_min(cfg, "rpm", num_prop(n, "calls") * 60.0 / num_prop(n, "renewal-period"));
             else if (!strcmp(name, "llm-semantic-cache-lookup") || !strcmp(name, "azure-openai-semantic-cache-lookup")) {
+                /* score-threshold is a distance: lower requires more similarity, so fewer hits
+                 * (Learn, llm-semantic-cache-lookup policy) */
                 double th = num_prop(n, "score-threshold");
-                double hit = 1.5 * (1.0 - (th > 0 ? th : 0.8));
+                double hit = 5.0 * (th > 0 ? th : 0);
                 json_object_set_new(cfg, "cache", json_true());
                 json_object_set_new(cfg, "hit", json_real(hit < 0 ? 0 : hit > 0.9 ? 0.9 : hit));
             } else if (!strcmp(name, "llm-emit-token-metric") || !strcmp(name, "azure-openai-emit-token-metric"))

@@ -48,7 +48,8 @@ static void snapshot_reads_the_demo_policies(void **state)
     assert_int_equal((int)num(snap, "free-experiments", "rpm"), 20);
     assert_int_equal((int)num(snap, "growth", "rpm"), 600);
     assert_true(json_is_true(json_object_get(json_object_get(snap, "growth"), "cache")));
-    assert_true(num(snap, "growth", "hit") > 0.29 && num(snap, "growth", "hit") < 0.31); /* threshold 0.8 */
+    /* score-threshold is a distance: the demo's loose 0.8 hits at the 90% cap */
+    assert_true(num(snap, "growth", "hit") > 0.89 && num(snap, "growth", "hit") < 0.91);
     assert_string_equal(json_string_value(json_object_get(json_object_get(snap, "growth"), "backend")), "eastus-aoai");
     json_decref(snap);
 }
