@@ -375,21 +375,26 @@ static void repls_free(repls *r)
     r->n = 0;
 }
 
-/* "@(context.Subscription.Id == &quot;ID&quot;)" with ID escaped for C# and XML. */
+/* The condition attribute's value WITH its quotes, written as Microsoft's labs write it:
+ * '@(context.Subscription.Id == "ID")' — single-quoted, raw double quotes (the document is sent
+ * as rawxml, "non XML encoded"), ID escaped for C# (\\, \") and for a single-quoted attribute
+ * (&amp; &lt; &apos;). */
 static char *sub_condition(const char *id)
 {
     util_buf b;
     util_buf_init(&b, 0);
-    util_buf_puts(&b, "@(context.Subscription.Id == &quot;");
+    util_buf_puts(&b, "'@(context.Subscription.Id == \"");
     for (const char *p = id; *p; p++) {
         if (*p == '\\' || *p == '"')
-            util_buf_puts(&b, *p == '"' ? "\\&quot;" : "\\\\");
+            util_buf_puts(&b, *p == '"' ? "\\\"" : "\\\\");
         else if (*p == '&' || *p == '<')
             util_buf_puts(&b, *p == '&' ? "&amp;" : "&lt;");
+        else if (*p == '\'')
+            util_buf_puts(&b, "&apos;");
         else
             util_buf_append(&b, p, 1);
     }
-    util_buf_puts(&b, "&quot;)");
+    util_buf_puts(&b, "\")'");
     return util_buf_steal(&b);
 }
 
@@ -501,7 +506,7 @@ static char *wrap_in_choose(const policy_doc *d, const pol_elem *e, int kind, in
     char *mine = copy_for_sub(d, e->start, e->end, e, kind, v);
     char *old = util_strndup(d->text + e->start, e->end - e->start);
     char *mine_i = pol_indent_block(mine, two), *old_i = pol_indent_block(old, two);
-    char *text = util_printf("<choose>\n%s%s<when condition=\"%s\">\n%s%s%s\n%s%s</when>\n%s%s<otherwise>\n%s%s%s\n"
+    char *text = util_printf("<choose>\n%s%s<when condition=%s>\n%s%s%s\n%s%s</when>\n%s%s<otherwise>\n%s%s%s\n"
                              "%s%s</otherwise>\n%s</choose>", ind, unit, cond, ind, two, mine_i, ind, unit, ind,
                              unit, ind, two, old_i, ind, unit, ind);
     char *out = pol_splice(d->text, d->len, e->start, e->end, text);
@@ -516,7 +521,7 @@ static char *branch_before(const policy_doc *d, const pol_elem *b, const pol_ele
     char *content = copy_for_sub(d, b->cstart, b->cend, e, kind, v), *cond = sub_condition(id);
     char *ind = pol_indent_str(d, b, "");
     bool own_line = pol_indent_of(d->text, b->start, NULL) >= 0;
-    char *text = util_printf("<when condition=\"%s\">%s</when>%s%s", cond, content, own_line ? "\n" : "",
+    char *text = util_printf("<when condition=%s>%s</when>%s%s", cond, content, own_line ? "\n" : "",
                              own_line ? ind : "");
     char *out = pol_splice(d->text, d->len, b->start, b->start, text);
     free(content), free(cond), free(ind), free(text);
@@ -578,7 +583,7 @@ static char *branch_with(const policy_doc *d, const pol_elem *w, const char *ele
     bool own_line = pol_indent_of(d->text, w->start, NULL) >= 0;
     char *wind = pol_indent_str(d, w, "");
     char *head = copy_for_sub(d, w->cstart, split, NULL, 0, 0), *tail = copy_for_sub(d, split, w->cend, NULL, 0, 0);
-    char *text = util_printf("<when condition=\"%s\">%s%s%s%s%s</when>%s%s", cond, head, last ? "\n" : "", ind, elem,
+    char *text = util_printf("<when condition=%s>%s%s%s%s%s</when>%s%s", cond, head, last ? "\n" : "", ind, elem,
                              tail, own_line ? "\n" : "", own_line ? wind : "");
     char *out = pol_splice(d->text, d->len, w->start, w->start, text);
     free(ind), free(wind), free(text), free(head), free(tail);
@@ -614,7 +619,7 @@ static char *add_to_choose(const policy_doc *d, size_t doc, xmlNodePtr choose, c
     for (xmlNodePtr b = pol_first_child(choose); b; b = pol_next(b))
         if (pol_is(b, "when"))
             last = pol_elem_of(b);
-    char *unit = pol_indent_unit(d), *when = util_printf("<when condition=\"%s\">\n%s%s\n</when>", cond, unit, elem);
+    char *unit = pol_indent_unit(d), *when = util_printf("<when condition=%s>\n%s%s\n</when>", cond, unit, elem);
     char *out = pol_insert_in(d, pol_elem_of(choose), last, when);
     free(unit), free(when);
     return out;
@@ -629,7 +634,7 @@ static char *add_in_doc(const policy_doc *d, size_t doc, const qrun *run, const 
         if (pol_is(c, "choose") && per_sub_choose(c))
             return add_to_choose(d, doc, c, run, elem, cond);
     char *unit = pol_indent_unit(d), *out = NULL;
-    char *xml = util_printf("<choose>\n%s<when condition=\"%s\">\n%s%s%s\n%s</when>\n</choose>", unit, cond, unit,
+    char *xml = util_printf("<choose>\n%s<when condition=%s>\n%s%s%s\n%s</when>\n</choose>", unit, cond, unit,
                             unit, elem, unit);
     if (policy_insert_element(d, "inbound", xml, true, &out, err))
         out = NULL;

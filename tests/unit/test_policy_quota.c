@@ -132,7 +132,7 @@ static void test_per_subscription_choose(void **state)
                 "             <when condition=\"@(context.Subscription.Name == \"Billing Team\")\">\n"
                 "                 <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"30000\" estimate-prompt-tokens=\"false\" />\n"
                 "             </when>\n"
-                "+            <when condition=\"@(context.Subscription.Id == &quot;ops&quot;)\">\n"
+                "+            <when condition='@(context.Subscription.Id == \"ops\")'>\n"
                 "+                <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"20000\" estimate-prompt-tokens=\"false\" />\n"
                 "+            </when>\n"
                 "             <otherwise>\n"
@@ -190,7 +190,7 @@ static void test_shared_unconditional(void **state)
                 "-\t\t\ttokens-per-minute=\"100000\" estimate-prompt-tokens=\"false\" remaining-tokens-variable-name=\"remainingTokens\">\n"
                 "-\t\t</azure-openai-token-limit>\n"
                 "+\t\t<choose>\n"
-                "+\t\t\t<when condition=\"@(context.Subscription.Id == &quot;b&quot;)\">\n"
+                "+\t\t\t<when condition='@(context.Subscription.Id == \"b\")'>\n"
                 "+\t\t\t\t<azure-openai-token-limit counter-key=\"@(context.Subscription.Id)\"\n"
                 "+\t\t\t\t\ttokens-per-minute=\"50000\" estimate-prompt-tokens=\"false\" remaining-tokens-variable-name=\"remainingTokens\">\n"
                 "+\t\t\t\t</azure-openai-token-limit>\n"
@@ -244,7 +244,7 @@ static void test_product_per_team(void **state)
     /* team-b has two subscriptions: b1 gets a branch, b2 keeps 3000 */
     update_ok(docs, 4, subs, 3, 1, SET_TPM(5000), &res);
     assert_null(res.texts[1]);
-    assert_non_null(strstr(res.texts[2], "<when condition=\"@(context.Subscription.Id == &quot;b1&quot;)\">"));
+    assert_non_null(strstr(res.texts[2], "<when condition='@(context.Subscription.Id == \"b1\")'>"));
     policy_quota_doc after[] = {{"global", NULL}, {"product:team-a", team}, {"product:team-b", res.texts[2]}, {"api:aoai", NULL}};
     assert_int_equal(limits(after, 4, &subs[2]).tpm, 3000);
     assert_int_equal(limits(after, 4, &subs[1]).tpm, 5000);
@@ -269,7 +269,7 @@ static void test_product_branch(void **state)
     const char *gold = "<when condition='@((string)context.Product?.Id == \"gold\")'>";
     char *expect = malloc(strlen(api) + 1024);
     const char *at = strstr(api, gold);
-    sprintf(expect, "%.*s<when condition=\"@(context.Subscription.Id == &quot;g1&quot;)\"><llm-token-limit counter-key=\"@(context.Subscription.Id)\" "
+    sprintf(expect, "%.*s<when condition='@(context.Subscription.Id == \"g1\")'><llm-token-limit counter-key=\"@(context.Subscription.Id)\" "
                     "tokens-per-minute=\"1500\" token-quota=\"1000000\" token-quota-period=\"Monthly\" estimate-prompt-tokens=\"false\" /></when>%s",
             (int)(at - api), api, at);
     assert_string_equal(res.texts[3], expect);
@@ -297,7 +297,7 @@ static void test_no_limit_yet(void **state)
     update_ok(docs, 3, subs, 2, 0, SET_TPM(1000), &res);
     assert_diff(api, res.texts[2], "--- before\n+++ after\n@@ -1,6 +1,11 @@\n <policies>\n     <inbound>\n         <base />\n"
                 "+        <choose>\n"
-                "+            <when condition=\"@(context.Subscription.Id == &quot;x&quot;)\">\n"
+                "+            <when condition='@(context.Subscription.Id == \"x\")'>\n"
                 "+                <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"1000\" estimate-prompt-tokens=\"false\" />\n"
                 "+            </when>\n"
                 "+        </choose>\n"
@@ -318,7 +318,33 @@ static void test_no_limit_yet(void **state)
     subs[0].home = 1;
     update_ok(none, 3, subs, 2, 0, SET_TPM(1000), &res);
     assert_non_null(res.texts[1]);
-    assert_non_null(strstr(res.texts[1], "<base />\n        <choose>\n            <when condition=\"@(context.Subscription.Id == &quot;x&quot;)\">"));
+    assert_non_null(strstr(res.texts[1], "<base />\n        <choose>\n            <when condition='@(context.Subscription.Id == \"x\")'>"));
+    policy_quota_result_free(&res);
+    free(api);
+}
+
+/* New conditions are written as Microsoft's labs write them: a single-quoted attribute with raw
+ * double quotes; an id with an apostrophe or an ampersand is escaped for the attribute and still
+ * selects exactly that subscription. */
+static void test_condition_quoting(void **state)
+{
+    (void)state;
+    char *api = fixture("semantic-cache.xml");
+    policy_quota_doc docs[] = {{"global", NULL}, {"product:aoai", NULL}, {"api:aoai", api}};
+    policy_quota_sub subs[] = {sub("team-a", NULL, "aoai", 1, 2), sub("o'b&e", NULL, "aoai", 1, 2)};
+    subs[0].home = subs[1].home = 2;
+    policy_quota_result res;
+    update_ok(docs, 3, subs, 2, 0, SET_TPM(1000), &res);
+    assert_non_null(strstr(res.texts[2], "<when condition='@(context.Subscription.Id == \"team-a\")'>"));
+    assert_null(strstr(res.texts[2], "&quot;"));
+    policy_quota_result_free(&res);
+    update_ok(docs, 3, subs, 2, 1, SET_TPM(2000), &res);
+    assert_non_null(strstr(res.texts[2], "<when condition='@(context.Subscription.Id == \"o&apos;b&amp;e\")'>"));
+    policy_quota_doc after[] = {{"global", NULL}, {"product:aoai", NULL}, {"api:aoai", res.texts[2]}};
+    policy_limits l = limits(after, 3, &subs[1]);
+    assert_true(l.has_tpm);
+    assert_int_equal(l.tpm, 2000);
+    assert_false(limits(after, 3, &subs[0]).has_tpm);
     policy_quota_result_free(&res);
     free(api);
 }
@@ -338,7 +364,7 @@ static void test_refusals(void **state)
     policy_quota_change ch = SET_TPM(100000);
     update_ok(docs, 3, subs, 2, 0, ch, &res);
     assert_non_null(strstr(res.texts[0], "<choose>\n"));
-    assert_non_null(strstr(res.texts[0], "<when condition=\"@(context.Subscription.Id == &quot;growth&quot;)\">\n"
+    assert_non_null(strstr(res.texts[0], "<when condition='@(context.Subscription.Id == \"growth\")'>\n"
                                          "        <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"100000\" />"));
     assert_non_null(strstr(res.texts[2], "tokens-per-minute=\"100000\""));
     assert_int_equal(res.after.tpm, 100000);
@@ -386,7 +412,7 @@ static void test_rate_limit_copies_rekeyed(void **state)
     update_ok(docs, 3, subs, 2, 0, (policy_quota_change){0, 0, POLICY_QUOTA_SET, 30}, &res);
     assert_string_equal(res.texts[2],
                         "<policies>\n    <inbound>\n        <base />\n        <choose>\n"
-                        "            <when condition=\"@(context.Subscription.Id == &quot;a&quot;)\">\n"
+                        "            <when condition='@(context.Subscription.Id == \"a\")'>\n"
                         "                <rate-limit-by-key calls=\"30\" renewal-period=\"60\" counter-key=\"@(context.Subscription.Id)\" />\n"
                         "            </when>\n            <otherwise>\n"
                         "                <rate-limit calls=\"100\" renewal-period=\"60\" />\n"
@@ -563,7 +589,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_subscription_choose), cmocka_unit_test(test_shared_unconditional),
         cmocka_unit_test(test_product_per_team), cmocka_unit_test(test_product_branch),
-        cmocka_unit_test(test_no_limit_yet), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_no_limit_yet), cmocka_unit_test(test_condition_quoting), cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_rate_limit_copies_rekeyed),
         cmocka_unit_test(test_property_others_unchanged)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
