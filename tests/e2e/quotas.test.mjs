@@ -392,6 +392,40 @@ test('layout: one shared unconditional limit; conditions written in other ways',
   }
 });
 
+test('counter keys: shared pools reported, never edited; a global rate-limit not counted; no two same-key limits per team', async () => {
+  // Learn (llm-token-limit): "For each key value, a single counter is used for all scopes at which
+  // the policy is configured". An IP-keyed limit is a pool shared by everyone, not a team's own.
+  const POOL = '<llm-token-limit counter-key="@(context.Request.IpAddress)" tokens-per-minute="400000" estimate-prompt-tokens="false" />';
+  const sc = demoScenario();
+  sc.global_policy = sc.global_policy.replace('<inbound>', '<inbound>\n        <rate-limit calls="5" renewal-period="60" />');
+  const aoai = sc.products.find((p) => p.name === 'aoai');
+  aoai.policy = aoai.policy.replace('<base />', `<base />\n        ${POOL}`);
+  const api = sc.apis.find((a) => a.name === 'aoai-completions');
+  api.policy = api.policy.replace('<base />', '<base />\n        <llm-token-limit counter-key="@(context.Subscription.Id)" tokens-per-minute="250000" />');
+  const s = await session({ scenario: sc });
+  try {
+    const all = await rows(s.client, { product_id: 'aoai' });
+    assert.equal(all.growth.tpm, 200000); // its own: the pool's 400000 is not a team's figure
+    assert.equal(all.growth.rpm, 600); // the product's rate-limit; the global one (5/min) is not counted
+    assert.match(all.growth.quota_source, /shared pool: product:aoai policy, <llm-token-limit> \(unconditional\) tokens-per-minute=400000 keyed by @\(context.Request.IpAddress\)/);
+    assert.match(all.growth.note, /global policy's <rate-limit> is not counted: rate-limit is valid at product, API and operation scope only/);
+    assert.match(all.growth.note, /same counter-key, so one counter serves both/); // product 200000 and API 250000
+
+    const r = ok(await call(s.client, 'update_quota', { subscription_id: 'growth', tpm: 150000 }));
+    assert.equal(r.after.tpm, 150000);
+    assert.match(r.plan, /Its key became '@\(context\.Subscription\.Id \+ ":product:aoai"\)'/);
+    const product = await policy(s.sim, 'products/aoai');
+    assert.ok(product.includes(POOL), 'the shared pool is left as it was');
+    assert.match(product, /counter-key='@\(context\.Subscription\.Id \+ ":product:aoai"\)' tokens-per-minute="150000"/);
+    const again = await rows(s.client, { product_id: 'aoai' });
+    assert.equal(again.growth.tpm, 150000);
+    assert.doesNotMatch(again.growth.note ?? '', /same counter-key/, 'growth no longer has two limits on one counter');
+    for (const id of ['search', 'prod-critical']) assert.deepEqual(pick(again)[id], pick(all)[id]);
+  } finally {
+    await s.close();
+  }
+});
+
 test('API-scoped and all-APIs subscriptions; limits that differ by API are shown per API', async () => {
   const sc = demoScenario();
   const api = sc.apis.find((a) => a.name === 'aoai-completions');
