@@ -3,7 +3,9 @@
  * the credential, builds URLs for the configured APIM service with the pinned api-versions (one
  * table, in arm.c), sends GET/PUT/PATCH/DELETE/POST with JSON bodies and If-Match, returns
  * ETags, follows nextLink, retries 408/429/500/502/503/504 and dropped connections with
- * exponential backoff and jitter honouring Retry-After (bounded attempts and total time), polls
+ * exponential backoff and jitter, never before the server's wait (retry-after-ms,
+ * x-ms-retry-after-ms, Retry-After; a wait beyond the budget ends the call saying when to
+ * retry) (bounded attempts and total time), polls
  * Azure-AsyncOperation / Location after a 202, refreshes the token once on a 401 for an expired
  * token, runs independent requests concurrently, and turns ARM's error envelope into one
  * sentence (code, message, x-ms-request-id; for 403 the missing role).
@@ -58,7 +60,7 @@ struct arm_retry_policy {
     int max_attempts;       /* per request, including the first (default 6) */
     long max_total_ms;      /* give up once retrying would pass this (default 60000) */
     long base_delay_ms;     /* first backoff (default 800); doubled each time, with jitter */
-    long max_delay_ms;      /* cap of one backoff and of a Retry-After we honour (default 30000) */
+    long max_delay_ms;      /* cap of one backoff; a longer server wait ends the call (default 30000) */
     long poll_max_ms;       /* bound of 202 polling (default 300000) */
 };
 

@@ -44,6 +44,8 @@ struct http_response {
     util_buf body;          /* capped at the request's max_body */
     char *etag;             /* headers of interest, NULL when absent */
     char *retry_after;
+    char *retry_after_ms;   /* retry-after-ms (milliseconds) */
+    char *x_ms_retry_after_ms; /* x-ms-retry-after-ms (milliseconds) */
     char *request_id;       /* x-ms-request-id */
     char *location;
     char *async_operation;  /* Azure-AsyncOperation */

@@ -80,8 +80,8 @@ void http_client_stats(const struct http_client *c, struct http_stats *out) { *o
 
 static void clear_headers(struct http_response *r)
 {
-    char **slots[] = {&r->etag, &r->retry_after, &r->request_id, &r->location, &r->async_operation,
-                      &r->content_type};
+    char **slots[] = {&r->etag,     &r->retry_after,     &r->retry_after_ms, &r->x_ms_retry_after_ms,
+                      &r->request_id, &r->location, &r->async_operation, &r->content_type};
     for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
         free(*slots[i]);
         *slots[i] = NULL;
@@ -161,6 +161,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *user)
     }
     keep_header(&r->etag, line, len, "ETag");
     keep_header(&r->retry_after, line, len, "Retry-After");
+    keep_header(&r->retry_after_ms, line, len, "retry-after-ms");
+    keep_header(&r->x_ms_retry_after_ms, line, len, "x-ms-retry-after-ms");
     keep_header(&r->request_id, line, len, "x-ms-request-id");
     keep_header(&r->location, line, len, "Location");
     keep_header(&r->async_operation, line, len, "Azure-AsyncOperation");

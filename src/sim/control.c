@@ -69,7 +69,7 @@ int sim_control_set_faults(sim_state *st, json_t *body, util_error *err)
             json_decref(norm);
             return util_error_set(err, UTIL_EINVAL,
                                   "faults: each rule is an object with optional method, path_contains, status "
-                                  "(400..599), retry_after, drop, skip and count");
+                                  "(400..599), retry_after, retry_after_ms, x_ms_retry_after_ms, drop, skip and count");
         }
         json_array_append_new(norm, rule);
     }

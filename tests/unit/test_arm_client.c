@@ -142,6 +142,53 @@ static void test_429_storm_succeeds(void **state)
     config_free(&cfg);
 }
 
+/* One GET of products against a 429 rule with these wait headers: its outcome and requests. */
+static int throttled_get(const char *waits, int *requests, util_error *err)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET); /* max_delay 2 s */
+    sim_reset(&g_sim);
+    char *rules = util_printf("{\"rules\": [{\"method\": \"GET\", \"path_contains\": \"/products\", \"status\": 429, "
+                              "%s, \"count\": 1}]}", waits);
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults", rules), 200);
+    free(rules);
+    struct arm_result r;
+    int rc = arm_get(c, "products", &r, err);
+    arm_result_free(&r);
+    *requests = (int)sim_counter(&g_sim, "arm_requests");
+    sim_reset(&g_sim);
+    arm_client_free(c);
+    config_free(&cfg);
+    return rc;
+}
+
+/* Retry-After is never shortened: a wait beyond the retry budget stops the call and says when
+ * to come back; retry-after-ms, then x-ms-retry-after-ms, then Retry-After (azcore's order). */
+static void test_retry_after_is_honoured(void **state)
+{
+    util_error err;
+    int n = 0;
+    /* 600 s asked, 2 s allowed per wait: no retry (today's code waited 2 s and retried) */
+    assert_int_equal(throttled_get("\"retry_after\": 600", &n, &err), UTIL_ETHROTTLED);
+    assert_int_equal(n, 1);
+    if (!strstr(err.message, "ARM asked to wait 600.0 s before the next try (Retry-After)") ||
+        !strstr(err.message, "nothing more was sent: retry after 20"))
+        fail_msg("%s", err.message);
+    /* x-ms-retry-after-ms alone is read (milliseconds) */
+    assert_int_equal(throttled_get("\"x_ms_retry_after_ms\": 600000", &n, &err), UTIL_ETHROTTLED);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(err.message, "ARM asked to wait 600.0 s"));
+    /* retry-after-ms comes first: 50 ms, although Retry-After says 600 s */
+    assert_int_equal(throttled_get("\"retry_after_ms\": 50, \"retry_after\": 600", &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(throttled_get("\"retry_after_ms\": 600000, \"x_ms_retry_after_ms\": 50", &n, &err),
+                     UTIL_ETHROTTLED);
+    assert_int_equal(n, 1);
+    /* then x-ms-retry-after-ms before Retry-After */
+    assert_int_equal(throttled_get("\"x_ms_retry_after_ms\": 50, \"retry_after\": 600", &n, &err), 0);
+    assert_int_equal(n, 2);
+}
+
 static void test_dropped_connection_is_retried(void **state)
 {
     struct config cfg;
@@ -455,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_one_token_many_calls),
         cmocka_unit_test(test_refresh_on_expired_token),
         cmocka_unit_test(test_429_storm_succeeds),
+        cmocka_unit_test(test_retry_after_is_honoured),
         cmocka_unit_test(test_dropped_connection_is_retried),
         cmocka_unit_test(test_503_gives_up),
         cmocka_unit_test(test_paging),
