@@ -23,6 +23,8 @@ struct http_client {
 /* One transfer in flight: its easy handle and what it writes into. */
 struct transfer {
     CURL *easy;
+    int (*tls_setup)(void *ssl_ctx, void *user);
+    void *tls_user;
     struct curl_slist *headers;
     struct http_response *resp;
     size_t max_body;
@@ -172,6 +174,13 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *user)
 
 /* ---- transfer setup ------------------------------------------------------------------- */
 
+static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *user)
+{
+    (void)easy;
+    const struct transfer *t = user;
+    return t->tls_setup(ssl_ctx, t->tls_user) == 0 ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
+}
+
 static int setup_headers(struct transfer *t, const struct http_request *req)
 {
     char line[80];
@@ -235,7 +244,14 @@ static int transfer_setup(struct http_client *c, struct transfer *t, const struc
                      req->connect_timeout_ms ? req->connect_timeout_ms : (long)HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms ? req->timeout_ms : (long)HTTP_DEFAULT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->tls_setup ? 0L : 2L);
+    if (req->tls_setup) { /* the hook's own certificate check decides (a pinned thumbprint) */
+        t->tls_setup = req->tls_setup;
+        t->tls_user = req->tls_user;
+        curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+        curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, t);
+        curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L); /* a resumed session would skip it */
+    }
     if (c->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     curl_easy_setopt(e, CURLOPT_SHARE, c->share);
