@@ -278,6 +278,11 @@ static void load_identity(struct config *cfg, config_getenv_fn fn, void *user)
                 cfg->tenant_id);
     if (cfg->identity_endpoint && !cfg->identity_header)
         problem(cfg, "IDENTITY_ENDPOINT is set without IDENTITY_HEADER; managed identity needs both");
+    const char *tp = cfg->identity_server_thumbprint;
+    size_t hex = tp ? strspn(tp, "0123456789abcdefABCDEF") : 0;
+    if (tp && (hex != 40 || tp[hex]))
+        problem(cfg, "IDENTITY_SERVER_THUMBPRINT=%s is not a SHA-1 certificate thumbprint (40 hexadecimal "
+                     "characters); Service Fabric sets it for its managed identity endpoint", tp);
 }
 
 static void load_endpoints(struct config *cfg, config_getenv_fn fn, void *user)

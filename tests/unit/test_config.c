@@ -198,6 +198,20 @@ static void test_credentials(void **state)
         config_free(&cfg);
     }
 
+    const char *const sf[] = {"IDENTITY_ENDPOINT", "https://10.0.0.4:2377/metadata/identity/oauth2/token",
+                              "IDENTITY_HEADER", "h", "IDENTITY_SERVER_THUMBPRINT", "AB:CD", "AIGW_AUDIT_LOG", "/tmp/j",
+                              NULL};
+    load(&cfg, sf, 0, NULL);
+    assert_true(has_problem(&cfg, "IDENTITY_SERVER_THUMBPRINT=AB:CD is not a SHA-1 certificate thumbprint"));
+    config_free(&cfg);
+    const char *const sf_ok[] = {"IDENTITY_ENDPOINT", "https://10.0.0.4:2377/metadata/identity/oauth2/token",
+                                 "IDENTITY_HEADER", "h", "IDENTITY_SERVER_THUMBPRINT",
+                                 "0123456789ABCDEF0123456789abcdef01234567", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, sf_ok, 0, NULL);
+    assert_false(has_problem(&cfg, "IDENTITY_SERVER_THUMBPRINT"));
+    assert_string_equal(cfg.identity_server_thumbprint, "0123456789ABCDEF0123456789abcdef01234567");
+    config_free(&cfg);
+
     const char *const wi[] = {"AZURE_FEDERATED_TOKEN_FILE", "/var/run/token", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
     load(&cfg, wi, 0, NULL);
     assert_true(has_problem(&cfg, "workload identity needs all three"));
