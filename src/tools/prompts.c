@@ -144,6 +144,10 @@ static json_t *cache_prompt(json_t *args, void *user, util_error *err)
                  "Note: %g reads as a similarity; APIM's score-threshold is a distance (lower is stricter), so a "
                  "similarity of %g is score-threshold %g. Tell me this translation.\n",
                  similarity, similarity, threshold);
+    else if (threshold > 0.2)
+        snprintf(said, sizeof said,
+                 "Note: score-threshold %g is above 0.2, so the cache will serve answers to prompts that are not "
+                 "alike; warn me and ask before applying it.\n", threshold);
     char *text = util_printf(
         "Deploy semantic caching on API '%s' of our Azure API Management AI gateway with score-threshold %g "
         "and a cache lifetime of %lld seconds.\n%s\n"

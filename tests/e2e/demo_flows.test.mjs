@@ -104,7 +104,9 @@ test('flow 3: semantic caching (read the policy, dry run, apply "similarity 0.95
   assert.match(text, /similarity of 0\.95 is score-threshold 0\.05/);
   assert.doesNotMatch(text, /0\.97|0\.95"/);
   const plain = await prompt('deploy_semantic_caching', { api_id: 'aoai-completions' }, ['score-threshold="0.05"']);
-  assert.doesNotMatch(plain, /reads as a similarity/);
+  assert.doesNotMatch(plain, /reads as a similarity|is above 0\.2/);
+  const loose = await prompt('deploy_semantic_caching', { api_id: 'aoai-completions', threshold: '0.3' }, ['score-threshold="0.3"']);
+  assert.match(loose, /score-threshold 0\.3 is above 0\.2, so the cache will serve answers to prompts that are not alike/);
   const { policy_xml: xml } = await call('get_policy', { api_id: 'aoai-completions' });
   const wanted = xml.replace(/score-threshold="[0-9.]+"/, 'score-threshold="0.05"')
     .replace(/semantic-cache-store duration="\d+"/, 'semantic-cache-store duration="3600"');
