@@ -404,6 +404,8 @@ test('counter keys: shared pools reported, never edited; a global rate-limit not
   api.policy = api.policy.replace('<base />', '<base />\n        <llm-token-limit counter-key="@(context.Subscription.Id)" tokens-per-minute="250000" />');
   const s = await session({ scenario: sc });
   try {
+    const listed = await call(s.client, 'list_subscriptions', { product_id: 'aoai' });
+    assert.match(listed.content[0].text, /growth \| product:aoai \| 200000 \| 600 \| active \(\+ shared pool, see quota_source\)/);
     const all = await rows(s.client, { product_id: 'aoai' });
     assert.equal(all.growth.tpm, 200000); // its own: the pool's 400000 is not a team's figure
     assert.equal(all.growth.rpm, 600); // the product's rate-limit; the global one (5/min) is not counted
