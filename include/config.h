@@ -56,6 +56,7 @@ struct config {
     char *federated_token_file; /* AZURE_FEDERATED_TOKEN_FILE */
     char *identity_endpoint; /* IDENTITY_ENDPOINT */
     char *identity_header;   /* IDENTITY_HEADER (secret) */
+    char *identity_server_thumbprint; /* IDENTITY_SERVER_THUMBPRINT: Service Fabric's MITS certificate */
     char *imds_endpoint;     /* AZURE_POD_IDENTITY_AUTHORITY_HOST or IMDS default; override for tests */
     int cred_kind;           /* enum config_cred_kind (AZURE_TOKEN_CREDENTIALS) */
 

@@ -189,11 +189,17 @@ static void fault_answer(json_t *rule, sim_response *resp)
         resp->drop = true;
         return;
     }
-    json_t *ra = json_object_get(rule, "retry_after");
-    if (json_is_integer(ra)) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(ra));
-        sim_response_header(resp, "Retry-After", buf);
+    /* Azure's wait headers: Retry-After in seconds; retry-after-ms and x-ms-retry-after-ms in ms */
+    static const char *const waits[][2] = {{"retry_after", "Retry-After"},
+                                           {"retry_after_ms", "retry-after-ms"},
+                                           {"x_ms_retry_after_ms", "x-ms-retry-after-ms"}};
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        json_t *ra = json_object_get(rule, waits[i][0]);
+        if (json_is_integer(ra)) {
+            char buf[32];
+            snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(ra));
+            sim_response_header(resp, waits[i][1], buf);
+        }
     }
     if (status == 429)
         sim_response_arm_error(resp, 429, "TooManyRequests", NULL,
