@@ -39,6 +39,7 @@ struct config {
     bool read_only;      /* --read-only or AIGW_READ_ONLY=1 */
     bool demo;           /* --demo */
     bool check;          /* --check */
+    bool confirm_client; /* AIGW_CONFIRM=client: the client's per-tool approval confirms writes (no elicitation) */
     int log_level;       /* enum util_log_level: --log-level, else AIGW_LOG_LEVEL, else info */
 
     /* the APIM instance */

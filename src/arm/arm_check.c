@@ -173,6 +173,10 @@ static void check_rights(struct arm_client *c, util_buf *report)
 int arm_check(struct arm_client *c, util_buf *report, util_error *err)
 {
     util_buf_printf(report, "ARM:        %s, APIM service %s\n", c->cfg->arm_endpoint, c->cfg->service_id);
+    util_buf_puts(report, c->cfg->confirm_client
+                              ? "confirm:    client (AIGW_CONFIRM=client): no question is asked before a write; the "
+                                "client's own per-tool approval is the only confirmation\n"
+                              : "confirm:    elicit: the human is asked before each write when the client can ask\n");
     int rc = check_token(c, report, err);
     if (rc == 0)
         rc = check_service(c, report, err);

@@ -41,6 +41,9 @@ static const char HELP[] =
     "  AIGW_LOG_ANALYTICS_ENDPOINT       Logs query API endpoint override (http:// only for loopback)\n"
     "  SSL_CERT_FILE                     CA bundle to trust instead of the system's\n"
     "  AIGW_READ_ONLY                    1: as --read-only\n"
+    "  AIGW_CONFIRM                      elicit (default): ask the human before each write when the\n"
+    "                                    client can; client: the client's own per-tool approval is the\n"
+    "                                    confirmation (unattended use; not with --read-only)\n"
     "  AIGW_AUDIT_LOG                    change journal path (default\n"
     "                                    $XDG_STATE_HOME/azure-ai-gateway-mcp/audit.jsonl)\n"
     "  AIGW_LOG_LEVEL                    as --log-level\n"
@@ -355,6 +358,23 @@ static void load_journal(struct config *cfg, config_getenv_fn fn, void *user)
                      "the change journal");
 }
 
+/* AIGW_CONFIRM: who confirms a write. Read after the command line (--read-only conflicts). */
+static void load_confirm(struct config *cfg, config_getenv_fn fn, void *user)
+{
+    const char *v = env(fn, user, "AIGW_CONFIRM");
+    if (!v || util_str_eq_ci(v, "elicit"))
+        return;
+    if (!util_str_eq_ci(v, "client")) {
+        problem(cfg, "AIGW_CONFIRM=%s is not understood; use elicit (ask the human, the default) or client (the "
+                     "client's own per-tool approval confirms each write)", v);
+        return;
+    }
+    cfg->confirm_client = true;
+    if (cfg->read_only)
+        problem(cfg, "AIGW_CONFIRM=client and read-only mode are set together: read-only has no writes to "
+                     "confirm, so one of them is a mistake; unset AIGW_CONFIRM or drop --read-only/AIGW_READ_ONLY");
+}
+
 static bool truthy(const char *v)
 {
     return v && (!strcmp(v, "1") || util_str_eq_ci(v, "true") || util_str_eq_ci(v, "yes") || util_str_eq_ci(v, "on"));
@@ -413,6 +433,7 @@ int config_load(struct config *cfg, int argc, char **argv, config_getenv_fn gete
     load_identity(cfg, getenv_fn, user);
     load_endpoints(cfg, getenv_fn, user);
     load_journal(cfg, getenv_fn, user);
+    load_confirm(cfg, getenv_fn, user);
     return 0;
 }
 

@@ -184,6 +184,32 @@ char *change_json_text(const json_t *value)
 
 /* ---- the pipeline -------------------------------------------------------------------- */
 
+/* A write the human did not confirm is not a success (issue 20): the result says nothing was
+ * written and how to go on, and is an error, so an unattended client (one that cancels every
+ * elicitation, as `claude -p` does) never mistakes it for a done change. */
+static json_t *not_confirmed(json_t *r)
+{
+    json_object_set_new(r, "isError", json_true());
+    json_t *text = json_object_get(json_array_get(json_object_get(r, "content"), 0), "text");
+    const char *t = json_string_value(text);
+    const char *next = "\nTo apply it, call the tool again and accept the confirmation. Where no human can answer "
+                       "(a headless client), the user can set AIGW_CONFIRM=client so that the client's own per-tool "
+                       "approval is the confirmation (docs/clients.md).";
+    size_t nl = t ? strcspn(t, "\n") : 0;
+    if (t) { /* the next step goes after the first line (the message), before the warnings and the diff */
+        char *s = util_printf("%.*s%s%s", (int)nl, t, next, t + nl);
+        json_string_set(text, s);
+        free(s);
+    }
+    json_t *msg = json_object_get(json_object_get(r, "structuredContent"), "message");
+    if (json_string_value(msg)) {
+        char *s = util_printf("%s %s", json_string_value(msg), next + 1);
+        json_string_set(msg, s);
+        free(s);
+    }
+    return r;
+}
+
 /* Keeps in todo the writes that change something and builds the whole diff (a "# label" line
  * before each resource's section when there are several). Heap memory. */
 static char *plan_diff(struct change *ch)
@@ -279,8 +305,8 @@ static json_t *result(struct change *ch, bool applied, const char *change_id, co
 /* Asks the human to confirm. 0 = go ahead; else fills *why with the answer, nothing to write. */
 static int confirm(struct change *ch, const char *diff, char *why, size_t n)
 {
-    if (!ch->call || !mcp_call_can_elicit(ch->call))
-        return 0;
+    if (!ch->call || !mcp_call_can_elicit(ch->call) || ch->ctx->cfg->confirm_client)
+        return 0; /* AIGW_CONFIRM=client: the client's per-tool approval of this call was the confirmation */
     util_buf m, sb;
     util_buf_init(&m, 0);
     util_buf_init(&sb, 0);
@@ -536,7 +562,7 @@ json_t *change_run(struct change *ch, bool dry_run)
     } else if (dry_run) {
         r = result(ch, false, NULL, diff, "Dry run: nothing was written. Call again with dry_run false to apply.");
     } else if (confirm(ch, diff, why, sizeof why)) {
-        r = result(ch, false, NULL, diff, why);
+        r = not_confirmed(result(ch, false, NULL, diff, why));
     } else if (!(arm = tools_call_arm(ch->ctx, ch->call, &err))) {
         r = tools_fail(ch->ctx, &err);
     } else if (!(r = apply_writes(ch, arm))) {

@@ -219,7 +219,7 @@ test('elicitation: decline writes nothing, accept applies after showing the diff
     });
     await t.sim.resetCounters();
     const declined = await t.call('apply_policy', { api_id: 'aoai-completions', policy_xml: xml });
-    assert.ok(!declined.isError, declined.content[0].text);
+    assert.equal(declined.isError, true, 'a declined write is not a success (issue 20)');
     assert.equal(declined.structuredContent.applied, false);
     assert.equal(declined.structuredContent.change_id, null);
     assert.match(declined.structuredContent.message, /declined.*nothing was written/);
@@ -229,6 +229,7 @@ test('elicitation: decline writes nothing, accept applies after showing the diff
 
     answer = 'cancel';
     const cancelled = await t.call('apply_policy', { api_id: 'aoai-completions', policy_xml: xml });
+    assert.equal(cancelled.isError, true);
     assert.equal(cancelled.structuredContent.applied, false);
     assert.match(cancelled.structuredContent.message, /cancelled/);
 
@@ -380,7 +381,7 @@ test('scopes, warnings in the result and the confirmation, and a reader refused 
     const product = await t.call('get_policy', { api_id: 'aoai-completions', scope: 'product', product_id: 'free-tier' });
     const noBase = product.structuredContent.policy_xml.replace('<base />', '');
     const r = await t.call('apply_policy', { api_id: 'aoai-completions', scope: 'product', product_id: 'free-tier', policy_xml: noBase });
-    assert.ok(!r.isError, r.content[0].text);
+    assert.equal(r.isError, true, "a declined write is an error result");
     assert.equal(r.structuredContent.applied, false);
     assert.ok(r.structuredContent.warnings.some((w) => /<inbound> has no <base \/>/.test(w)), JSON.stringify(r.structuredContent.warnings));
     assert.match(asked[0], /Warning: .*<inbound> has no <base \/>/);

@@ -224,7 +224,9 @@ test('confirmation: decline writes nothing; a concurrent edit before the write i
   });
   try {
     const before = await policy(s.sim, 'products/aoai');
-    const declined = ok(await call(s.client, 'update_quota', { subscription_id: 'growth', tpm: 150000 }));
+    const declinedResult = await call(s.client, 'update_quota', { subscription_id: 'growth', tpm: 150000 });
+    assert.equal(declinedResult.isError, true, 'a declined write is an error result (issue 20)');
+    const declined = declinedResult.structuredContent;
     assert.equal(declined.applied, false);
     assert.equal(asked.length, 1);
     assert.match(asked[0], /subscription growth: tpm 200000 -> 150000\. Edited its own tokens-per-minute limit/);

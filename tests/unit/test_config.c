@@ -289,6 +289,30 @@ static void test_command_line(void **state)
     assert_non_null(strstr(err.message, "unknown option '--wat'"));
 }
 
+/* AIGW_CONFIRM (issue 20): elicit by default, client on request, refused with read-only. */
+static void test_confirm(void **state)
+{
+    struct config cfg;
+    const char *const dflt[] = {"AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, dflt, 0, NULL);
+    assert_false(cfg.confirm_client);
+    config_free(&cfg);
+    const char *const client[] = {"AIGW_CONFIRM", "Client", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, client, 0, NULL);
+    assert_true(cfg.confirm_client);
+    assert_false(has_problem(&cfg, "AIGW_CONFIRM"));
+    config_free(&cfg);
+    char *ro[] = {"x", "--read-only", NULL};
+    load(&cfg, client, 2, ro);
+    assert_true(has_problem(&cfg, "AIGW_CONFIRM=client and read-only mode are set together"));
+    config_free(&cfg);
+    const char *const bad[] = {"AIGW_CONFIRM", "yes", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, bad, 0, NULL);
+    assert_false(cfg.confirm_client);
+    assert_true(has_problem(&cfg, "AIGW_CONFIRM=yes is not understood"));
+    config_free(&cfg);
+}
+
 static void test_util_time(void **state)
 {
     int64_t t;
@@ -323,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_resource_id),            cmocka_unit_test(test_endpoints_and_clouds),
         cmocka_unit_test(test_loopback),               cmocka_unit_test(test_credentials),
         cmocka_unit_test(test_command_line),           cmocka_unit_test(test_util_time),
+        cmocka_unit_test(test_confirm),
         cmocka_unit_test(test_log_analytics_endpoint),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
