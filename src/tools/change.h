@@ -36,12 +36,13 @@
 
 /* Output-schema properties shared by every write tool, to splice into an output schema's
  * "properties" object: "{...," CHANGE_OUTPUT_PROPERTIES ",...}" and list
- * CHANGE_OUTPUT_REQUIRED in "required". before/after have no fixed type (see change_run); the
- * result's "warnings" and "message" are left out of the schema to keep tools/list small. */
+ * CHANGE_OUTPUT_REQUIRED in "required". The result's "before"/"after" (a text, an object of texts
+ * by label, or null: see change_run), "warnings" and "message" are left out of the schema to keep
+ * tools/list small. */
 #define CHANGE_OUTPUT_PROPERTIES                                                                     \
-    "\"applied\":{\"type\":\"boolean\"},\"change_id\":{\"type\":[\"string\",\"null\"]},"             \
-    "\"before\":{},\"after\":{},\"diff\":{\"type\":\"string\"}"
-#define CHANGE_OUTPUT_REQUIRED "\"applied\",\"change_id\",\"before\",\"after\",\"diff\""
+    "\"applied\":{\"type\":\"boolean\"},\"change_id\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]}," \
+    "\"diff\":{\"type\":\"string\"}"
+#define CHANGE_OUTPUT_REQUIRED "\"applied\",\"change_id\",\"diff\""
 
 /* The dry_run input property, to splice into an input schema's "properties". */
 #define CHANGE_INPUT_DRY_RUN                                                                         \

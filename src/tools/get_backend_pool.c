@@ -128,11 +128,11 @@ const struct mcp_tool tools_get_backend_pool = {
                    "by name only.",
     .input_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\",\"minLength\":1,"
                     "\"maxLength\":256}},\"required\":[\"api_id\"],\"additionalProperties\":false}",
-    .output_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\"},\"pool_id\":{\"type\":"
-                     "[\"string\",\"null\"]},\"routing\":{\"type\":\"string\"},\"backends\":{\"type\":\"array\","
-                     "\"items\":{\"type\":\"object\",\"required\":[\"backend_id\",\"url\",\"priority\",\"weight\","
-                     "\"circuit_breaker\"]}},\"retry\":{\"type\":[\"object\",\"null\"]},\"warnings\":{\"type\":"
-                     "\"array\"}},\"required\":[\"api_id\",\"pool_id\",\"routing\",\"backends\",\"retry\","
+    .output_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\"},\"pool_id\":{\"anyOf\":"
+                     "[{\"type\":\"string\"},{\"type\":\"null\"}]},\"routing\":{\"type\":\"string\"},\"backends\":{"
+                     "\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"backend_id\",\"url\","
+                     "\"priority\",\"weight\",\"circuit_breaker\"]}},\"retry\":{\"anyOf\":[{\"type\":\"object\"},"
+                     "{\"type\":\"null\"}]},\"warnings\":{\"type\":\"array\"}},\"required\":[\"api_id\",\"pool_id\",\"routing\",\"backends\",\"retry\","
                      "\"warnings\"]}",
     .read_only_hint = true,
     .idempotent_hint = true,

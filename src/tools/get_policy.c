@@ -215,7 +215,7 @@ const struct mcp_tool tools_get_policy = {
     .input_schema = "{\"type\":\"object\",\"properties\":{" CHANGE_POLICY_SCOPE_PROPS "},\"required\":[\"api_id\"],"
                     "\"additionalProperties\":false}",
     .output_schema = "{\"type\":\"object\",\"properties\":{\"exists\":{\"type\":\"boolean\"},\"policy_xml\":{\"type\":\"string\"},\"etag\":"
-                     "{\"type\":[\"string\",\"null\"]},\"summary\":{\"type\":[\"object\",\"null\"]}},\"required\":"
+                     "{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"summary\":{\"anyOf\":[{\"type\":\"object\"},{\"type\":\"null\"}]}},\"required\":"
                      "[\"exists\",\"policy_xml\",\"etag\",\"summary\"]}",
     .read_only_hint = true,
     .idempotent_hint = true,

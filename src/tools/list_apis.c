@@ -209,8 +209,8 @@ const struct mcp_tool tools_list_apis = {
     .input_schema = "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}",
     .output_schema = "{\"type\":\"object\",\"properties\":{\"apis\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
                      "\"properties\":{\"id\":{\"type\":\"string\"},\"display_name\":{\"type\":\"string\"},"
-                     "\"path\":{\"type\":\"string\"},\"backend_id\":{\"type\":[\"string\",\"null\"]},"
-                     "\"pool_id\":{\"type\":[\"string\",\"null\"]},\"products\":{\"type\":\"array\",\"items\":"
+                     "\"path\":{\"type\":\"string\"},\"backend_id\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
+                     "\"pool_id\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"products\":{\"type\":\"array\",\"items\":"
                      "{\"type\":\"string\"}}},\"required\":[\"id\",\"display_name\",\"path\",\"backend_id\","
                      "\"pool_id\",\"products\"]}}},\"required\":[\"apis\"]}",
     .read_only_hint = true,

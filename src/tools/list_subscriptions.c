@@ -18,10 +18,10 @@ static const char OUTPUT_SCHEMA[] =
     "{\"type\":\"object\",\"required\":[\"subscriptions\"],\"properties\":{\"subscriptions\":{\"type\":"
     "\"array\",\"items\":{\"type\":\"object\",\"required\":[\"id\",\"display_name\",\"state\",\"scope_type\","
     "\"scope_id\",\"tpm\",\"rpm\",\"quota_source\"],\"properties\":{\"id\":{\"type\":\"string\"},"
-    "\"display_name\":{\"type\":[\"string\",\"null\"]},\"state\":{\"type\":\"string\"},"
-    "\"scope_type\":{\"enum\":[\"product\",\"api\",\"all_apis\"]},\"scope_id\":{\"type\":[\"string\",\"null\"]},"
-    "\"tpm\":{\"type\":[\"integer\",\"null\"]},\"rpm\":{\"type\":[\"number\",\"null\"]},"
-    "\"quota_source\":{\"type\":[\"string\",\"null\"]},\"by_api\":{\"type\":\"array\"}}}}}}";
+    "\"display_name\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"state\":{\"type\":\"string\"},"
+    "\"scope_type\":{\"enum\":[\"product\",\"api\",\"all_apis\"]},\"scope_id\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
+    "\"tpm\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}]},\"rpm\":{\"anyOf\":[{\"type\":\"number\"},{\"type\":\"null\"}]},"
+    "\"quota_source\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"by_api\":{\"type\":\"array\"}}}}}}";
 
 static void cell_num(util_buf *b, json_t *v)
 {

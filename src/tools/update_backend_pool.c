@@ -17,7 +17,7 @@ struct entry {
     const char *url;            /* NULL = keep */
     json_t *priority, *weight;  /* borrowed integers, NULL = keep */
     json_t *cb;                 /* APIM circuitBreaker to set (owned), NULL = keep */
-    bool cb_remove;             /* circuit_breaker: null */
+    bool cb_remove;             /* remove_circuit_breaker: true */
     bool remove;
 };
 
@@ -36,23 +36,27 @@ struct plan {
 
 /* ---- validation (before anything is read or written) ------------------------------------- */
 
-/* The circuit breaker an entry asks for (its own, else the policies default). */
-static int entry_cb(struct entry *e, json_t *item, json_t *dflt, util_error *err)
+/* The circuit breaker an entry asks for: its own circuit_breaker / remove_circuit_breaker, else
+ * the policies' (the defaults for listed members). */
+static int entry_cb(struct entry *e, json_t *item, json_t *policies, util_error *err)
 {
-    json_t *cb = json_object_get(item, "circuit_breaker");
-    if (!cb && !e->remove)
-        cb = dflt;
+    json_t *src = item;
+    if (!json_object_get(item, "circuit_breaker") && !json_object_get(item, "remove_circuit_breaker"))
+        src = e->remove ? NULL : policies;
+    json_t *cb = json_object_get(src, "circuit_breaker");
+    bool rm = json_is_true(json_object_get(src, "remove_circuit_breaker"));
+    if (cb && rm)
+        return util_error_set(err, UTIL_EINVAL, "backend %s: give circuit_breaker or remove_circuit_breaker: true, "
+                              "not both", e->id);
+    if (rm)
+        e->cb_remove = true;
     if (!cb)
         return 0;
-    if (json_is_null(cb)) {
-        e->cb_remove = true;
-        return 0;
-    }
     e->cb = tools_backend_cb_to_apim(e->id, cb, err);
     return e->cb ? 0 : err->code;
 }
 
-static int parse_entry(struct entry *e, json_t *item, json_t *dflt, util_error *err)
+static int parse_entry(struct entry *e, json_t *item, json_t *policies, util_error *err)
 {
     e->id = json_string_value(json_object_get(item, "backend_id"));
     e->url = json_string_value(json_object_get(item, "url"));
@@ -61,7 +65,8 @@ static int parse_entry(struct entry *e, json_t *item, json_t *dflt, util_error *
     e->remove = json_is_true(json_object_get(item, "remove"));
     if (tools_check_id("backend_id", e->id, err))
         return err->code;
-    if (e->remove && (e->url || e->priority || e->weight || json_object_get(item, "circuit_breaker")))
+    if (e->remove && (e->url || e->priority || e->weight || json_object_get(item, "circuit_breaker") ||
+                      json_object_get(item, "remove_circuit_breaker")))
         return util_error_set(err, UTIL_EINVAL,
                               "backend %s: remove: true takes the member out of the pool and accepts no url, "
                               "priority, weight or circuit_breaker",
@@ -72,7 +77,7 @@ static int parse_entry(struct entry *e, json_t *item, json_t *dflt, util_error *
         (e->priority && tools_backend_check_priority(e->id, json_integer_value(e->priority), err)) ||
         (e->weight && tools_backend_check_weight(e->id, json_integer_value(e->weight), err)))
         return err->code;
-    return entry_cb(e, item, dflt, err);
+    return entry_cb(e, item, policies, err);
 }
 
 static int parse_entries(struct plan *p, json_t *args, util_error *err)
@@ -86,7 +91,7 @@ static int parse_entries(struct plan *p, json_t *args, util_error *err)
     p->e = calloc(p->n ? p->n : 1, sizeof *p->e);
     size_t i;
     json_array_foreach(items, i, item) {
-        if (parse_entry(&p->e[i], item, json_object_get(policies, "circuit_breaker"), err))
+        if (parse_entry(&p->e[i], item, policies, err))
             return err->code;
         for (size_t j = 0; j < i; j++)
             if (util_str_eq_ci(p->e[j].id, p->e[i].id))
@@ -502,14 +507,15 @@ fail:
 
 /* The circuit breaker's fields are checked by tools_backend_cb_to_apim (kept out of the schema
  * to keep tools/list small; the description names them). */
-#define CB_IN "{\"type\":[\"object\",\"null\"]}"
+#define CB_IN "{\"type\":\"object\"},\"remove_circuit_breaker\":{\"type\":\"boolean\"}"
 
 const struct mcp_tool tools_update_backend_pool = {
     .name = "update_backend_pool",
     .title = "Update backend pool",
     .description = "Changes an API's backend pool in one call. Each backends entry adds or updates a member (url "
                    "creates it; priority 0-100, lower first; weight 0-100; circuit_breaker {failure_count, "
-                   "failure_interval, trip_duration, status_codes?, accept_retry_after?}, durations like '1m') or "
+                   "failure_interval, trip_duration, status_codes?, accept_retry_after?}, durations like '1m'; "
+                   "remove_circuit_breaker: true drops it) or "
                    "takes it out (remove: true). A single-backend API gets a pool. Undo with revert_change.",
     .input_schema =
         "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\"},"
@@ -518,9 +524,9 @@ const struct mcp_tool tools_update_backend_pool = {
         "\"type\":\"integer\",\"minimum\":0,\"maximum\":100},\"weight\":{\"type\":\"integer\",\"minimum\":0,"
         "\"maximum\":100},\"circuit_breaker\":" CB_IN
         ",\"remove\":{\"type\":\"boolean\"}},\"required\":[\"backend_id\"],\"additionalProperties\":false}},"
-        "\"policies\":{\"type\":\"object\",\"properties\":{\"circuit_breaker\":{\"type\":[\"object\",\"null\"],"
-        "\"description\":\"default for listed members\"},\"replace\":{\"type\":\"boolean\",\"description\":"
-        "\"the list is the whole pool\"}},"
+        "\"policies\":{\"type\":\"object\",\"description\":\"circuit_breaker/remove_circuit_breaker here: "
+        "default for listed members\",\"properties\":{\"circuit_breaker\":" CB_IN
+        ",\"replace\":{\"type\":\"boolean\",\"description\":\"the list is the whole pool\"}},"
         "\"additionalProperties\":false}," CHANGE_INPUT_DRY_RUN
         "},\"required\":[\"api_id\",\"backends\"],\"additionalProperties\":false}",
     .output_schema = "{\"type\":\"object\",\"properties\":{" CHANGE_OUTPUT_PROPERTIES

@@ -9,24 +9,32 @@
 #include "change.h"
 #include "quota_scope.h"
 
-#define LIMIT_ARG(max) "{\"type\":[\"integer\",\"null\"],\"minimum\":1,\"maximum\":" #max "}"
+#define LIMIT_ARG(max) "{\"type\":\"integer\",\"minimum\":1,\"maximum\":" #max "}"
 
 static const char INPUT_SCHEMA[] =
     "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"subscription_id\"],\"properties\":{"
     "\"subscription_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":256},"
     "\"tpm\":" LIMIT_ARG(100000000) ",\"rpm\":" LIMIT_ARG(1000000) ","
+    "\"remove_tpm\":{\"type\":\"boolean\"},\"remove_rpm\":{\"type\":\"boolean\"},"
     CHANGE_INPUT_DRY_RUN "}}";
 
 static const char OUTPUT_SCHEMA[] =
     "{\"type\":\"object\",\"required\":[" CHANGE_OUTPUT_REQUIRED ",\"subscription_id\"],\"properties\":{"
     CHANGE_OUTPUT_PROPERTIES ",\"subscription_id\":{\"type\":\"string\"},\"plan\":{\"type\":\"string\"}}}";
 
-/* KEEP when absent, REMOVE when null, else SET (range already checked by the schema). */
-static void read_op(json_t *args, const char *key, int *op, int64_t *v)
+/* KEEP when absent, REMOVE with remove_<key>: true, else SET (range already checked by the schema). */
+static int read_op(json_t *args, const char *key, int *op, int64_t *v, util_error *err)
 {
     json_t *x = json_object_get(args, key);
-    *op = !x ? POLICY_QUOTA_KEEP : json_is_null(x) ? POLICY_QUOTA_REMOVE : POLICY_QUOTA_SET;
+    char rm[16];
+    snprintf(rm, sizeof rm, "remove_%s", key);
+    bool remove = json_is_true(json_object_get(args, rm));
+    if (x && remove)
+        return util_error_set(err, UTIL_EINVAL, "give %s (a new limit) or %s: true (drop this subscription's own "
+                              "limit), not both", key, rm);
+    *op = remove ? POLICY_QUOTA_REMOVE : x ? POLICY_QUOTA_SET : POLICY_QUOTA_KEEP;
     *v = json_is_integer(x) ? (int64_t)json_integer_value(x) : 0;
+    return 0;
 }
 
 static void limit_text(util_buf *b, const char *name, bool has, double v)
@@ -137,11 +145,11 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
     util_error_clear(&err);
     const char *id = json_string_value(json_object_get(args, "subscription_id"));
     policy_quota_change want;
-    read_op(args, "tpm", &want.tpm_op, &want.tpm);
-    read_op(args, "rpm", &want.rpm_op, &want.rpm);
+    if (read_op(args, "tpm", &want.tpm_op, &want.tpm, &err) || read_op(args, "rpm", &want.rpm_op, &want.rpm, &err))
+        return tools_fail(ctx, &err);
     if (want.tpm_op == POLICY_QUOTA_KEEP && want.rpm_op == POLICY_QUOTA_KEEP) {
         util_error_set(&err, UTIL_EINVAL, "give tpm or rpm (or both): a positive integer sets this subscription's "
-                       "limit, null removes its own limit so the shared one applies again");
+                       "limit; remove_tpm/remove_rpm: true removes its own limit so the shared one applies again");
         return tools_fail(ctx, &err);
     }
     if (tools_check_id("subscription_id", id, &err))
@@ -165,7 +173,8 @@ const struct mcp_tool tools_update_quota = {
     .name = "update_quota",
     .title = "Change one subscription's quota",
     .description = "Sets the tpm and/or rpm limit of ONE subscription (id from list_subscriptions) by editing "
-                   "its product/API policy; null removes its own limit so the shared one applies. Refuses if "
+                   "its product/API policy; remove_tpm/remove_rpm: true drops its own limit so the shared one applies. "
+                   "Refuses if "
                    "any other subscription's limits would change. Returns the plan and diff; dry_run first, "
                    "cut gradually and watch 429s with get_metrics.",
     .input_schema = INPUT_SCHEMA,

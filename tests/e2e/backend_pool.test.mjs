@@ -335,8 +335,15 @@ test('backend credentials are never shown nor journaled; an update and its rever
       proxy_password: 'present' });
     assert.equal(east.url, 'https://aoai-eastus.openai.azure.com/openai?code=***');
     const dry = ok(await t.call('update_backend_pool', { api_id: 'aoai-completions', dry_run: true,
-      backends: [{ backend_id: 'eastus-aoai', circuit_breaker: null }] }));
+      backends: [{ backend_id: 'eastus-aoai', remove_circuit_breaker: true }] }));
     assert.match(dry.diff, /circuit_breaker/);
+    const both = await t.call('update_backend_pool', { api_id: 'aoai-completions', dry_run: true,
+      backends: [{ backend_id: 'eastus-aoai', remove_circuit_breaker: true,
+        circuit_breaker: { failure_count: 2, failure_interval: '30s', trip_duration: '2m' } }] });
+    assert.equal(both.isError, true);
+    assert.match(both.content[0].text, /give circuit_breaker or remove_circuit_breaker: true, not both/);
+    await assert.rejects(t.call('update_backend_pool', { api_id: 'aoai-completions', dry_run: true,
+      backends: [{ backend_id: 'eastus-aoai', circuit_breaker: null }] }), /circuit_breaker/);
     const r = ok(await t.call('update_backend_pool', { api_id: 'aoai-completions',
       backends: [{ backend_id: 'eastus-aoai', circuit_breaker: { failure_count: 2, failure_interval: '30s',
         trip_duration: '2m' } }] }));

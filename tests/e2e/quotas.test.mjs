@@ -174,7 +174,7 @@ test('state filter and null removing a subscription\'s own limit', async () => {
     assert.deepEqual(Object.keys(await rows(s.client, { state: 'suspended' })), ['search']);
     assert.ok(!('search' in (await rows(s.client, { state: 'active' }))));
     const all = await rows(s.client);
-    const r = ok(await call(s.client, 'update_quota', { subscription_id: 'search', tpm: null }));
+    const r = ok(await call(s.client, 'update_quota', { subscription_id: 'search', remove_tpm: true }));
     assert.equal(r.applied, true);
     assert.deepEqual([r.before.tpm, r.after.tpm], [100000, 50000]);
     assert.match(r.plan, /Removed its own tokens-per-minute limit/);
@@ -183,9 +183,16 @@ test('state filter and null removing a subscription\'s own limit', async () => {
     assert.equal(again.search.tpm, 50000);
     assert.match(again.search.quota_source, /otherwise/);
     for (const id of ['growth', 'prod-critical', 'free-experiments']) assert.deepEqual(again[id], all[id]);
-    const none = ok(await call(s.client, 'update_quota', { subscription_id: 'search', tpm: null }));
+    const none = ok(await call(s.client, 'update_quota', { subscription_id: 'search', remove_tpm: true }));
     assert.equal(none.applied, false);
     assert.equal(none.diff, '');
+    // null is no longer a way to remove (schema dialects without type arrays, issue 20), and a limit
+    // with its own removal is contradictory: both refused before anything is read
+    await s.sim.resetCounters();
+    await assert.rejects(call(s.client, 'update_quota', { subscription_id: 'search', tpm: null }), /tpm/);
+    failed(await call(s.client, 'update_quota', { subscription_id: 'search', tpm: 5000, remove_tpm: true }),
+      /give tpm \(a new limit\) or remove_tpm: true .*not both/);
+    assert.equal((await s.sim.counters()).arm_requests, 0);
   } finally {
     await s.close();
   }
@@ -364,7 +371,7 @@ test('layout: one shared unconditional limit; conditions written in other ways',
     assert.deepEqual([r.after.tpm, r.after.rpm], [20000, 120]);
     const again = await rows(s.client);
     assert.deepEqual(pick(again), { ...pick(all), growth: { tpm: 20000, rpm: 120 } });
-    const back = ok(await call(s.client, 'update_quota', { subscription_id: 'growth', tpm: null, rpm: null }));
+    const back = ok(await call(s.client, 'update_quota', { subscription_id: 'growth', remove_tpm: true, remove_rpm: true }));
     assert.deepEqual([back.after.tpm, back.after.rpm], [50000, 600]);
     assert.deepEqual(pick(await rows(s.client)), pick(all));
   } finally {
