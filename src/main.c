@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -61,10 +62,13 @@ static int check(struct config *cfg)
     return rc == 0 ? 0 : 1;
 }
 
-/* --demo must be handled before the environment is read; --help/--version win over it. */
+/* --demo (or AIGW_DEMO=1, for hosts such as a Claude Desktop extension that can only set the
+ * environment) must be handled before the environment is read; --help/--version win over it. */
 static bool wants_demo(int argc, char **argv)
 {
-    bool demo = false;
+    const char *env = getenv("AIGW_DEMO");
+    bool demo = env && (!strcmp(env, "1") || !strcasecmp(env, "true") || !strcasecmp(env, "yes") ||
+                        !strcasecmp(env, "on"));
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "--version") ||
             !strcmp(argv[i], "-V"))

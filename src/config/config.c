@@ -40,6 +40,7 @@ static const char HELP[] =
     "  AZURE_RESOURCE_MANAGER_ENDPOINT   ARM endpoint override (http:// only for loopback)\n"
     "  AIGW_LOG_ANALYTICS_ENDPOINT       Logs query API endpoint override (http:// only for loopback)\n"
     "  SSL_CERT_FILE                     CA bundle to trust instead of the system's\n"
+    "  AIGW_DEMO                         1: as --demo\n"
     "  AIGW_READ_ONLY                    1: as --read-only\n"
     "  AIGW_CONFIRM                      elicit (default): ask the human before each write when the\n"
     "                                    client can; client: the client's own per-tool approval is the\n"
@@ -394,6 +395,10 @@ int config_load(struct config *cfg, int argc, char **argv, config_getenv_fn gete
         else
             cfg->log_level = l;
     }
+    const char *demo = env(getenv_fn, user, "AIGW_DEMO");
+    cfg->demo = truthy(demo);
+    if (demo && !cfg->demo && strcmp(demo, "0") && !util_str_eq_ci(demo, "false"))
+        problem(cfg, "AIGW_DEMO=%s is not understood; use 1 (demo) or 0", demo);
     const char *ro = env(getenv_fn, user, "AIGW_READ_ONLY");
     cfg->read_only = truthy(ro);
     if (ro && !cfg->read_only && strcmp(ro, "0") && !util_str_eq_ci(ro, "false"))

@@ -289,7 +289,7 @@ static void test_command_line(void **state)
     assert_non_null(strstr(err.message, "unknown option '--wat'"));
 }
 
-/* AIGW_CONFIRM (issue 20): elicit by default, client on request, refused with read-only. */
+/* AIGW_CONFIRM (issue 20): elicit by default, client on request, refused with read-only; AIGW_DEMO. */
 static void test_confirm(void **state)
 {
     struct config cfg;
@@ -305,6 +305,14 @@ static void test_confirm(void **state)
     char *ro[] = {"x", "--read-only", NULL};
     load(&cfg, client, 2, ro);
     assert_true(has_problem(&cfg, "AIGW_CONFIRM=client and read-only mode are set together"));
+    config_free(&cfg);
+    const char *const demo[] = {"AIGW_DEMO", "true", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, demo, 0, NULL);
+    assert_true(cfg.demo);
+    config_free(&cfg);
+    const char *const nodemo[] = {"AIGW_DEMO", "false", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, nodemo, 0, NULL);
+    assert_false(cfg.demo || has_problem(&cfg, "AIGW_DEMO"));
     config_free(&cfg);
     const char *const bad[] = {"AIGW_CONFIRM", "yes", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
     load(&cfg, bad, 0, NULL);
