@@ -16,6 +16,7 @@
 #ifndef AIGW_HTTP_H
 #define AIGW_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -63,7 +64,7 @@ void http_client_free(struct http_client *c);
 /* The flag checked while requests are in flight and between retries: when *cancel becomes
  * non-zero, in-flight transfers are aborted with UTIL_ECANCELLED. NULL = never cancelled.
  * The pointer is borrowed until replaced. */
-void http_client_set_cancel(struct http_client *c, volatile int *cancel);
+void http_client_set_cancel(struct http_client *c, const atomic_int *cancel);
 int http_client_cancelled(const struct http_client *c);
 
 void http_client_stats(const struct http_client *c, struct http_stats *out);

@@ -64,7 +64,7 @@ void arm_client_free(struct arm_client *c)
     free(c);
 }
 
-void arm_set_cancel(struct arm_client *c, volatile int *cancel) { http_client_set_cancel(c->http, cancel); }
+void arm_set_cancel(struct arm_client *c, const atomic_int *cancel) { http_client_set_cancel(c->http, cancel); }
 
 void arm_set_retry_policy(struct arm_client *c, const struct arm_retry_policy *p) { c->retry = *p; }
 
@@ -277,7 +277,9 @@ static void on_success(struct arm_client *c, struct call *k, const struct http_r
         start_poll(k, PH_LOCATION, k->url, r->retry_after);
     else {
         keep_answer(k, r);
-        finish(k, 0);
+        /* an answer we cannot read is not an answer: never "no policy", never "0 items" */
+        int unreadable = r->body.len ? !k->res->body : strcmp(k->req->method, "GET") == 0 && r->status == 200;
+        finish(k, unreadable ? arm_error_unreadable(c, k->req, r->status, r->body.len, r->request_id, k->err) : 0);
     }
 }
 
@@ -364,6 +366,7 @@ static int run_round(struct arm_client *c, struct call *ks, size_t n, const char
         char *hdrs[2] = {(char *)auth_hdr, ifm[m]};
         build_http(&ks[i], &hr[m], hdrs);
         ks[i].attempts++;
+        ks[i].res->attempts += ks[i].phase == PH_REQUEST;
         idx[m++] = i;
     }
     c->arm_requests += m;
@@ -525,6 +528,9 @@ int arm_list(struct arm_client *c, const char *path, int api, const char *query,
         struct arm_result res;
         rc = arm_call(c, &r, &res, err);
         json_t *value = json_object_get(res.body, "value");
+        if (rc == 0 && !json_is_array(value))
+            rc = util_error_set(err, UTIL_EREMOTE, "listing %s answered without a \"value\" array; the answer cannot "
+                                "be trusted, so it is not taken as an empty list", path);
         if (rc == 0 && json_array_size(all) + json_array_size(value) > cap)
             rc = util_error_set(err, UTIL_ELIMIT, "listing %s returned more than %zu items; narrow the request",
                                 path, cap);

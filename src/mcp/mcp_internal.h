@@ -19,7 +19,8 @@ struct mcp_call {
     struct mcp_server *srv;
     json_t *id;             /* borrowed from the request */
     json_t *progress_token; /* borrowed, may be NULL */
-    volatile int cancelled;
+    atomic_int cancelled;  /* set by the reader thread (notifications/cancelled, end of input) */
+    bool committed;        /* guarded by srv->lock: a write started, cancellation is ignored */
 };
 
 struct mcp_server {

@@ -112,14 +112,24 @@ json_t *mcp_result_error(json_t *structured, const char *fmt, ...)
 
 /* ---- call context ---------------------------------------------------------------------- */
 
-bool mcp_call_cancelled(const struct mcp_call *call) { return call->cancelled != 0; }
-volatile int *mcp_call_cancel_flag(struct mcp_call *call) { return &call->cancelled; }
+bool mcp_call_cancelled(const struct mcp_call *call) { return atomic_load(&call->cancelled) != 0; }
+const atomic_int *mcp_call_cancel_flag(struct mcp_call *call) { return &call->cancelled; }
+bool mcp_call_commit(struct mcp_call *call)
+{
+    if (!call)
+        return true;
+    pthread_mutex_lock(&call->srv->lock);
+    bool ok = atomic_load(&call->cancelled) == 0;
+    call->committed = ok;
+    pthread_mutex_unlock(&call->srv->lock);
+    return ok;
+}
 const char *mcp_call_protocol_version(const struct mcp_call *call) { return call->srv->protocol_version; }
 bool mcp_call_can_elicit(const struct mcp_call *call) { return call->srv->client_elicit_form; }
 
 void mcp_call_progress(struct mcp_call *call, double progress, double total, const char *message)
 {
-    if (!call->progress_token || call->cancelled)
+    if (!call->progress_token || atomic_load(&call->cancelled))
         return;
     json_t *params = json_pack("{s:O, s:f}", "progressToken", call->progress_token, "progress", progress);
     if (total > 0)
@@ -153,7 +163,7 @@ enum mcp_elicit_action mcp_call_elicit(struct mcp_call *call, const char *messag
     json_decref(id);
 
     pthread_mutex_lock(&srv->lock);
-    while (!srv->pending_reply && !call->cancelled && !srv->eof)
+    while (!srv->pending_reply && !atomic_load(&call->cancelled) && !srv->eof)
         pthread_cond_wait(&srv->cond, &srv->lock);
     json_t *reply = srv->pending_reply;
     srv->pending_reply = NULL;
@@ -315,8 +325,9 @@ static void handle_tools_call(struct mcp_server *srv, json_t *id, json_t *params
     srv->current = NULL;
     pthread_mutex_unlock(&srv->lock);
     json_decref(own_args);
-    if (call.cancelled) {
-        /* the client cancelled: no response is sent for a cancelled request */
+    if (atomic_load(&call.cancelled)) {
+        /* the client cancelled: no response is sent for a cancelled request (a committed call,
+         * one that started writing, is never flagged: its outcome is always reported) */
         json_decref(result);
         return;
     }

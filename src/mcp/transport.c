@@ -99,7 +99,11 @@ static void cancel_request(struct mcp_server *srv, json_t *request_id)
 {
     pthread_mutex_lock(&srv->lock);
     if (srv->current && same_id(srv->current->id, request_id)) {
-        srv->current->cancelled = 1;
+        if (srv->current->committed)
+            LOG_WARN("mcp", "a cancellation arrived while a change was being written; the write completes (or is "
+                     "undone) and its outcome is reported");
+        else
+            atomic_store(&srv->current->cancelled, 1);
         pthread_cond_broadcast(&srv->cond);
     } else {
         struct mcp_queue_item **pp = &srv->head, *prev = NULL;
@@ -201,6 +205,8 @@ static void set_eof(struct mcp_server *srv, bool io_error)
     pthread_mutex_lock(&srv->lock);
     srv->eof = true;
     srv->io_error = io_error;
+    if (srv->current && !srv->current->committed) /* nobody is left to wait for the answer */
+        atomic_store(&srv->current->cancelled, 1);
     pthread_cond_broadcast(&srv->cond);
     pthread_mutex_unlock(&srv->lock);
 }

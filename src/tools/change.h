@@ -121,17 +121,24 @@ char *change_json_text(const json_t *value);
 /* ---- journal (AIGW_AUDIT_LOG) ---------------------------------------------------------- */
 
 /* Appends one record (one line: the compact JSON of record + '\n') with a single write() on a
- * file opened O_APPEND (created 0600, its directory 0700 when missing), then fsync. */
+ * file opened O_APPEND (created 0600, its directory 0700 when missing), then fsync. When the
+ * file ends with a partial line, a '\n' is written first (same write) so the record stays whole. */
 int change_journal_append(const char *path, const json_t *record, util_error *err);
+/* Checks, before the first write of a change, that the journal can be opened for appending
+ * (creating it and its directory). 0, or UTIL_ECONFIG / UTIL_EIO with err. */
+int change_journal_check(const char *path, util_error *err);
 /* Finds the record whose change_id is id; *record is a NEW reference. UTIL_ENOTFOUND when no
  * record has it, UTIL_ELIMIT past CHANGE_JOURNAL_MAX_BYTES, UTIL_EIO when unreadable. */
 int change_journal_find(const char *path, const char *id, json_t **record, util_error *err);
 
 /* Journal record fields (one JSON object per line):
- * {time, change_id, tool, arguments, principal, reverts?: change_id,
+ * {time, change_id, status, tool, arguments, principal, reverts?: change_id,
  *  resources: [{path, label, read_query, before, after, before_text, after_text, etag_before,
  *               etag_after}]}
- * before/after are the bodies (before as read, after as PUT; null = absent / deleted). */
+ * before/after are the bodies (before as read, after as PUT; null = absent / deleted), secrets
+ * redacted (as are URL queries and secret-named values in arguments). status: "applied";
+ * "partial" (a failed change whose listed writes could not be undone); "pending" (the listed
+ * writes may be in effect: one's outcome is unknown, e.g. a 202 that did not finish). */
 
 /* For revert_change: a change that puts every resource of `record` back to its `before`. For each
  * resource it reads the current state; unless its ETag equals the record's etag_after or its

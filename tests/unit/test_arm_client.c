@@ -300,7 +300,7 @@ static void test_cancelled(void **state)
 {
     struct config cfg;
     struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
-    volatile int cancelled = 1;
+    atomic_int cancelled = 1;
     arm_set_cancel(c, &cancelled);
     util_error err;
     struct arm_result r;

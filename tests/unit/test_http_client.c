@@ -110,7 +110,7 @@ static void test_batch_runs_concurrently(void **state)
 }
 
 struct canceller {
-    volatile int *flag;
+    atomic_int *flag;
 };
 
 static void *cancel_soon(void *arg)
@@ -127,7 +127,7 @@ static void test_cancel_aborts(void **state)
     /* the simulator holds the answer for 3 s; the flag is raised after 0.2 s */
     assert_int_equal(sim_request(&g_sim, "POST", "/_sim/faults", "{\"latency_ms\": 3000, \"rules\": []}", NULL), 200);
     struct http_client *c = http_client_new(NULL, NULL);
-    volatile int cancelled = 0;
+    atomic_int cancelled = 0;
     http_client_set_cancel(c, &cancelled);
     char *u = url("/subscriptions/x/resourceGroups/r/providers/Microsoft.ApiManagement/service/s"
                   "?api-version=2024-05-01");
