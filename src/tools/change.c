@@ -345,7 +345,9 @@ static bool contains(const json_t *have, const json_t *want);
 
 /* One write of w: PUT after with If-Match etag_before (checking absence first for a create), or
  * DELETE. Records etag_after. On failure *refused is true when the failure proves that nothing
- * was written: checked before sending, or refused by ARM/APIM at the first and only attempt. */
+ * was written: checked before sending, or refused by ARM/APIM at the first and only attempt. A
+ * 412 proves nothing: libcurl itself resends a request whose connection died without an answer,
+ * so the 412 may answer the resend of a write that did land. */
 static int write_one(struct arm_client *arm, json_t *w, bool *refused, util_error *err)
 {
     const char *path = jstr(w, "path"), *etag = jstr(w, "etag_before");
@@ -371,7 +373,7 @@ static int write_one(struct arm_client *arm, json_t *w, bool *refused, util_erro
         rc = arm_put(arm, path, after, etag, &res, err);
     int s = err->http_status;
     *refused = rc != 0 && (res.attempts == 0 || (res.attempts == 1 && (s == 400 || s == 401 || s == 403 ||
-                                                                          s == 404 || s == 409 || s == 412)));
+                                                                          s == 404 || s == 409)));
     if (rc == UTIL_ECONFLICT && s == 412)
         util_error_set(err, UTIL_ECONFLICT, "%s was changed by someone else since it was read (ETag %s)",
                        jstr(w, "label"), etag ? etag : "none");
@@ -647,8 +649,8 @@ static json_t *failed(struct change *ch, struct arm_client *arm, const char *id,
     } else {
         bool nothing = k == 0 && o == OUTCOME_UNCHANGED;
         util_buf_printf(&m, "%.700s%s", err->message,
-                        nothing ? "; nothing was written." : o == OUTCOME_OTHER ? "; what this change wrote there is "
-                                                                                  "not live." : ".");
+                        nothing ? "; nothing was written." : o == OUTCOME_OTHER ? "; read again, it is not as this "
+                                                                                  "change would leave it." : ".");
         if (err->code == UTIL_ECONFLICT || o == OUTCOME_OTHER)
             util_buf_puts(&m, " Read it again and retry.");
         undo(arm, ch->todo, k, &m);
