@@ -82,7 +82,8 @@ int http_perform_batch(struct http_client *c, size_t n, const struct http_reques
 void http_response_free(struct http_response *resp);
 
 /* True when url may be requested: https://, or http:// on a loopback host (or the IMDS
- * address when allow_imds). */
+ * address when allow_imds) — as libcurl's URL parser reads it, and never with user information
+ * ("http://127.0.0.1:1@evil.example" is refused). */
 int http_url_allowed(const char *url, int allow_imds);
 
 #endif

@@ -99,14 +99,25 @@ void http_response_free(struct http_response *resp)
 
 int http_url_allowed(const char *url, int allow_imds)
 {
-    if (!url)
-        return 0;
-    if (util_str_starts_with(url, "https://"))
-        return 1;
-    if (allow_imds && (strcmp(url, "http://169.254.169.254") == 0 ||
-                       util_str_starts_with(url, "http://169.254.169.254/")))
-        return 1;
-    return config_is_loopback_url(url);
+    /* parsed by libcurl itself, so the host judged is the host connected to */
+    CURLU *u = url ? curl_url() : NULL;
+    char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL, *port = NULL;
+    int ok = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+        curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_NO_PASSWORD) {
+        int has_port = curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK;
+        if (strcmp(scheme, "https") == 0)
+            ok = 1;
+        else if (strcmp(scheme, "http") == 0)
+            ok = config_is_loopback_host(host, strlen(host)) ||
+                 (allow_imds && !has_port && strcmp(host, "169.254.169.254") == 0);
+    }
+    curl_free(scheme), curl_free(host), curl_free(user), curl_free(password), curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
 }
 
 /* ---- callbacks ------------------------------------------------------------------------ */

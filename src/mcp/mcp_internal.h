@@ -58,7 +58,7 @@ struct mcp_server {
 /* transport.c */
 int mcp_transport_start(struct mcp_server *srv, int in_fd, pthread_t *thread);
 json_t *mcp_transport_pop(struct mcp_server *srv); /* blocks; NULL at end of input */
-void mcp_write(struct mcp_server *srv, json_t *msg); /* msg borrowed */
+bool mcp_write(struct mcp_server *srv, json_t *msg); /* msg borrowed; false when it cannot be serialised */
 void mcp_write_error(struct mcp_server *srv, json_t *id, int code, const char *message);
 void mcp_write_result(struct mcp_server *srv, json_t *id, json_t *result); /* result stolen */
 

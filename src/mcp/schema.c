@@ -49,10 +49,9 @@ static void render(json_t *v, char *out, size_t n)
         snprintf(out, n, "?");
         return;
     }
-    if (strlen(s) > 60)
-        snprintf(out, n, "%.57s...", s);
-    else
-        snprintf(out, n, "%s", s);
+    bool cut = strlen(s) > 60;
+    util_utf8_cut(s, 57); /* never inside a character: the message must stay valid UTF-8 */
+    snprintf(out, n, "%s%s", s, cut ? "..." : "");
     free(s);
 }
 

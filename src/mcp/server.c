@@ -102,9 +102,8 @@ json_t *mcp_result_error(json_t *structured, const char *fmt, ...)
     char text[UTIL_ERROR_MAX * 2];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    util_vformat(text, sizeof text, fmt, ap); /* scrubbed, then cut on a character boundary */
     va_end(ap);
-    util_log_scrub(text);
     json_t *r = mcp_result_ok(structured, text);
     json_object_set_new(r, "isError", json_true());
     return r;
@@ -268,7 +267,7 @@ static void invalid_params(struct mcp_server *srv, json_t *id, const char *fmt, 
     char text[UTIL_ERROR_MAX + 256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    util_vformat(text, sizeof text, fmt, ap);
     va_end(ap);
     mcp_write_error(srv, id, MCP_INVALID_PARAMS, text);
 }
@@ -416,7 +415,7 @@ static void dispatch(struct mcp_server *srv, json_t *msg)
     }
     if (!srv->initialized) {
         char text[256];
-        snprintf(text, sizeof text, "Invalid Request: '%.64s' before initialize; send initialize first", method);
+        util_format(text, sizeof text, "Invalid Request: '%.64s' before initialize; send initialize first", method);
         mcp_write_error(srv, id, MCP_INVALID_REQUEST, text);
         return;
     }
@@ -432,7 +431,7 @@ static void dispatch(struct mcp_server *srv, json_t *msg)
         handle_set_level(srv, id, params);
     else {
         char text[256];
-        snprintf(text, sizeof text, "Method not found: '%.64s'", method);
+        util_format(text, sizeof text, "Method not found: '%.64s'", method);
         mcp_write_error(srv, id, MCP_METHOD_NOT_FOUND, text);
     }
 }
