@@ -137,7 +137,8 @@ json_t *mcp_result_error(json_t *structured, const char *fmt, ...) __attribute__
  * additionalProperties false, enum, const, minimum, maximum, exclusiveMinimum/Maximum,
  * minLength, maxLength, pattern, items, minItems, maxItems, anyOf/oneOf of simple types).
  * On failure fills err with a sentence naming the path ("backends[1].priority must be ...").
- * Returns 0 or UTIL_EINVAL. */
+ * A whole number sent as a real (5e4) where an integer is expected passes and is turned into a
+ * JSON integer in place. Returns 0 or UTIL_EINVAL. */
 int mcp_schema_validate(json_t *schema, json_t *instance, util_error *err);
 
 #endif
