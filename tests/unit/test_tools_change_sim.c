@@ -250,6 +250,36 @@ static void test_applied_then_reverted(void **state)
     free(original);
 }
 
+/* also in issue 14: however long the failure's sentence, what became of each earlier write (here:
+ * undone) is never cut from the result. */
+static void test_undo_report_is_never_cut(void **state)
+{
+    (void)state;
+    /* APIM refuses the backend with many details: the sentence alone nearly fills an error message */
+    json_t *details = json_array();
+    for (int i = 0; i < 20; i++)
+        json_array_append_new(details, json_pack("{s:s, s:s}", "target", "url", "message",
+                                                 "this detail is long enough that a few of them fill a message"));
+    json_t *body = json_pack("{s:{s:s, s:s, s:o}}", "error", "code", "ValidationError", "message", "invalid",
+                             "details", details);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_t *rule = json_pack("{s:[{s:s, s:s, s:i, s:s, s:i}]}", "rules", "method", "PUT", "path_contains",
+                             "/backends/", "status", 400, "body", text, "count", 1);
+    char *rules = json_dumps(rule, JSON_COMPACT);
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults", rules), 200);
+    free(rules);
+    free(text);
+    json_decref(rule);
+    json_decref(body);
+    json_t *props = json_pack("{s:s, s:s}", "url", "https://x.example/openai", "protocol", "http");
+    json_t *r = change_run(two_writes("long-failure", props), false);
+    json_decref(props);
+    clear_faults();
+    assert_true(json_is_true(json_object_get(r, "isError")));
+    assert_non_null(strstr(text_of(r), "policy of legacy-chat was written and then undone."));
+    json_decref(r);
+}
+
 /* item 4: the PUT reaches APIM but its answer is lost; the retry gets 412 (the ETag moved). The
  * change is live: it is read back, reported applied, and journaled. */
 static void test_lost_answer_is_read_back_and_journaled(void **state)
@@ -471,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_rejected_second_write_undoes_first),
         cmocka_unit_test(test_conflict_on_second_write_undoes_first),
         cmocka_unit_test(test_applied_then_reverted),
+        cmocka_unit_test(test_undo_report_is_never_cut),
         cmocka_unit_test(test_lost_answer_is_read_back_and_journaled),
         cmocka_unit_test(test_unreadable_2xx_is_an_error),
         cmocka_unit_test(test_no_etag_no_write),
