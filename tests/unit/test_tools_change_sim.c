@@ -280,6 +280,43 @@ static void test_undo_report_is_never_cut(void **state)
     json_decref(r);
 }
 
+/* items 4-5: a write that could not be undone stays in effect and is journaled ("partial"), so
+ * revert_change can finish the job. */
+static void test_write_that_cannot_be_undone_is_journaled(void **state)
+{
+    (void)state;
+    char *original = stored_value(LEGACY_POLICY);
+    /* the backend create is refused; then the undo of the policy write is refused too */
+    faults("{\"method\":\"PUT\",\"path_contains\":\"/backends/\",\"status\":400,\"count\":1},"
+           "{\"method\":\"PUT\",\"path_contains\":\"/apis/legacy-chat/policies/policy\",\"skip\":1,\"status\":409,"
+           "\"count\":1}");
+    json_t *props = json_pack("{s:s, s:s}", "url", "https://x.example/openai", "protocol", "http");
+    json_t *r = change_run(two_writes("never-made", props), false);
+    json_decref(props);
+    clear_faults();
+    const char *t = text_of(r);
+    assert_true(json_is_true(json_object_get(r, "isError")));
+    assert_non_null(strstr(t, "policy of legacy-chat was written but could NOT be undone"));
+    assert_non_null(strstr(t, "(partial)"));
+    json_decref(r);
+    json_t *rec = last_record();
+    assert_string_equal(json_string_value(json_object_get(rec, "status")), "partial");
+    json_t *res = json_object_get(rec, "resources");
+    assert_int_equal(json_array_size(res), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(res, 0), "label")), "policy of legacy-chat");
+    util_error err = {0};
+    struct change *ch = change_new(g_ctx, NULL, "revert_change", NULL);
+    assert_int_equal(change_plan_revert(ch, tools_arm(g_ctx, &err), rec, &err), 0);
+    r = change_run(ch, false);
+    assert_false(json_is_true(json_object_get(r, "isError")));
+    json_decref(r);
+    json_decref(rec);
+    char *now = stored_value(LEGACY_POLICY);
+    assert_string_equal(now, original);
+    free(now);
+    free(original);
+}
+
 /* item 4: the PUT reaches APIM but its answer is lost; the retry gets 412 (the ETag moved). The
  * change is live: it is read back, reported applied, and journaled. */
 static void test_lost_answer_is_read_back_and_journaled(void **state)
@@ -502,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_conflict_on_second_write_undoes_first),
         cmocka_unit_test(test_applied_then_reverted),
         cmocka_unit_test(test_undo_report_is_never_cut),
+        cmocka_unit_test(test_write_that_cannot_be_undone_is_journaled),
         cmocka_unit_test(test_lost_answer_is_read_back_and_journaled),
         cmocka_unit_test(test_unreadable_2xx_is_an_error),
         cmocka_unit_test(test_no_etag_no_write),
