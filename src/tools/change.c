@@ -676,10 +676,14 @@ static json_t *failed(struct change *ch, struct arm_client *arm, const char *id,
     return r;
 }
 
-/* Writes every resource; on failure returns the error result (see failed()), else NULL. A write
- * whose answer was not a clear refusal is settled by reading the resource again. */
-static json_t *apply_writes(struct change *ch, struct arm_client *arm, const char *id)
+/* Writes every resource under a new change id (id, 37 bytes); on failure returns the error result
+ * (see failed()), else NULL. A write whose answer was not a clear refusal is settled by reading
+ * the resource again. */
+static json_t *apply_writes(struct change *ch, struct arm_client *arm, char *id)
 {
+    /* committed: from the first write on, cancellation is ignored (the change completes or is undone) */
+    arm_set_cancel(arm, NULL);
+    util_uuid4(id);
     size_t n = json_array_size(ch->todo);
     for (size_t k = 0; k < n; k++) {
         json_t *w = json_array_get(ch->todo, k);
@@ -734,8 +738,7 @@ json_t *change_run(struct change *ch, bool dry_run)
         r = tools_fail(ch->ctx, &err);
     } else if (!mcp_call_commit(ch->call)) {
         r = result(ch, false, NULL, diff, "The change was cancelled before it was written; nothing was written.");
-    } else if (arm_set_cancel(arm, NULL), util_uuid4(id), !(r = apply_writes(ch, arm, id))) {
-        /* from the first write on, cancellation is ignored: the change completes or is undone */
+    } else if (!(r = apply_writes(ch, arm, id))) {
         json_t *rec = journal_record(ch, id, ch->todo, "applied");
         if (change_journal_append(ch->ctx->cfg->audit_log, rec, &err) != 0) {
             util_error_prefix(&err, "the change %s WAS applied but could not be journaled", id);

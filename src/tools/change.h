@@ -91,11 +91,17 @@ void change_set_summary(struct change *ch, const char *fmt, ...) __attribute__((
 /* Runs the pipeline and frees ch. Result (NEW reference):
  * - nothing differs: applied false, diff "", nothing written nor journaled;
  * - dry_run: applied false, change_id null, the diff;
- * - the human declined / cancelled the confirmation: applied false, a normal (not isError)
- *   result whose message says nothing was written;
+ * - the human declined / cancelled the confirmation, or answered anything but accept with
+ *   confirm true: applied false, a normal (not isError) result whose message says nothing was
+ *   written;
+ * - a resource to overwrite was read without an ETag, or the journal cannot be opened: isError,
+ *   nothing written;
+ * - from the first write on the MCP call is committed (mcp_call_commit): cancellation is ignored;
  * - a write failed: isError, the sentence says which writes were applied and undone, which one
- *   failed and why (412 → conflict: "... was changed by someone else since it was read (ETag
- *   ...); nothing was written. Read it again and retry.");
+ *   failed and why. A failure that is not a clear refusal is settled by reading the resource
+ *   again (as written → done, the change goes on); "nothing was written" only when proven. A
+ *   write that cannot be undone is journaled (status "partial"); a write whose outcome stays
+ *   unknown (202 not finished) keeps the earlier writes and is journaled (status "pending");
  * - applied: applied true, change_id (a UUID), the journal record appended. If the journal
  *   cannot be written after the writes succeeded, the result is isError and says so (the
  *   change IS applied; the sentence gives its change_id and the journal error). */

@@ -125,12 +125,14 @@ void util_vformat(char *out, size_t n, const char *fmt, va_list ap)
 {
     if (n == 0)
         return;
-    char *full = NULL;
-    if (vasprintf(&full, fmt, ap) < 0 || !full) {
+    util_buf b;
+    util_buf_init(&b, 0);
+    if (util_buf_vprintf(&b, fmt, ap) != 0) {
+        util_buf_free(&b);
         snprintf(out, n, "(a message could not be formatted)");
-        free(full);
         return;
     }
+    char *full = util_buf_steal(&b);
     util_log_scrub(full);
     util_text_clean(full);
     util_utf8_cut(full, n - 1);
