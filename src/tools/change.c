@@ -649,8 +649,9 @@ static json_t *failed(struct change *ch, struct arm_client *arm, const char *id,
     } else {
         bool nothing = k == 0 && o == OUTCOME_UNCHANGED;
         util_buf_printf(&m, "%.700s%s", err->message,
-                        nothing ? "; nothing was written." : o == OUTCOME_OTHER ? "; read again, it is not as this "
-                                                                                  "change would leave it." : ".");
+                        nothing ? "; nothing was written." : o == OUTCOME_OTHER ? "; this change is not in effect "
+                                                                                  "there (checked by reading it "
+                                                                                  "again)." : ".");
         if (err->code == UTIL_ECONFLICT || o == OUTCOME_OTHER)
             util_buf_puts(&m, " Read it again and retry.");
         undo(arm, ch->todo, k, &m);
