@@ -677,6 +677,47 @@ static json_t *failed(struct change *ch, struct arm_client *arm, const char *id,
     return r;
 }
 
+static bool still_as_before(const json_t *w, const json_t *cur, const char *cur_etag);
+
+/* The next change settles what earlier changes left pending: each of their writes whose outcome
+ * was unknown is read again; a record {"resolves": id, "outcome"} is journaled and the result
+ * warns. Unreadable ones stay pending. */
+static void resolve_pending(struct change *ch, struct arm_client *arm)
+{
+    json_t *pending = change_journal_pending(ch->ctx->cfg->audit_log), *rec;
+    size_t i;
+    json_array_foreach(pending, i, rec) {
+        const char *id = jstr(rec, "change_id"), *outcome = "took effect";
+        json_t *w;
+        size_t j;
+        bool readable = true;
+        json_array_foreach(json_object_get(rec, "resources"), j, w) {
+            if (jstr(w, "etag_after") || !readable)
+                continue; /* written and answered: not in doubt */
+            json_t *cur = NULL;
+            char *etag = NULL;
+            util_error e = {0};
+            readable = change_read(arm, jstr(w, "path"), jstr(w, "read_query"), &cur, &etag, &e) == 0;
+            if (readable && !is_written(w, cur))
+                outcome = still_as_before(w, cur, etag) ? "never took effect" : "was changed since (check it by hand)";
+            json_decref(cur);
+            free(etag);
+        }
+        if (!readable)
+            continue;
+        char now[32], rid[37];
+        util_time_iso8601(util_now_ms() / 1000, now, sizeof now);
+        util_uuid4(rid);
+        json_t *note = json_pack("{s:s, s:s, s:s, s:s}", "time", now, "change_id", rid, "resolves", id, "outcome",
+                                 outcome);
+        util_error je = {0};
+        if (change_journal_append(ch->ctx->cfg->audit_log, note, &je) == 0)
+            change_add_warning(ch, "change %s, left pending earlier, %s; this is journaled", id, outcome);
+        json_decref(note);
+    }
+    json_decref(pending);
+}
+
 /* Writes every resource under a new change id (id, 37 bytes); on failure returns the error result
  * (see failed()), else NULL. A write whose answer was not a clear refusal is settled by reading
  * the resource again. */
@@ -685,6 +726,7 @@ static json_t *apply_writes(struct change *ch, struct arm_client *arm, char *id)
     /* committed: from the first write on, cancellation is ignored (the change completes or is undone) */
     arm_set_cancel(arm, NULL);
     util_uuid4(id);
+    resolve_pending(ch, arm);
     size_t n = json_array_size(ch->todo);
     for (size_t k = 0; k < n; k++) {
         json_t *w = json_array_get(ch->todo, k);

@@ -146,6 +146,10 @@ int change_journal_find(const char *path, const char *id, json_t **record, util_
  * "partial" (a failed change whose listed writes could not be undone); "pending" (the listed
  * writes may be in effect: one's outcome is unknown, e.g. a 202 that did not finish). */
 
+/* The "pending" records of the journal that no later record resolves ({"resolves": change_id}),
+ * oldest first (NEW array; empty when there are none or the journal cannot be read). */
+json_t *change_journal_pending(const char *path);
+
 /* For revert_change: a change that puts every resource of `record` back to its `before`. For each
  * resource it reads the current state; unless its ETag equals the record's etag_after or its
  * content still matches the record's after (then its current ETag is used), it fails with UTIL_ECONFLICT

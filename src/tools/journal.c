@@ -139,3 +139,38 @@ int change_journal_find(const char *path, const char *id, json_t **record, util_
                               "returned", id, path);
     return 0;
 }
+
+json_t *change_journal_pending(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    util_error err = {0};
+    json_t *pending = json_array();
+    if (!path || !*path || util_read_file(path, CHANGE_JOURNAL_MAX_BYTES, &text, &len, &err) != 0 ||
+        !memmem(text, len, "\"pending\"", 9)) {
+        free(text);
+        return pending;
+    }
+    for (const char *s = text, *end = text + len; s < end;) {
+        const char *e = memchr(s, '\n', (size_t)(end - s));
+        if (!e)
+            e = end;
+        json_t *rec = e - s > 1 ? json_loadb(s, (size_t)(e - s), 0, NULL) : NULL;
+        const char *status = json_string_value(json_object_get(rec, "status"));
+        const char *resolves = json_string_value(json_object_get(rec, "resolves"));
+        json_t *p;
+        size_t i;
+        if (status && !strcmp(status, "pending"))
+            json_array_append(pending, rec);
+        else if (resolves) /* a later record settled it */
+            json_array_foreach(pending, i, p)
+                if (!strcmp(json_string_value(json_object_get(p, "change_id")), resolves)) {
+                    json_array_remove(pending, i);
+                    break;
+                }
+        json_decref(rec);
+        s = e + 1;
+    }
+    free(text);
+    return pending;
+}

@@ -466,6 +466,27 @@ static void test_unfinished_202_is_journaled_pending(void **state)
     assert_non_null(strstr(text_of(r), "Nothing would change"));
     assert_non_null(strstr(text_of(r), "never took effect"));
     json_decref(r);
+    /* the next change that writes settles the pending one in the journal */
+    json_t *open_ones = change_journal_pending(g_cfg.audit_log);
+    assert_int_equal(json_array_size(open_ones), 1);
+    json_decref(open_ones);
+    r = change_run(policy_change(NULL, NULL), false);
+    assert_true(json_is_true(json_object_get(json_object_get(r, "structuredContent"), "applied")));
+    char *warning = util_printf("change %s, left pending earlier, never took effect",
+                                json_string_value(json_object_get(rec, "change_id")));
+    assert_non_null(strstr(text_of(r), warning));
+    free(warning);
+    open_ones = change_journal_pending(g_cfg.audit_log);
+    assert_int_equal(json_array_size(open_ones), 0);
+    json_decref(open_ones);
+    json_decref(rec);
+    rec = last_record();
+    ch = change_new(g_ctx, NULL, "revert_change", NULL);
+    assert_int_equal(change_plan_revert(ch, arm, rec, &err), 0);
+    json_decref(r);
+    r = change_run(ch, false);
+    assert_false(json_is_true(json_object_get(r, "isError")));
+    json_decref(r);
     json_decref(rec);
     char *now = stored_value(LEGACY_POLICY);
     assert_string_equal(now, original);
