@@ -92,6 +92,12 @@ int mcp_server_add_prompt(struct mcp_server *srv, const struct mcp_prompt *promp
 json_t *mcp_result_ok(json_t *structured, const char *text)
 {
     json_t *r = json_pack("{s:[{s:s, s:s}]}", "content", "type", "text", "text", text ? text : "");
+    if (!r) { /* not valid UTF-8 (a cut character): the text cleaned, rather than no answer at all */
+        char *clean = util_strdup(text);
+        util_text_clean(clean);
+        r = json_pack("{s:[{s:s, s:s}]}", "content", "type", "text", "text", clean);
+        free(clean);
+    }
     if (structured)
         json_object_set_new(r, "structuredContent", structured);
     return r;

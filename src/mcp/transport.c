@@ -40,15 +40,12 @@ bool mcp_write(struct mcp_server *srv, json_t *msg)
     return true;
 }
 
-/* The last resort when a frame cannot be built: a plain error with the id, written by hand (the
- * id is an integer or a string jansson parsed, so it can be dumped). A request is always answered. */
+/* The last resort when a frame cannot be built: a plain error with the id (an integer or a string
+ * jansson parsed, so always encodable). A request is always answered. */
 static void write_plain_error(struct mcp_server *srv, json_t *id)
 {
-    char *id_text = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
-    json_t *msg = json_pack("{s:s, s:o, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
-                            id_text ? json_loads(id_text, JSON_DECODE_ANY, NULL) : json_null(), "error", "code",
+    json_t *msg = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error", "code",
                             MCP_INTERNAL_ERROR, "message", "Internal error: the answer could not be encoded as JSON");
-    free(id_text);
     mcp_write(srv, msg);
     json_decref(msg);
 }

@@ -223,6 +223,15 @@ static const char *default_summary(struct change *ch, util_buf *b)
     return ch->summary ? ch->summary : b->data;
 }
 
+/* The first max bytes of s, cut on a UTF-8 character boundary (a cut character would make the
+ * whole result unencodable). Heap. */
+static char *capped(const char *s, size_t max)
+{
+    char *c = util_strndup(s, max);
+    util_utf8_cut(c, max);
+    return c;
+}
+
 /* before/after of the result: the tool's, or the texts of the writes. NEW references. */
 static void result_views(struct change *ch, json_t **before, json_t **after)
 {
@@ -268,9 +277,11 @@ static json_t *result(struct change *ch, bool applied, const char *change_id, co
     json_array_foreach(ch->warnings, i, w)
         util_buf_printf(&t, "\nwarning: %s", json_string_value(w));
     size_t dl = strlen(diff);
+    char *shown = capped(diff, CHANGE_TEXT_DIFF_MAX);
     if (dl)
-        util_buf_printf(&t, "\n%.*s%s", CHANGE_TEXT_DIFF_MAX, diff,
+        util_buf_printf(&t, "\n%s%s", shown,
                         dl > CHANGE_TEXT_DIFF_MAX ? "\n... (diff truncated; see structuredContent.diff)" : "");
+    free(shown);
     json_t *r = tools_ok(ch->ctx, s, t.data);
     util_buf_free(&t);
     return r;
@@ -289,8 +300,10 @@ static int confirm(struct change *ch, const char *diff, char *why, size_t n)
     size_t i;
     json_array_foreach(ch->warnings, i, w)
         util_buf_printf(&m, "\nWarning: %s", json_string_value(w));
-    util_buf_printf(&m, "\n\n%.*s%s\nApply this change?", CHANGE_ELICIT_DIFF_MAX, diff,
+    char *shown = capped(diff, CHANGE_ELICIT_DIFF_MAX);
+    util_buf_printf(&m, "\n\n%s%s\nApply this change?", shown,
                     strlen(diff) > CHANGE_ELICIT_DIFF_MAX ? "\n... (diff truncated)" : "");
+    free(shown);
     json_t *schema = json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:b}}}", "type", "object", "properties", "confirm", "type",
                                "boolean", "title", "Apply", "description", "Apply the change shown above", "default",
                                1);
@@ -618,6 +631,7 @@ static json_t *failure_result(const struct change *ch, const char *text)
 {
     char *t = util_printf("%s%s", ch->ctx->demo ? "[simulator] " : "", text);
     util_log_scrub(t);
+    util_text_clean(t); /* the causes were cut to 700 bytes: no half character may remain */
     json_t *r = mcp_result_ok(NULL, t);
     json_object_set_new(r, "isError", json_true());
     free(t);

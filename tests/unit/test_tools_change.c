@@ -154,6 +154,41 @@ static void test_ids_cannot_move_the_path(void **state)
     assert_null(p);
 }
 
+/* issue 14 item 14: the diff shown in the text block is capped on a character boundary; a cut
+ * inside a UTF-8 character made the whole result unencodable (an applied change's answer lost). */
+static void test_capped_diff_stays_utf8(void **state)
+{
+    (void)state;
+    struct config cfg = {0};
+    struct tools_ctx *ctx = tools_ctx_new(&cfg);
+    util_error err = {0};
+    json_t *before = json_pack("{s:{s:s}}", "properties", "value", "<a/>");
+    for (int shift = 0; shift < 2; shift++) { /* one of the two puts the cap inside a character */
+        util_buf x;
+        util_buf_init(&x, 0);
+        util_buf_puts(&x, shift ? "<a>x" : "<a>");
+        for (int i = 0; i < 3000; i++)
+            util_buf_puts(&x, "\xc3\xa9");
+        util_buf_puts(&x, "</a>\n");
+        json_t *after = change_policy_body(x.data);
+        struct change *ch = change_new(ctx, NULL, "test_tool", NULL);
+        assert_int_equal(change_add(ch, &(struct change_write){.path = "apis/x/policies/policy", .label = "policy",
+                                                               .before = before, .etag = "\"e\"", .after = after,
+                                                               .before_text = "<a/>\n", .after_text = x.data},
+                                    &err), 0);
+        json_t *r = change_run(ch, true);
+        assert_non_null(r);
+        const char *text = json_string_value(json_object_get(json_array_get(json_object_get(r, "content"), 0), "text"));
+        assert_non_null(text);
+        assert_non_null(strstr(text, "diff truncated"));
+        json_decref(r);
+        json_decref(after);
+        util_buf_free(&x);
+    }
+    json_decref(before);
+    tools_ctx_free(ctx);
+}
+
 static void test_json_text_and_policy_body(void **state)
 {
     (void)state;
@@ -260,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_journal_skips_torn_and_foreign_lines),
         cmocka_unit_test(test_journal_repairs_a_partial_tail),
         cmocka_unit_test(test_ids_cannot_move_the_path),
+        cmocka_unit_test(test_capped_diff_stays_utf8),
         cmocka_unit_test(test_json_text_and_policy_body),
         cmocka_unit_test(test_dry_run_plan),
     };
