@@ -29,6 +29,7 @@ static json_t *echo_tool(struct mcp_call *call, json_t *args, void *user)
 
 static json_t *wait_tool(struct mcp_call *call, json_t *args, void *user)
 {
+    mcp_call_progress(call, 0, 1, "waiting"); /* tells a test the call is running (with a progressToken) */
     while (!mcp_call_cancelled(call))
         usleep(1000);
     return mcp_result_ok(NULL, "cancelled");
@@ -53,6 +54,7 @@ static json_t *commit_tool(struct mcp_call *call, json_t *args, void *user)
 {
     if (!mcp_call_commit(call))
         return mcp_result_ok(NULL, "cancelled before writing");
+    mcp_call_progress(call, 0, 1, "writing");
     for (int i = 0; i < 200 && !mcp_call_cancelled(call); i++)
         usleep(1000);
     return mcp_result_ok(NULL, mcp_call_cancelled(call) ? "interrupted" : "written");
@@ -491,8 +493,11 @@ static void test_committed_call_is_answered(void **state)
 {
     struct harness *h = start(false);
     initialize(h, "2025-06-18", "{}");
-    sendl(h, "{\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"method\":\"tools/call\",\"params\":{\"name\":\"commit\"}}");
-    usleep(50000);
+    sendl(h, "{\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"method\":\"tools/call\",\"params\":{\"name\":\"commit\","
+             "\"_meta\":{\"progressToken\":\"p\"}}}");
+    json_t *note = recv_msg(h); /* committed and writing */
+    assert_string_equal(json_string_value(json_object_get(note, "method")), "notifications/progress");
+    json_decref(note);
     sendl(h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"c1\"}}");
     json_t *r = recv_response(h, NULL);
     assert_string_equal(json_string_value(json_object_get(r, "id")), "c1");
@@ -508,8 +513,11 @@ static void test_end_of_input_cancels_the_running_call(void **state)
 {
     struct harness *h = start(false);
     initialize(h, "2025-06-18", "{}");
-    sendl(h, "{\"jsonrpc\":\"2.0\",\"id\":\"w1\",\"method\":\"tools/call\",\"params\":{\"name\":\"wait\"}}");
-    usleep(20000);
+    sendl(h, "{\"jsonrpc\":\"2.0\",\"id\":\"w1\",\"method\":\"tools/call\",\"params\":{\"name\":\"wait\","
+             "\"_meta\":{\"progressToken\":\"p\"}}}");
+    json_t *note = recv_msg(h); /* the call is running */
+    assert_string_equal(json_string_value(json_object_get(note, "method")), "notifications/progress");
+    json_decref(note);
     close(h->to_srv); /* the wait tool returns only once cancelled: else this join never returns */
     pthread_join(h->thread, NULL);
     assert_int_equal(h->rc, 0);
