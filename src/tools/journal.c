@@ -37,16 +37,17 @@ static int open_journal(const char *path, util_error *err)
                               "path"), -1;
     if (make_parents(path, err))
         return -1;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     struct stat st;
+    const char *why = fd < 0 ? strerror(errno) : NULL;
     if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
         close(fd);
         fd = -1;
-        errno = EISDIR;
+        why = "not a regular file";
     }
     if (fd < 0)
         util_error_set(err, UTIL_EIO, "cannot open the change journal %s for writing (%s); set AIGW_AUDIT_LOG to a "
-                       "writable file", path, strerror(errno));
+                       "writable file", path, why);
     return fd;
 }
 
