@@ -102,6 +102,7 @@ void change_add_warning(struct change *ch, const char *fmt, ...)
     util_buf_vprintf(&b, fmt, ap);
     va_end(ap);
     char *s = util_buf_steal(&b);
+    util_text_clean(s); /* a warning may quote a cut error message: keep it valid UTF-8 */
     json_array_append_new(ch->warnings, json_string(s));
     free(s);
 }
