@@ -423,6 +423,11 @@ static void init_call(struct arm_client *c, struct call *k, const struct arm_req
     if (is_absolute(req->path) && !same_origin(c, k->url))
         finish(k, util_error_set(err, UTIL_EINVAL, "refusing to send the ARM token to %s: it is not on the ARM "
                                  "endpoint %s", req->path, c->cfg->arm_endpoint));
+    /* an ETag comes from the remote side: one with a control character would add a header */
+    for (const char *p = req->if_match; p && *p && !k->done; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            finish(k, util_error_set(err, UTIL_EINVAL, "refusing to send %s %s: its ETag holds a control character",
+                                     req->method, req->path));
 }
 
 int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, struct arm_result *results, int *rcs,
