@@ -194,6 +194,7 @@ test('item 11: a backend URL query never reaches the journal, arguments included
     const r = await t.call('update_backend_pool', { api_id: 'legacy-chat', backends: [
       { backend_id: 'legacy-westus', url: 'https://aoai-legacy-westus.openai.azure.com/openai?api-key=TOPSECRET0042', priority: 2 }] });
     assert.ok(!r.isError, r.content[0].text);
+    assert.doesNotMatch(JSON.stringify(r), /TOPSECRET0042/, 'nor the tool result');
     const text = readFileSync(t.journal, 'utf8');
     assert.doesNotMatch(text, /TOPSECRET0042/);
     assert.match(text, /\?\[redacted query\]/);
