@@ -56,6 +56,7 @@ struct config {
     char *federated_token_file; /* AZURE_FEDERATED_TOKEN_FILE */
     char *identity_endpoint; /* IDENTITY_ENDPOINT */
     char *identity_header;   /* IDENTITY_HEADER (secret) */
+    char *identity_server_thumbprint; /* IDENTITY_SERVER_THUMBPRINT: Service Fabric's MITS certificate */
     char *imds_endpoint;     /* AZURE_POD_IDENTITY_AUTHORITY_HOST or IMDS default; override for tests */
     int cred_kind;           /* enum config_cred_kind (AZURE_TOKEN_CREDENTIALS) */
 
@@ -64,6 +65,9 @@ struct config {
     char *authority_host;    /* AZURE_AUTHORITY_HOST or the cloud's, no trailing slash */
     char *arm_endpoint;      /* AZURE_RESOURCE_MANAGER_ENDPOINT or the cloud's, no trailing slash */
     char *arm_scope;         /* "<arm audience>/.default" */
+    char *log_analytics_endpoint; /* AIGW_LOG_ANALYTICS_ENDPOINT or the cloud's Logs query API; NULL when
+                                   * AZURE_RESOURCE_MANAGER_ENDPOINT is overridden and this is not set */
+    char *log_analytics_scope;    /* "<cloud's Log Analytics audience>/.default" */
     char *ca_file;           /* SSL_CERT_FILE, if set */
 
     /* journal */

@@ -38,6 +38,11 @@ struct http_request {
     long timeout_ms;                          /* total; 0 = HTTP_DEFAULT_TIMEOUT_MS */
     size_t max_body;                          /* 0 = HTTP_DEFAULT_MAX_BODY */
     int allow_imds;                           /* 1: also allow http://169.254.169.254 (IMDS) */
+    /* TLS hook (https only): called with libcurl's OpenSSL SSL_CTX before the handshake; it
+     * installs its own check of the server's certificate (e.g. a pinned thumbprint), and the
+     * host name is then not checked against the CA store's rules. Non-zero refuses. NULL = none. */
+    int (*tls_setup)(void *ssl_ctx, void *user);
+    void *tls_user;
 };
 
 struct http_response {
@@ -45,6 +50,8 @@ struct http_response {
     util_buf body;          /* capped at the request's max_body */
     char *etag;             /* headers of interest, NULL when absent */
     char *retry_after;
+    char *retry_after_ms;   /* retry-after-ms (milliseconds) */
+    char *x_ms_retry_after_ms; /* x-ms-retry-after-ms (milliseconds) */
     char *request_id;       /* x-ms-request-id */
     char *location;
     char *async_operation;  /* Azure-AsyncOperation */

@@ -23,6 +23,8 @@ struct http_client {
 /* One transfer in flight: its easy handle and what it writes into. */
 struct transfer {
     CURL *easy;
+    int (*tls_setup)(void *ssl_ctx, void *user);
+    void *tls_user;
     struct curl_slist *headers;
     struct http_response *resp;
     size_t max_body;
@@ -80,8 +82,8 @@ void http_client_stats(const struct http_client *c, struct http_stats *out) { *o
 
 static void clear_headers(struct http_response *r)
 {
-    char **slots[] = {&r->etag, &r->retry_after, &r->request_id, &r->location, &r->async_operation,
-                      &r->content_type};
+    char **slots[] = {&r->etag,     &r->retry_after,     &r->retry_after_ms, &r->x_ms_retry_after_ms,
+                      &r->request_id, &r->location, &r->async_operation, &r->content_type};
     for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
         free(*slots[i]);
         *slots[i] = NULL;
@@ -172,6 +174,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *user)
     }
     keep_header(&r->etag, line, len, "ETag");
     keep_header(&r->retry_after, line, len, "Retry-After");
+    keep_header(&r->retry_after_ms, line, len, "retry-after-ms");
+    keep_header(&r->x_ms_retry_after_ms, line, len, "x-ms-retry-after-ms");
     keep_header(&r->request_id, line, len, "x-ms-request-id");
     keep_header(&r->location, line, len, "Location");
     keep_header(&r->async_operation, line, len, "Azure-AsyncOperation");
@@ -180,6 +184,13 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *user)
 }
 
 /* ---- transfer setup ------------------------------------------------------------------- */
+
+static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *user)
+{
+    (void)easy;
+    const struct transfer *t = user;
+    return t->tls_setup(ssl_ctx, t->tls_user) == 0 ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
+}
 
 static int setup_headers(struct transfer *t, const struct http_request *req)
 {
@@ -246,7 +257,14 @@ static int transfer_setup(struct http_client *c, struct transfer *t, const struc
                      req->connect_timeout_ms ? req->connect_timeout_ms : (long)HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms ? req->timeout_ms : (long)HTTP_DEFAULT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->tls_setup ? 0L : 2L);
+    if (req->tls_setup) { /* the hook's own certificate check decides (a pinned thumbprint) */
+        t->tls_setup = req->tls_setup;
+        t->tls_user = req->tls_user;
+        curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+        curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, t);
+        curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L); /* a resumed session would skip it */
+    }
     if (c->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
     curl_easy_setopt(e, CURLOPT_SHARE, c->share);

@@ -76,8 +76,8 @@ int sim_control_set_faults(sim_state *st, json_t *body, util_error *err)
             json_decref(norm);
             return util_error_set(err, UTIL_EINVAL,
                                   "faults: each rule is an object with optional method, path_contains, status "
-                                  "(200..599), body (text), headers (object of strings), delay_ms, retry_after, drop, "
-                                  "pass, strip_etag, skip and count");
+                                  "(200..599), body (text), headers (object of strings), delay_ms, retry_after, "
+                                  "retry_after_ms, x_ms_retry_after_ms, drop, pass, strip_etag, skip and count");
         }
         json_array_append_new(norm, rule);
     }
@@ -122,8 +122,8 @@ static void clients(sim_state *st, const sim_request *req, sim_response *resp)
     const char *id = json_string_value(json_object_get(body, "client_id"));
     const char *tenant = json_string_value(json_object_get(body, "tenant_id"));
     const char *role = json_string_value(json_object_get(body, "role"));
-    if (!id || !tenant || !role || (strcmp(role, "contributor") != 0 && strcmp(role, "reader") != 0)) {
-        bad_request(resp, "client_id, tenant_id and role (contributor|reader) are required.");
+    if (!id || !tenant || !role || (strcmp(role, "contributor") != 0 && strcmp(role, "reader") != 0 && strcmp(role, "owner") != 0)) {
+        bad_request(resp, "client_id, tenant_id and role (contributor|reader|owner) are required.");
     } else {
         if (!json_object_get(body, "object_id")) {
             char oid[37];

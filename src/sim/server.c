@@ -210,11 +210,17 @@ static void fault_answer(json_t *rule, sim_response *resp)
         resp->raw = util_strdup(json_string_value(json_object_get(rule, "body")));
         return;
     }
-    json_t *ra = json_object_get(rule, "retry_after");
-    if (json_is_integer(ra)) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(ra));
-        sim_response_header(resp, "Retry-After", buf);
+    /* Azure's wait headers: Retry-After in seconds; retry-after-ms and x-ms-retry-after-ms in ms */
+    static const char *const waits[][2] = {{"retry_after", "Retry-After"},
+                                           {"retry_after_ms", "retry-after-ms"},
+                                           {"x_ms_retry_after_ms", "x-ms-retry-after-ms"}};
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        json_t *ra = json_object_get(rule, waits[i][0]);
+        if (json_is_integer(ra)) {
+            char buf[32];
+            snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(ra));
+            sim_response_header(resp, waits[i][1], buf);
+        }
     }
     if (status == 429)
         sim_response_arm_error(resp, 429, "TooManyRequests", NULL,
@@ -252,7 +258,7 @@ static void dispatch(sim_server *srv, const sim_request *req, sim_response *resp
         json_decref(fault);
         return;
     }
-    if (!sim_entra_handle(st, req, resp) && !sim_arm_handle(st, req, resp))
+    if (!sim_entra_handle(st, req, resp) && !sim_arm_handle(st, req, resp) && !sim_traffic_logs_handle(st, req, resp))
         sim_response_arm_error(resp, 404, "NotFound", NULL, "apim-sim serves no route for %s %s.", req->method,
                                req->path);
     if (fault)
