@@ -283,3 +283,36 @@ test('Claude Code accepts every documented `claude mcp add`, connects, and holds
       rmSync(home, { recursive: true, force: true });
     }
   });
+
+// Gemini CLI itself (@google/gemini-cli), the same way: each documented settings.json, pointed at
+// this build, connects from a trusted folder; in an untrusted folder Gemini CLI keeps it disabled,
+// as docs/clients.md says.
+const GEMINI = join(SOURCE_DIR, 'tests/e2e/node_modules/.bin/gemini');
+
+test('Gemini CLI connects to every documented settings.json entry (trusted folder only)',
+  { skip: !noNet && 'needs unshare -n (a network namespace) to run Gemini CLI without any network' }, () => {
+    const gemini = snippets('docs/clients.md').filter((s) => s.client === 'gemini');
+    assert.ok(gemini.length >= 2);
+    for (const s of gemini) {
+      const home = mkdtempSync(join(tmpdir(), 'aigw-gemini-'));
+      try {
+        const cfg = JSON.parse(s.text);
+        Object.assign(cfg.mcpServers['azure-ai-gateway'], local(cfg.mcpServers['azure-ai-gateway']));
+        mkdirSync(join(home, '.gemini'));
+        writeFileSync(join(home, '.gemini/settings.json'), JSON.stringify(cfg));
+        const trusted = join(home, 'trusted');
+        const untrusted = mkdtempSync(join(tmpdir(), 'aigw-untrusted-')); // outside HOME
+        mkdirSync(trusted);
+        writeFileSync(join(home, '.gemini/trustedFolders.json'), JSON.stringify({ [trusted]: 'TRUST_FOLDER' }));
+        const run = (cwd) => spawnSync('unshare', ['-n', GEMINI, 'mcp', 'list'], { cwd, encoding: 'utf8', timeout: 120000,
+          env: { PATH: process.env.PATH, HOME: home, AZURE_CLIENT_SECRET: 'from-the-shell' } });
+        const ok = run(trusted);
+        assert.match(ok.stdout + ok.stderr, /✓ azure-ai-gateway: .* - Connected/);
+        const off = run(untrusted);
+        rmSync(untrusted, { recursive: true, force: true });
+        assert.match(off.stdout + off.stderr, /azure-ai-gateway: .* - Disabled/, off.stdout + off.stderr);
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    }
+  });
