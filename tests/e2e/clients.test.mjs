@@ -4,7 +4,8 @@
 // fields, a flat Zed entry, VS Code's "servers" + "type": "stdio" and declared inputs, Codex's TOML
 // tables); every launch (command + args) must be this program — directly, through the npm launcher
 // (`npx -y azure-ai-gateway-mcp …`) or through WSL — with arguments the binary itself accepts, and
-// every env variable one the binary documents in --help.
+// every env variable one the binary documents in --help. Claude Code and Gemini CLI (npm packages)
+// then run their own documented snippets in a network namespace without network and must connect.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
