@@ -524,8 +524,7 @@ const struct mcp_tool tools_update_backend_pool = {
         "\"type\":\"integer\",\"minimum\":0,\"maximum\":100},\"weight\":{\"type\":\"integer\",\"minimum\":0,"
         "\"maximum\":100},\"circuit_breaker\":" CB_IN
         ",\"remove\":{\"type\":\"boolean\"}},\"required\":[\"backend_id\"],\"additionalProperties\":false}},"
-        "\"policies\":{\"type\":\"object\",\"description\":\"circuit_breaker/remove_circuit_breaker here: "
-        "default for listed members\",\"properties\":{\"circuit_breaker\":" CB_IN
+        "\"policies\":{\"type\":\"object\",\"description\":\"defaults for listed members\",\"properties\":{\"circuit_breaker\":" CB_IN
         ",\"replace\":{\"type\":\"boolean\",\"description\":\"the list is the whole pool\"}},"
         "\"additionalProperties\":false}," CHANGE_INPUT_DRY_RUN
         "},\"required\":[\"api_id\",\"backends\"],\"additionalProperties\":false}",
