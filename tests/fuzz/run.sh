@@ -24,7 +24,7 @@ if [ "$mode" = tsan ]; then
   cmake --build build-tsan -j"$jobs" --target apim-sim test_mcp test_http_client test_arm_client test_arm_polling \
     test_tools_change test_tools_change_sim
   # halt at the first report: a data race fails the test instead of scrolling by
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/fuzz/tsan.supp ${TSAN_OPTIONS:-}" \
     ctest --test-dir build-tsan -j"$jobs" --output-on-failure -R "$tests"
   exit 0
 fi
