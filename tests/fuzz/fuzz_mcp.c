@@ -1,8 +1,8 @@
 /* fuzz_mcp: JSON-RPC framing and dispatch (src/mcp). The input is what a client writes on
  * stdin, served by mcp_server_run (reader thread, queue, dispatch, schema validation of
- * tools/call arguments against the real tools' input schemas, a test prompt, logging,
- * progress, elicitation) over pipes, with this file acting as the client: it answers the
- * server's elicitation requests and closes stdin once every request is answered.
+ * tools/call arguments against the real tools' input schemas, the real guided prompts and a
+ * test one, logging, progress, elicitation) over pipes, with this file acting as the client:
+ * it answers the server's elicitation requests and closes stdin once every request is answered.
  * Invariants:
  *   - stdout carries only JSON-RPC frames: every line is a JSON object with "jsonrpc":"2.0";
  *   - every request (a well-formed object with a string method and a string or integer id on
@@ -186,6 +186,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < n_test_tools; i++)
         CHECK(mcp_server_add_tool(srv, &test_tools[i], NULL, &err) == 0);
     CHECK(mcp_server_add_prompt(srv, &prompt, NULL, &err) == 0);
+    CHECK(tools_register_prompts(srv, &err) == 0);
     int in[2], out[2];
     CHECK(pipe(in) == 0 && pipe(out) == 0);
     fcntl(in[1], F_SETPIPE_SZ, 1 << 20);

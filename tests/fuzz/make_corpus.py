@@ -206,7 +206,12 @@ def hand_written():
         '"arguments":[1]}}\n{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":8}}',
         INIT + '{"jsonrpc":"2.0","id":5,"method":"m\\u00e9thode-\\u4e2d\\u6587-tr\\u00e8s-longue-'
         'abcdefghijklmnopqrstuvwxyz-abcdefghijklmnopqrstuvwxyz-\\u00e9\\u00e9\\u00e9"}\n',
-    ):
+    ) + tuple(INIT + frame({"jsonrpc": "2.0", "id": 1, "method": "prompts/get", "params": {"name": n, "arguments": a}})
+              for n, a in (("enforce_team_quotas", {"team": "growth", "tpm": "100k"}),
+                           ("configure_failover", {"api_id": "aoai-completions",
+                                                   "secondary_url": "https://x.openai.azure.com"}),
+                           ("deploy_semantic_caching", {"api_id": "aoai-completions", "threshold": "0.97",
+                                                        "ttl_seconds": "3600"}))):
         put("mcp", frames)
     for body in ({"access_token": "eyJ0eXAiOiJKV1QifQ.eyJhdWQiOiJ4In0.c2ln", "expires_in": 3599,
                   "token_type": "Bearer"},
