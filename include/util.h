@@ -67,7 +67,7 @@ void util_buf_init(util_buf *b, size_t limit);
 int util_buf_append(util_buf *b, const void *data, size_t n);
 int util_buf_puts(util_buf *b, const char *s);
 int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int util_buf_vprintf(util_buf *b, const char *fmt, va_list ap);
+int util_buf_vprintf(util_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void util_buf_reset(util_buf *b);          /* len = 0, keeps memory */
 char *util_buf_steal(util_buf *b);         /* returns data (never NULL), buffer becomes empty */
 void util_buf_free(util_buf *b);

@@ -27,7 +27,7 @@ static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 
 static int parse_args(int argc, char **argv, sim_options *o)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
         if (strcmp(a, "--scenario") == 0 && v) o->scenario = v;
@@ -45,7 +45,6 @@ static int parse_args(int argc, char **argv, sim_options *o)
         }
         if (rc)
             return -1;
-        i++;
     }
     return 0;
 }

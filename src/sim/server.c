@@ -354,7 +354,7 @@ static int load_tls(sim_server *srv, const sim_options *opt, util_error *err)
 
 /* libmicrohttpd's own messages (for example "Application reported internal error" after an
  * injected connection drop) go to the log at debug level. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
