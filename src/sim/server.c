@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "platform.h"
+
 struct sim_server {
     struct MHD_Daemon *daemon;
     sim_state state;
@@ -70,19 +72,7 @@ void sim_response_arm_error(sim_response *r, int status, const char *code, json_
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
-static int64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
+static int64_t monotonic_us(void) { return platform_monotonic_ns() / 1000; }
 
 static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -224,7 +214,7 @@ static void dispatch(sim_server *srv, const sim_request *req, sim_response *resp
     json_t *fault = fault_fire(st, req);
     sim_state_unlock(st);
     if (latency > 0)
-        sleep_ms(latency);
+        platform_sleep_ms(latency);
     if (fault) {
         fault_answer(fault, resp);
         json_decref(fault);

@@ -2,14 +2,13 @@
  * write() on an O_APPEND file then fsync'd so a crash never leaves half a record, and read back
  * by change_id for revert_change (see change.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "change.h"
+#include "platform.h"
 
 /* Creates every missing directory above path (mode 0700). */
 static int make_parents(const char *path, util_error *err)
@@ -20,9 +19,10 @@ static int make_parents(const char *path, util_error *err)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        int e = platform_mkdir_private(dir);
+        if (e != 0 && e != EEXIST)
             rc = util_error_set(err, UTIL_EIO, "cannot create the journal directory %s (%s); set AIGW_AUDIT_LOG to "
-                                "a writable path", dir, strerror(errno));
+                                "a writable path", dir, strerror(e));
         *p = '/';
     }
     free(dir);
@@ -42,13 +42,13 @@ int change_journal_append(const char *path, const json_t *record, util_error *er
     free(json);
     size_t len = strlen(line);
     int rc = 0;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    int fd = platform_open_append(path);
     if (fd < 0) {
         rc = util_error_set(err, UTIL_EIO, "cannot open the change journal %s (%s); set AIGW_AUDIT_LOG to a writable "
                             "file", path, strerror(errno));
     } else {
         ssize_t n = write(fd, line, len);
-        if (n != (ssize_t)len || fsync(fd) != 0)
+        if (n != (ssize_t)len || (errno = platform_fsync(fd)) != 0)
             rc = util_error_set(err, UTIL_EIO, "cannot write the change journal %s (%s)", path,
                                 n < 0 || n == (ssize_t)len ? strerror(errno) : "short write");
         close(fd);
@@ -60,7 +60,7 @@ int change_journal_append(const char *path, const json_t *record, util_error *er
 /* The record of line [s, e) when its change_id is id (NEW reference), else NULL. */
 static json_t *match_line(const char *s, const char *e, const char *id)
 {
-    if (e - s < 2 || !memmem(s, (size_t)(e - s), id, strlen(id)))
+    if (e - s < 2 || !util_memmem(s, (size_t)(e - s), id, strlen(id)))
         return NULL;
     json_t *rec = json_loadb(s, (size_t)(e - s), 0, NULL);
     const char *cid = json_string_value(json_object_get(rec, "change_id"));
