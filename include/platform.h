@@ -41,6 +41,10 @@ void platform_ignore_sigpipe(void);
  * end the process. One function; a second call replaces it; NULL removes it. */
 void platform_on_terminate(void (*fn)(void));
 
+/* true where TLS trust comes from the system's certificate store rather than a CA file (Windows:
+ * libcurl with OpenSSL then needs CURLSSLOPT_NATIVE_CA). */
+bool platform_tls_system_store(void);
+
 /* ---- loadable modules --------------------------------------------------------------------- */
 
 /* Opens a module; NULL with a sentence in why (the loader's own message) on failure. */

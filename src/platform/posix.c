@@ -100,6 +100,8 @@ void platform_on_terminate(void (*fn)(void))
     }
 }
 
+bool platform_tls_system_store(void) { return false; }
+
 /* ---- loadable modules --------------------------------------------------------------------- */
 
 void *platform_module_open(const char *path, char *why, size_t n)

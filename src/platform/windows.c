@@ -108,6 +108,8 @@ void platform_on_terminate(void (*fn)(void))
     SetConsoleCtrlHandler(on_console_event, fn ? TRUE : FALSE);
 }
 
+bool platform_tls_system_store(void) { return true; }
+
 /* ---- loadable modules --------------------------------------------------------------------- */
 
 void *platform_module_open(const char *path, char *why, size_t n)

@@ -32,6 +32,11 @@ static const char *fake_getenv(const char *name, void *user)
 static void test_exe_dir(void **state)
 {
     (void)state;
+#ifdef _WIN32
+    assert_true(platform_tls_system_store());
+#else
+    assert_false(platform_tls_system_store()); /* SSL_CERT_FILE / the distribution's CA bundle */
+#endif
     char *dir = platform_exe_dir();
     assert_non_null(dir);
     char *self = util_printf("%s/test_util_platform%s", dir, PLATFORM_EXE_SUFFIX);
