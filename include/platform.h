@@ -45,6 +45,11 @@ void platform_on_terminate(void (*fn)(void));
  * libcurl with OpenSSL then needs CURLSSLOPT_NATIVE_CA). */
 bool platform_tls_system_store(void);
 
+/* Matches s against a POSIX extended regular expression (the MCP layer's JSON Schema "pattern"):
+ * 1 when it matches, 0 when not, -1 when the pattern does not compile. POSIX regcomp; on Windows
+ * PCRE2's POSIX interface (built with the other Windows dependencies). */
+int platform_regex_match(const char *pattern, const char *s);
+
 /* ---- loadable modules --------------------------------------------------------------------- */
 
 /* Opens a module; NULL with a sentence in why (the loader's own message) on failure. */

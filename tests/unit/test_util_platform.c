@@ -221,6 +221,19 @@ static void test_spawn_missing_and_timeout(void **state)
 }
 #endif
 
+static void test_regex(void **state)
+{
+    (void)state;
+    /* the tools' own patterns (get_metrics api_id, revert_change change_id) */
+    const char *id = "^[A-Za-z0-9][A-Za-z0-9._~-]{0,255}$";
+    assert_int_equal(platform_regex_match(id, "aoai-completions"), 1);
+    assert_int_equal(platform_regex_match(id, "-leading-dash"), 0);
+    assert_int_equal(platform_regex_match(id, "a b"), 0);
+    assert_int_equal(platform_regex_match("^(ab|cd)+$", "abcdab"), 1);
+    assert_int_equal(platform_regex_match("^(ab|cd)+$", "abc"), 0);
+    assert_int_equal(platform_regex_match("[unclosed", "x"), -1);
+}
+
 static void test_strings(void **state)
 {
     (void)state;
@@ -259,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_spawn_lifeline),
         cmocka_unit_test(test_spawn_missing_and_timeout),
 #endif
+        cmocka_unit_test(test_regex),
         cmocka_unit_test(test_strings),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
