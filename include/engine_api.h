@@ -45,7 +45,8 @@ struct aigw_engine_host {
     void (*log_add_secret)(const char *secret);
     void (*log_add_token)(const char *token);
     bool (*call_cancelled)(const struct mcp_call *call);
-    volatile int *(*call_cancel_flag)(struct mcp_call *call);
+    const atomic_int *(*call_cancel_flag)(struct mcp_call *call);
+    bool (*call_commit)(struct mcp_call *call);
     void (*call_progress)(struct mcp_call *call, double progress, double total, const char *message);
     const char *(*call_protocol_version)(const struct mcp_call *call);
     bool (*call_can_elicit)(const struct mcp_call *call);
@@ -56,6 +57,7 @@ struct aigw_engine_host {
     int (*server_add_prompt)(struct mcp_server *srv, const struct mcp_prompt *prompt, void *user, util_error *err);
     int (*config_ready)(const struct config *cfg, util_error *err);
     bool (*config_is_loopback_url)(const char *url);
+    bool (*config_is_loopback_host)(const char *host, size_t n);
 };
 
 /* The engine's entry points (include/tools.h). */

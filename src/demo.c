@@ -114,6 +114,7 @@ int demo_start(struct demo *d, util_error *err)
         platform_setenv(DEMO_ENV[i][0], DEMO_ENV[i][1]);
     platform_setenv("AZURE_AUTHORITY_HOST", url);
     platform_setenv("AZURE_RESOURCE_MANAGER_ENDPOINT", url);
+    platform_setenv("AIGW_LOG_ANALYTICS_ENDPOINT", url);
     /* the demo's journal never mixes with a real one */
     if (!getenv("AIGW_AUDIT_LOG"))
         make_journal(d);

@@ -83,6 +83,7 @@ static const struct aigw_engine_host HOST = {
     .log_add_token = util_log_add_token,
     .call_cancelled = mcp_call_cancelled,
     .call_cancel_flag = mcp_call_cancel_flag,
+    .call_commit = mcp_call_commit,
     .call_progress = mcp_call_progress,
     .call_protocol_version = mcp_call_protocol_version,
     .call_can_elicit = mcp_call_can_elicit,
@@ -92,6 +93,7 @@ static const struct aigw_engine_host HOST = {
     .server_add_prompt = mcp_server_add_prompt,
     .config_ready = config_ready,
     .config_is_loopback_url = config_is_loopback_url,
+    .config_is_loopback_host = config_is_loopback_host,
 };
 
 /* The engine's table, or NULL with why filled. */

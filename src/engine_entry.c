@@ -60,7 +60,8 @@ void util_log_add_secret(const char *secret) { g_host->log_add_secret(secret); }
 void util_log_add_token(const char *token) { g_host->log_add_token(token); }
 
 bool mcp_call_cancelled(const struct mcp_call *call) { return g_host->call_cancelled(call); }
-volatile int *mcp_call_cancel_flag(struct mcp_call *call) { return g_host->call_cancel_flag(call); }
+const atomic_int *mcp_call_cancel_flag(struct mcp_call *call) { return g_host->call_cancel_flag(call); }
+bool mcp_call_commit(struct mcp_call *call) { return g_host->call_commit(call); }
 void mcp_call_progress(struct mcp_call *call, double progress, double total, const char *message)
 {
     g_host->call_progress(call, progress, total, message);
@@ -92,3 +93,4 @@ int mcp_server_add_prompt(struct mcp_server *srv, const struct mcp_prompt *promp
 
 int config_ready(const struct config *cfg, util_error *err) { return g_host->config_ready(cfg, err); }
 bool config_is_loopback_url(const char *url) { return g_host->config_is_loopback_url(url); }
+bool config_is_loopback_host(const char *host, size_t n) { return g_host->config_is_loopback_host(host, n); }

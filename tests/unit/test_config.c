@@ -130,9 +130,56 @@ static void test_endpoints_and_clouds(void **state)
     assert_string_equal(cfg.authority_host, "https://login.chinacloudapi.cn");
     config_free(&cfg);
 
+    /* issue 14 item 9: the secret would go to login.attacker.example over plain http */
+    const char *const userinfo[] = {"AZURE_AUTHORITY_HOST", "http://127.0.0.1:1@login.attacker.example",
+                                    "AZURE_RESOURCE_MANAGER_ENDPOINT", "https://user:pw@management.azure.com",
+                                    "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, userinfo, 0, NULL);
+    assert_true(has_problem(&cfg, "AZURE_AUTHORITY_HOST holds user information"));
+    assert_true(has_problem(&cfg, "AZURE_RESOURCE_MANAGER_ENDPOINT holds user information"));
+    assert_string_equal(cfg.authority_host, "https://login.microsoftonline.com");
+    config_free(&cfg);
+
     const char *const unknown[] = {"AZURE_CLOUD", "Mars", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
     load(&cfg, unknown, 0, NULL);
     assert_true(has_problem(&cfg, "AZURE_CLOUD=Mars is unknown"));
+    config_free(&cfg);
+}
+
+/* Log Analytics' Logs query API: the cloud's endpoint and audience; an override like the other
+ * endpoints; none assumed when ARM is overridden (a simulator) and it is not. */
+static void test_log_analytics_endpoint(void **state)
+{
+    (void)state;
+    struct config cfg;
+    load(&cfg, GOOD, 0, NULL);
+    assert_string_equal(cfg.log_analytics_endpoint, "https://api.loganalytics.io");
+    assert_string_equal(cfg.log_analytics_scope, "https://api.loganalytics.io/.default");
+    config_free(&cfg);
+    const char *const gov[] = {"AZURE_CLOUD", "AzureUSGovernment", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, gov, 0, NULL);
+    assert_string_equal(cfg.log_analytics_endpoint, "https://api.loganalytics.us");
+    assert_string_equal(cfg.log_analytics_scope, "https://api.loganalytics.us/.default");
+    config_free(&cfg);
+    const char *const china[] = {"AZURE_CLOUD", "AzureChinaCloud", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, china, 0, NULL);
+    assert_string_equal(cfg.log_analytics_endpoint, "https://api.loganalytics.azure.cn");
+    config_free(&cfg);
+    const char *const sim[] = {"AZURE_RESOURCE_MANAGER_ENDPOINT", "http://127.0.0.1:8080", "AIGW_AUDIT_LOG", "/tmp/j",
+                               NULL};
+    load(&cfg, sim, 0, NULL);
+    assert_null(cfg.log_analytics_endpoint); /* never the public endpoint behind a simulator's back */
+    config_free(&cfg);
+    const char *const set[] = {"AZURE_RESOURCE_MANAGER_ENDPOINT", "http://127.0.0.1:8080", "AIGW_LOG_ANALYTICS_ENDPOINT",
+                               "http://127.0.0.1:8080/", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, set, 0, NULL);
+    assert_string_equal(cfg.log_analytics_endpoint, "http://127.0.0.1:8080");
+    config_free(&cfg);
+    const char *const plain[] = {"AIGW_LOG_ANALYTICS_ENDPOINT", "http://logs.example.com", "AIGW_AUDIT_LOG", "/tmp/j",
+                                 NULL};
+    load(&cfg, plain, 0, NULL);
+    assert_true(has_problem(&cfg, "AIGW_LOG_ANALYTICS_ENDPOINT=http://logs.example.com uses plain http://"));
+    assert_string_equal(cfg.log_analytics_endpoint, "https://api.loganalytics.io");
     config_free(&cfg);
 }
 
@@ -146,6 +193,14 @@ static void test_loopback(void **state)
     assert_false(config_is_loopback_url("http://localhost.evil.com"));
     assert_false(config_is_loopback_url("http://10.0.0.1"));
     assert_false(config_is_loopback_url("https://127.0.0.1"));
+    /* issue 14 item 9: "127.0.0.1:1@" is user information; the host is login.attacker.example */
+    assert_false(config_is_loopback_url("http://127.0.0.1:1@login.attacker.example"));
+    assert_false(config_is_loopback_url("http://localhost:80@evil.example/x"));
+    assert_false(config_is_loopback_url("http://127.0.0.1:80x/"));
+    assert_false(config_is_loopback_url("http://127.0.0.1\\@evil.example/"));
+    assert_true(config_is_loopback_url("http://127.0.0.1"));
+    assert_true(config_url_has_userinfo("https://u:p@management.azure.com"));
+    assert_false(config_url_has_userinfo("https://management.azure.com/a@b"));
 }
 
 static void test_credentials(void **state)
@@ -167,7 +222,49 @@ static void test_credentials(void **state)
 
     const char *const pinned[] = {"AZURE_TOKEN_CREDENTIALS", "MagicCredential", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
     load(&cfg, pinned, 0, NULL);
-    assert_true(has_problem(&cfg, "AZURE_TOKEN_CREDENTIALS=MagicCredential"));
+    assert_true(has_problem(&cfg, "AZURE_TOKEN_CREDENTIALS=MagicCredential is not a valid value; azure-identity's "
+                                  "values are prod, dev, EnvironmentCredential"));
+    config_free(&cfg);
+
+    /* exactly azure-identity's values (trimmed, any case), ours beyond them as extensions */
+    static const struct {
+        const char *value;
+        int kind; /* -1: a problem */
+        const char *problem;
+    } cases[] = {{" prod ", CONFIG_CRED_PROD, NULL},
+                 {"DEV", CONFIG_CRED_DEV, NULL},
+                 {"environmentcredential", CONFIG_CRED_ENVIRONMENT, NULL},
+                 {"WorkloadIdentityCredential\n", CONFIG_CRED_WORKLOAD_IDENTITY, NULL},
+                 {"ManagedIdentityCredential", CONFIG_CRED_MANAGED_IDENTITY, NULL},
+                 {"AzureCliCredential", CONFIG_CRED_AZURE_CLI, NULL},
+                 {"ClientSecretCredential", CONFIG_CRED_CLIENT_SECRET, NULL},
+                 {"ClientCertificateCredential", CONFIG_CRED_CLIENT_CERTIFICATE, NULL},
+                 {"AzurePowerShellCredential", -1, "is a credential azure-identity knows, but this server does not"},
+                 {"VisualStudioCodeCredential", -1, "is a credential azure-identity knows, but this server does not"},
+                 {"AzureDeveloperCliCredential", -1, "is a credential azure-identity knows, but this server does not"},
+                 {"DefaultAzureCredential", -1, "is not a valid value"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const one[] = {"AZURE_TOKEN_CREDENTIALS", cases[i].value, "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+        load(&cfg, one, 0, NULL);
+        if (cases[i].kind >= 0 && (cfg.cred_kind != cases[i].kind || has_problem(&cfg, "AZURE_TOKEN_CREDENTIALS")))
+            fail_msg("AZURE_TOKEN_CREDENTIALS='%s' was not read as kind %d", cases[i].value, cases[i].kind);
+        if (cases[i].kind < 0 && !has_problem(&cfg, cases[i].problem))
+            fail_msg("AZURE_TOKEN_CREDENTIALS='%s' lacks the problem '%s'", cases[i].value, cases[i].problem);
+        config_free(&cfg);
+    }
+
+    const char *const sf[] = {"IDENTITY_ENDPOINT", "https://10.0.0.4:2377/metadata/identity/oauth2/token",
+                              "IDENTITY_HEADER", "h", "IDENTITY_SERVER_THUMBPRINT", "AB:CD", "AIGW_AUDIT_LOG", "/tmp/j",
+                              NULL};
+    load(&cfg, sf, 0, NULL);
+    assert_true(has_problem(&cfg, "IDENTITY_SERVER_THUMBPRINT=AB:CD is not a SHA-1 certificate thumbprint"));
+    config_free(&cfg);
+    const char *const sf_ok[] = {"IDENTITY_ENDPOINT", "https://10.0.0.4:2377/metadata/identity/oauth2/token",
+                                 "IDENTITY_HEADER", "h", "IDENTITY_SERVER_THUMBPRINT",
+                                 "0123456789ABCDEF0123456789abcdef01234567", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, sf_ok, 0, NULL);
+    assert_false(has_problem(&cfg, "IDENTITY_SERVER_THUMBPRINT"));
+    assert_string_equal(cfg.identity_server_thumbprint, "0123456789ABCDEF0123456789abcdef01234567");
     config_free(&cfg);
 
     const char *const wi[] = {"AZURE_FEDERATED_TOKEN_FILE", "/var/run/token", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
@@ -244,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_resource_id),            cmocka_unit_test(test_endpoints_and_clouds),
         cmocka_unit_test(test_loopback),               cmocka_unit_test(test_credentials),
         cmocka_unit_test(test_command_line),           cmocka_unit_test(test_util_time),
+        cmocka_unit_test(test_log_analytics_endpoint),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     util_log_free_all();
