@@ -26,7 +26,7 @@ say() { printf 'build-windows: %s\n' "$*" >&2; }
 
 # --- Debian packages: the cross compiler, dpkg-source, zip; deb-src for apt-get source ---------
 need=()
-for p in gcc-mingw-w64-x86-64 dpkg-dev cmake pkg-config make perl zip; do
+for p in gcc-mingw-w64-x86-64 dpkg-dev cmake pkg-config make perl zip unzip; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 srclist=/etc/apt/sources.list.d/azure-ai-gateway-mcp-deb-src.sources
