@@ -45,7 +45,7 @@ function programArgs(command, args) {
     assert.match(args[1], /^\/.*\/azure-ai-gateway-mcp$/);
     return args.slice(2);
   }
-  assert.match(command, /(^|\/)azure-ai-gateway-mcp(\.exe)?$/, `command ${command}`);
+  assert.match(command, /(^|[\/\\])azure-ai-gateway-mcp(\.exe)?$/, `command ${command}`);
   return args;
 }
 
