@@ -4,9 +4,10 @@
 #   OUT_DIR/azure-ai-gateway-mcp-linux-x64-VERSION.tgz   the native server (os linux, cpu x64)
 #   OUT_DIR/azure-ai-gateway-mcp-VERSION.tgz             the launcher (bin/azure-ai-gateway-mcp.js)
 #                                                         with the platform package as optional dependency
-# The version is the binary's own (--version). A Windows bundle (bin/azure-ai-gateway-mcp.exe and its
-# DLLs), once built, is packed the same way as azure-ai-gateway-mcp-win32-x64 (os win32) and added
-# to optionalDependencies: pass it as WIN32_BUNDLE=DIR. Prints the two tarballs' paths.
+# The version is the binary's own (--version). The Windows build (scripts/build-windows.sh: a zip of
+# azure-ai-gateway-mcp.exe, aigw-engine.dll and their DLLs side by side), given as WIN32_BUNDLE=ZIP
+# (or the folder it unzips to), is packed the same way as azure-ai-gateway-mcp-win32-x64 (os win32, all
+# in bin/) and added to optionalDependencies. Prints the tarballs' paths.
 set -euo pipefail
 bundle=$(cd "$1" && pwd)
 out=$(mkdir -p "$2" && cd "$2" && pwd)
@@ -18,7 +19,16 @@ trap 'rm -rf "$stage"' EXIT
 platform_pkg() { # platform_pkg NAME OS CPU BUNDLE
   local dir="$stage/$1"
   mkdir -p "$dir"
-  cp -a "$4/bin" "$4/lib" "$4/share" "$dir/" 2>/dev/null || cp -a "$4/bin" "$dir/"
+  if [ -d "$4/bin" ]; then # a tree from bundle.sh
+    cp -a "$4/bin" "$4/lib" "$4/share" "$dir/"
+  else # the Windows build's zip (or its unzipped folder): the .exe, aigw-engine.dll and the DLLs side by side
+    local from=$4
+    if [ -f "$4" ]; then from="$stage/unzipped-$1" && mkdir "$from" && unzip -q "$4" -d "$from"; fi
+    local exe
+    exe=$(find "$from" -name azure-ai-gateway-mcp.exe | head -1)
+    [ -n "$exe" ] || { echo "pack.sh: no azure-ai-gateway-mcp.exe in $4" >&2; exit 1; }
+    mkdir "$dir/bin" && cp -a "$(dirname "$exe")"/. "$dir/bin/"
+  fi
   cp "$here/../../LICENSE" "$dir/"
   node -e '
     const [name, version, os, cpu] = process.argv.slice(1);
@@ -48,4 +58,4 @@ node -e '
   require("fs").writeFileSync(file, JSON.stringify(p, null, 2) + "\n");
 ' "$main/package.json" "$version" "$optional"
 (cd "$out" && npm pack --silent "$main") >/dev/null
-ls "$out"/azure-ai-gateway-mcp-linux-x64-"$version".tgz "$out"/azure-ai-gateway-mcp-"$version".tgz
+ls "$out"/azure-ai-gateway-mcp-*"$version".tgz

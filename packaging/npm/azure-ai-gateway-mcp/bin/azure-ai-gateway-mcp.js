@@ -9,7 +9,7 @@ const { spawn } = require('node:child_process');
 const { constants } = require('node:os');
 const path = require('node:path');
 
-// platform-arch → package. win32-x64 is filled once the Windows build is packaged.
+// platform-arch → package (win32-x64: packed from scripts/build-windows.sh's zip, packaging/README.md).
 const PACKAGES = {
   'linux-x64': 'azure-ai-gateway-mcp-linux-x64',
   'win32-x64': 'azure-ai-gateway-mcp-win32-x64',
