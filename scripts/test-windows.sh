@@ -16,7 +16,7 @@ rm -rf "$unpacked" && mkdir -p "$unpacked"
 unzip -q "$zip" -d "$unpacked"
 dir=$(ls -d "$unpacked"/azure-ai-gateway-mcp-*-win64)
 cmake -S . -B build-wintest -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIGW_WINDOWS_DIR="$dir" >/dev/null
-cmake --build build-wintest -j"$JOBS" --target apim-sim azure-ai-gateway-mcp aigw-engine >/dev/null # the last two: windows.npm
+cmake --build build-wintest -j"$JOBS" --target apim-sim azure-ai-gateway-mcp aigw-engine >/dev/null # the last two: windows.packages
 # one wineserver for the whole run (each .exe start then costs no Wine boot), stopped at the end
 export WINEPREFIX=${AIGW_WINEPREFIX:-${AIGW_WIN_CACHE:-$HOME/.cache/azure-ai-gateway-mcp/windows}/wineprefix}
 scripts/wine-run.sh cmd /c exit </dev/null >/dev/null 2>&1

@@ -22,12 +22,9 @@ platform_pkg() { # platform_pkg NAME OS CPU BUNDLE
   if [ -d "$4/bin" ]; then # a tree from bundle.sh
     cp -a "$4/bin" "$4/lib" "$4/share" "$dir/"
   else # the Windows build's zip (or its unzipped folder): the .exe, aigw-engine.dll and the DLLs side by side
-    local from=$4
-    if [ -f "$4" ]; then from="$stage/unzipped-$1" && mkdir "$from" && unzip -q "$4" -d "$from"; fi
-    local exe
-    exe=$(find "$from" -name azure-ai-gateway-mcp.exe | head -1)
-    [ -n "$exe" ] || { echo "pack.sh: no azure-ai-gateway-mcp.exe in $4" >&2; exit 1; }
-    mkdir "$dir/bin" && cp -a "$(dirname "$exe")"/. "$dir/bin/"
+    local win
+    win=$("$here/../win32-dir.sh" "$4" "$stage/unzipped-$1")
+    mkdir "$dir/bin" && cp -a "$win"/. "$dir/bin/"
   fi
   cp "$here/../../LICENSE" "$dir/"
   node -e '
