@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, SHARED_DIR, DEMO } from './lib/harness.mjs';
+import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, THIRD_PARTY, DEMO } from './lib/harness.mjs';
 
 after(checkSanitizers);
 
@@ -251,7 +251,7 @@ test('one source failing: Log Analytics refused, per-team figures fall back to t
 
 // The simulator's traffic answers have the keys of Microsoft's own examples (x-ms-examples).
 test('shapes: reports byApi/bySubscription/byTime and Metrics_List match the example files', async () => {
-  const examples = join(SHARED_DIR ?? '', 'azure-rest-examples');
+  const examples = join(THIRD_PARTY, 'azure-rest-examples');
   const body = (f) => JSON.parse(readFileSync(join(examples, f), 'utf8')).responses['200'].body;
   const keys = (o) => Object.keys(o).sort();
   const sim = await startSim();

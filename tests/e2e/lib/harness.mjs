@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -13,7 +14,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 export const AIGW_BIN = process.env.AIGW_BIN;
 export const APIM_SIM_BIN = process.env.APIM_SIM_BIN;
 export const SOURCE_DIR = process.env.AIGW_SOURCE_DIR;
-export const SHARED_DIR = process.env.AIGW_SHARED_DIR;
+// Vendored third-party data (tests/fixtures/third_party): Microsoft's specs and examples, the labs' policies.
+export const THIRD_PARTY = fileURLToPath(new URL('../../fixtures/third_party/', import.meta.url));
 export const SANITIZE = process.env.AIGW_SANITIZE === '1';
 
 // The demo scenario's identities (fake, test-only values; see docs/apim-sim.md).
