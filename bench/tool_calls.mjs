@@ -25,6 +25,7 @@ const env = {
   AZURE_CLIENT_SECRET: 'demo-contributor-secret', AZURE_SUBSCRIPTION_ID: '11111111-2222-3333-4444-555555555555',
   APIM_RESOURCE_GROUP: 'rg-aigw-demo', APIM_SERVICE_NAME: 'apim-aigw-demo', AZURE_AUTHORITY_HOST: url,
   AZURE_RESOURCE_MANAGER_ENDPOINT: url,
+  AIGW_LOG_ANALYTICS_ENDPOINT: url,
 };
 const transport = new StdioClientTransport({ command: bin, env, stderr: 'ignore' });
 const client = new Client({ name: 'bench', version: '1' });

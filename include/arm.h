@@ -8,7 +8,8 @@
  * token, runs independent requests concurrently, and turns ARM's error envelope into one
  * sentence (code, message, x-ms-request-id; for 403 the missing role).
  *
- * Paths: a path starting with "/" is an ARM path ("/subscriptions/..."); a path without a
+ * Paths (ARM_API_LOGS_QUERY: relative to the Logs query API's "{endpoint}/v1" instead; its
+ * token is the Log Analytics audience's, cached like the ARM one): a path starting with "/" is an ARM path ("/subscriptions/..."); a path without a
  * leading "/" is relative to the configured APIM service ("apis/aoai/policies/policy"); an
  * "https://" (or loopback "http://") URL is used as given (nextLink, async operations).
  * api-version is added unless the URL already carries one.
@@ -32,7 +33,9 @@ enum arm_api {
     ARM_API_APIM = 0,     /* Microsoft.ApiManagement 2024-05-01 */
     ARM_API_METRICS,      /* Microsoft.Insights/metrics 2024-02-01 */
     ARM_API_DIAGNOSTICS,  /* Microsoft.Insights/diagnosticSettings 2021-05-01-preview */
-    ARM_API_LOG_ANALYTICS /* Microsoft.OperationalInsights query 2017-10-01 */
+    ARM_API_WORKSPACES,   /* Microsoft.OperationalInsights/workspaces 2025-07-01 */
+    ARM_API_LOGS_QUERY    /* not ARM: the Logs query API v1 (config log_analytics_endpoint, its own token
+                           * audience, no api-version); path "/workspaces/{customerId}/query" */
 };
 
 struct arm_client;

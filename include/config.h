@@ -64,6 +64,9 @@ struct config {
     char *authority_host;    /* AZURE_AUTHORITY_HOST or the cloud's, no trailing slash */
     char *arm_endpoint;      /* AZURE_RESOURCE_MANAGER_ENDPOINT or the cloud's, no trailing slash */
     char *arm_scope;         /* "<arm audience>/.default" */
+    char *log_analytics_endpoint; /* AIGW_LOG_ANALYTICS_ENDPOINT or the cloud's Logs query API; NULL when
+                                   * AZURE_RESOURCE_MANAGER_ENDPOINT is overridden and this is not set */
+    char *log_analytics_scope;    /* "<cloud's Log Analytics audience>/.default" */
     char *ca_file;           /* SSL_CERT_FILE, if set */
 
     /* journal */

@@ -26,7 +26,8 @@ struct arm_client;
 enum metrics_group { METRICS_GROUP_SUBSCRIPTION = 0, METRICS_GROUP_TIME, METRICS_GROUP_NONE };
 
 #define METRICS_MONITOR_RETENTION_DAYS 93 /* Azure Monitor platform metrics */
-#define METRICS_LA_RETENTION_DAYS 30      /* a workspace's default retention */
+#define METRICS_LA_RETENTION_DAYS 30      /* a workspace's default retention (when it gives none) */
+#define METRICS_MONITOR_TOP 500           /* `top` of a Monitor dimension split (Monitor's default is 10) */
 #define METRICS_FUTURE_SKEW_SEC 300       /* `until` may be this far ahead of our clock */
 #define METRICS_MAX_ROWS 20               /* rows of the text table before "and N more" */
 
@@ -58,16 +59,18 @@ int64_t metrics_grain_reports(int64_t window, int max_points);
 /* Monitor Requests split by GatewayResponseCode (aggregation Total) →
  * {"requests","successful","blocked","failed","throttled","series":[{"t","requests","throttled"}]}. */
 json_t *metrics_parse_monitor_requests(json_t *body);
-/* Monitor Duration and BackendDuration (aggregation Average,Count) →
- * {"avg_latency_ms","avg_backend_latency_ms"} (each null without data): bin averages weighted by
- * their Count, or, where Azure gives none, by the requests of the same bin in requests_series
- * (the "series" of metrics_parse_monitor_requests; may be NULL). */
+/* Monitor Duration and BackendDuration (aggregation Average: they support Average, Minimum and
+ * Maximum, not Count) → {"avg_latency_ms","avg_backend_latency_ms"} (each null without data): bin
+ * averages weighted by the requests of the same bin in requests_series (the "series" of
+ * metrics_parse_monitor_requests), or equally when requests_series is NULL. */
 json_t *metrics_parse_monitor_durations(json_t *body, json_t *requests_series);
-/* reports/bySubscription → {subscription id: row} with the row counters (throttled = blocked calls). */
+/* reports/bySubscription → {subscription id: row} with the row counters: "blocked" is callCountBlocked
+ * (401, 403 and 429 together), "throttled" (429s alone) null: this source does not tell them apart. */
 json_t *metrics_parse_reports(json_t *body);
-/* reports/byTime → [{"t", "requests", "throttled" (= blocked calls)}]: the series when Monitor fails. */
+/* reports/byTime → [{"t", "requests", "blocked" (callCountBlocked), "throttled": null}]: the series when Monitor fails. */
 json_t *metrics_parse_reports_series(json_t *body);
-/* A Log Analytics query answer → array of objects keyed by column name (first table). */
+/* A Log Analytics query answer → array of objects keyed by column name (first table). Cells of
+ * long/int/real columns given as strings (the v1 schema types every cell as a string) become numbers. */
 json_t *metrics_parse_la(json_t *body);
 /* Application Insights custom metrics "Prompt Tokens", "Completion Tokens", "Total Tokens" split by
  * the subscription dimension sub_dim → the same rows as the Log Analytics tokens query:

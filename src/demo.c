@@ -115,6 +115,7 @@ int demo_start(struct demo *d, util_error *err)
         setenv(DEMO_ENV[i][0], DEMO_ENV[i][1], 1);
     setenv("AZURE_AUTHORITY_HOST", url, 1);
     setenv("AZURE_RESOURCE_MANAGER_ENDPOINT", url, 1);
+    setenv("AIGW_LOG_ANALYTICS_ENDPOINT", url, 1);
     /* the demo's journal never mixes with a real one */
     if (!getenv("AIGW_AUDIT_LOG")) {
         snprintf(d->journal_dir, sizeof d->journal_dir, "%s/aigw-demo-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");

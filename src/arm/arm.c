@@ -23,12 +23,13 @@ static const char *const api_versions[] = {
     [ARM_API_APIM] = "2024-05-01",
     [ARM_API_METRICS] = "2024-02-01",
     [ARM_API_DIAGNOSTICS] = "2021-05-01-preview",
-    [ARM_API_LOG_ANALYTICS] = "2017-10-01",
+    [ARM_API_WORKSPACES] = "2025-07-01",
+    [ARM_API_LOGS_QUERY] = "",
 };
 
 const char *arm_api_version(int api)
 {
-    if (api < 0 || api > ARM_API_LOG_ANALYTICS)
+    if (api < 0 || api > ARM_API_LOGS_QUERY)
         api = ARM_API_APIM;
     return api_versions[api];
 }
@@ -99,6 +100,12 @@ char *arm_url(const struct arm_client *c, const char *path, int api, const char 
 {
     util_buf b;
     util_buf_init(&b, 0);
+    if (api == ARM_API_LOGS_QUERY) { /* data plane: no api-version */
+        util_buf_printf(&b, "%s/v1%s", c->cfg->log_analytics_endpoint ? c->cfg->log_analytics_endpoint : "", path);
+        if (query && *query)
+            util_buf_printf(&b, "?%s", query);
+        return util_buf_steal(&b);
+    }
     if (is_absolute(path))
         util_buf_puts(&b, path);
     else if (path[0] == '/')
@@ -343,7 +350,7 @@ static int sleep_until(struct arm_client *c, int64_t due)
 
 /* Sends every call that is due, concurrently. Returns 1 when one of them needs a new token,
  * -1 when out of memory. */
-static int run_round(struct arm_client *c, struct call *ks, size_t n, const char *auth_hdr)
+static int run_round(struct arm_client *c, struct call *ks, size_t n, char *const *auth_hdr)
 {
     int64_t now = util_monotonic_ms();
     size_t m = 0;
@@ -361,7 +368,7 @@ static int run_round(struct arm_client *c, struct call *ks, size_t n, const char
         if (ks[i].done || ks[i].due_ms > now)
             continue;
         ifm[m] = ks[i].req->if_match ? util_printf("If-Match: %s", ks[i].req->if_match) : NULL;
-        char *hdrs[2] = {(char *)auth_hdr, ifm[m]};
+        char *hdrs[2] = {(char *)auth_hdr[ks[i].req->api == ARM_API_LOGS_QUERY], ifm[m]};
         build_http(&ks[i], &hr[m], hdrs);
         ks[i].attempts++;
         idx[m++] = i;
@@ -378,10 +385,10 @@ out:
     return refresh;
 }
 
-static int get_auth_header(struct arm_client *c, int force, char **hdr, util_error *err)
+static int get_auth_header(struct arm_client *c, const char *scope, int force, char **hdr, util_error *err)
 {
     const char *token = NULL;
-    int rc = auth_get_token(c->cred, c->cfg->arm_scope, force, &token, err);
+    int rc = auth_get_token(c->cred, scope, force, &token, err);
     free(*hdr);
     *hdr = rc == 0 ? util_printf("Authorization: Bearer %s", token) : NULL;
     return rc;
@@ -417,7 +424,10 @@ static void init_call(struct arm_client *c, struct call *k, const struct arm_req
     k->url = arm_url(c, req->path, req->api, req->query);
     k->body_text = req->body ? json_dumps(req->body, JSON_COMPACT) : NULL;
     k->start_ms = k->due_ms = util_monotonic_ms();
-    if (is_absolute(req->path) && !same_origin(c, k->url))
+    if (req->api == ARM_API_LOGS_QUERY && !c->cfg->log_analytics_endpoint)
+        finish(k, util_error_set(err, UTIL_ECONFIG, "AIGW_LOG_ANALYTICS_ENDPOINT is not set while "
+                                 "AZURE_RESOURCE_MANAGER_ENDPOINT is overridden: the Logs query API is not called"));
+    else if (req->api == ARM_API_LOGS_QUERY ? is_absolute(req->path) : is_absolute(req->path) && !same_origin(c, k->url))
         finish(k, util_error_set(err, UTIL_EINVAL, "refusing to send the ARM token to %s: it is not on the ARM "
                                  "endpoint %s", req->path, c->cfg->arm_endpoint));
 }
@@ -432,10 +442,22 @@ int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, st
         return UTIL_ENOMEM;
     for (size_t i = 0; i < n; i++)
         init_call(c, &ks[i], &reqs[i], &results[i], &errs[i]);
-    char *auth_hdr = NULL;
+    char *auth_hdr[2] = {NULL, NULL}; /* ARM, Logs query API (only when a request goes there) */
     util_error e;
     util_error_clear(&e);
-    int rc = get_auth_header(c, 0, &auth_hdr, &e);
+    int rc = get_auth_header(c, c->cfg->arm_scope, 0, &auth_hdr[0], &e);
+    util_error le;
+    util_error_clear(&le);
+    int lrc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) /* a Logs query token failing fails only those requests */
+        if (reqs[i].api == ARM_API_LOGS_QUERY && !ks[i].done) {
+            if (!auth_hdr[1] && !lrc)
+                lrc = get_auth_header(c, c->cfg->log_analytics_scope, 0, &auth_hdr[1], &le);
+            if (lrc) {
+                *ks[i].err = le;
+                finish(&ks[i], lrc);
+            }
+        }
     while (rc == 0 && next_due(ks, n) != INT64_MAX) {
         if ((rc = sleep_until(c, next_due(ks, n))) != 0) {
             util_error_set(&e, rc, "the request was cancelled");
@@ -445,7 +467,7 @@ int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, st
         if (round < 0)
             rc = util_error_set(&e, UTIL_ENOMEM, "out of memory sending ARM requests");
         else if (round > 0)
-            rc = get_auth_header(c, 1, &auth_hdr, &e);
+            rc = get_auth_header(c, c->cfg->arm_scope, 1, &auth_hdr[0], &e);
     }
     if (rc)
         fail_pending(ks, n, rc, &e);
@@ -456,7 +478,8 @@ int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, st
         free(ks[i].url);
         free(ks[i].body_text);
     }
-    free(auth_hdr);
+    free(auth_hdr[0]);
+    free(auth_hdr[1]);
     free(ks);
     return first;
 }

@@ -31,7 +31,7 @@ static const char *missing_role(const struct arm_request *req)
     int read = strcmp(req->method, "GET") == 0;
     if (req->api == ARM_API_METRICS || req->api == ARM_API_DIAGNOSTICS)
         return read ? "Monitoring Reader" : "Monitoring Contributor";
-    if (req->api == ARM_API_LOG_ANALYTICS)
+    if (req->api == ARM_API_LOGS_QUERY || req->api == ARM_API_WORKSPACES)
         return "Log Analytics Reader";
     return read ? "Reader (or API Management Service Reader Role)" : "API Management Service Contributor";
 }

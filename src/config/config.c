@@ -37,6 +37,7 @@ static const char HELP[] =
     "  AZURE_CLOUD                       AzureCloud (default), AzureChinaCloud, AzureUSGovernment\n"
     "  AZURE_AUTHORITY_HOST              Entra endpoint override (http:// only for loopback)\n"
     "  AZURE_RESOURCE_MANAGER_ENDPOINT   ARM endpoint override (http:// only for loopback)\n"
+    "  AIGW_LOG_ANALYTICS_ENDPOINT       Logs query API endpoint override (http:// only for loopback)\n"
     "  SSL_CERT_FILE                     CA bundle to trust instead of the system's\n"
     "  AIGW_READ_ONLY                    1: as --read-only\n"
     "  AIGW_AUDIT_LOG                    change journal path (default\n"
@@ -257,13 +258,14 @@ static void load_identity(struct config *cfg, config_getenv_fn fn, void *user)
 static void load_endpoints(struct config *cfg, config_getenv_fn fn, void *user)
 {
     static const struct {
-        const char *name, *authority, *arm;
+        const char *name, *authority, *arm, *logs;
     } clouds[] = {
-        [CONFIG_CLOUD_PUBLIC] = {"AzureCloud", "https://login.microsoftonline.com", "https://management.azure.com"},
+        [CONFIG_CLOUD_PUBLIC] = {"AzureCloud", "https://login.microsoftonline.com", "https://management.azure.com",
+                                 "https://api.loganalytics.io"},
         [CONFIG_CLOUD_CHINA] = {"AzureChinaCloud", "https://login.chinacloudapi.cn",
-                                "https://management.chinacloudapi.cn"},
+                                "https://management.chinacloudapi.cn", "https://api.loganalytics.azure.cn"},
         [CONFIG_CLOUD_USGOV] = {"AzureUSGovernment", "https://login.microsoftonline.us",
-                                "https://management.usgovcloudapi.net"},
+                                "https://management.usgovcloudapi.net", "https://api.loganalytics.us"},
     };
     const char *cloud = env(fn, user, "AZURE_CLOUD");
     cfg->cloud = CONFIG_CLOUD_PUBLIC;
@@ -289,6 +291,14 @@ static void load_endpoints(struct config *cfg, config_getenv_fn fn, void *user)
     cfg->arm_endpoint = strip_slash(arm ? arm : clouds[cfg->cloud].arm);
     /* the token audience is the cloud's ARM audience, also when the endpoint is overridden */
     cfg->arm_scope = util_printf("%s/.default", clouds[cfg->cloud].arm);
+    /* Logs query API (metrics): its own endpoint and audience. With ARM overridden (a simulator,
+     * a proxy) and no override of its own, the cloud's endpoint is not assumed: nothing is sent. */
+    const char *logs = env(fn, user, "AIGW_LOG_ANALYTICS_ENDPOINT");
+    if (logs && !check_endpoint(cfg, "AIGW_LOG_ANALYTICS_ENDPOINT", logs))
+        logs = NULL;
+    bool arm_moved = strcasecmp(cfg->arm_endpoint, clouds[cfg->cloud].arm) != 0;
+    cfg->log_analytics_endpoint = logs ? strip_slash(logs) : arm_moved ? NULL : util_strdup(clouds[cfg->cloud].logs);
+    cfg->log_analytics_scope = util_printf("%s/.default", clouds[cfg->cloud].logs);
     if (cfg->identity_endpoint && !check_endpoint(cfg, "IDENTITY_ENDPOINT", cfg->identity_endpoint)) {
         free(cfg->identity_endpoint);
         cfg->identity_endpoint = NULL;
@@ -396,7 +406,7 @@ void config_free(struct config *cfg)
                        &cfg->tenant_id, &cfg->client_id, &cfg->client_secret, &cfg->cert_path, &cfg->cert_password,
                        &cfg->federated_token_file, &cfg->identity_endpoint, &cfg->identity_header,
                        &cfg->imds_endpoint, &cfg->authority_host, &cfg->arm_endpoint, &cfg->arm_scope,
-                       &cfg->ca_file, &cfg->audit_log};
+                       &cfg->log_analytics_endpoint, &cfg->log_analytics_scope, &cfg->ca_file, &cfg->audit_log};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free(*fields[i]);
         *fields[i] = NULL;

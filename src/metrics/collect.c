@@ -23,12 +23,15 @@ const char *const metrics_kql_backends =
     "ApiManagementGatewayLogs | where ApiId == '%s' and isnotempty(BackendId) | summarize requests = count(), "
     "backend_ms = sum(BackendTime) by BackendId";
 const char *const metrics_kql_tokens =
-    "ApiManagementGatewayLlmLog | join kind=inner (ApiManagementGatewayLogs | where ApiId == '%s' | project "
+    "ApiManagementGatewayLlmLog | where DeploymentName != '' | join kind=inner (ApiManagementGatewayLogs | where ApiId == '%s' | project "
     "CorrelationId, ApimSubscriptionId) on CorrelationId | summarize prompt_tokens = sum(PromptTokens), "
     "completion_tokens = sum(CompletionTokens), total_tokens = sum(TotalTokens) by ApimSubscriptionId";
 
 #define FIX_LA "send the service's GatewayLogs to a Log Analytics workspace (diagnostic setting) for exact per-team 429s"
 #define FIX_LLM "add the GatewayLlmLogs category to the diagnostic setting to get token counts per team"
+#define FIX_DEDICATED "switch that diagnostic setting's destination table to \"Resource specific\" (portal: " \
+    "Diagnostic settings > Edit > Destination table; REST/ARM: logAnalyticsDestinationType \"Dedicated\"; "     \
+    "PowerShell: -LogAnalyticsDestinationType Dedicated); rows logged after the switch land there"
 
 /* A KQL template with its one "%s" replaced by the API id (checked to hold no quote). */
 static char *kql_fill(const char *tmpl, const char *api_id)
@@ -41,7 +44,11 @@ struct plan {
     char sku[64];
     bool v2;
     char *workspace;   /* ARM id of the Log Analytics workspace receiving GatewayLogs, or NULL */
+    char setting[128]; /* the diagnostic setting sending them */
+    bool dedicated;    /* into resource-specific tables (logAnalyticsDestinationType "Dedicated") */
     bool llm_logs;     /* GatewayLlmLogs go there too */
+    char customer_id[64]; /* the workspace's customerId (the Logs query API's workspace id), "" = unknown */
+    int retention_days;   /* the workspace's retentionInDays */
     bool token_metric; /* the API's policy emits token metrics (llm-/azure-openai-emit-token-metric) */
     char metric_ns[128], sub_dim[128], api_dim[128]; /* its namespace and the dimensions naming subscription, API */
     char *insights;    /* ARM id of the Application Insights component of the service's logger, or NULL */
@@ -65,6 +72,7 @@ static bool category_on(json_t *logs, const char *category)
     return false;
 }
 
+/* The setting sending GatewayLogs to a workspace; one writing resource-specific tables first. */
 static void read_diagnostics(json_t *body, struct plan *p)
 {
     size_t i;
@@ -72,22 +80,30 @@ static void read_diagnostics(json_t *body, struct plan *p)
     json_array_foreach(json_object_get(body, "value"), i, s) {
         json_t *props = json_object_get(s, "properties");
         const char *ws = json_string_value(json_object_get(props, "workspaceId"));
-        if (ws && !p->workspace && category_on(json_object_get(props, "logs"), "GatewayLogs")) {
+        const char *dest = json_string_value(json_object_get(props, "logAnalyticsDestinationType"));
+        bool dedicated = dest && util_str_eq_ci(dest, "Dedicated");
+        if (ws && (!p->workspace || (dedicated && !p->dedicated)) && category_on(json_object_get(props, "logs"), "GatewayLogs")) {
+            free(p->workspace);
             p->workspace = util_strdup(ws);
+            p->dedicated = dedicated;
+            snprintf(p->setting, sizeof(p->setting), "%s", json_string_value(json_object_get(s, "name")) ?
+                     json_string_value(json_object_get(s, "name")) : "?");
             p->llm_logs = category_on(json_object_get(props, "logs"), "GatewayLlmLogs");
         }
     }
 }
 
-/* The dimension of an emit-token-metric whose value mentions `what` (e.g. "Subscription.Id"). */
-static void dimension_for(json_t *dims, const char *what, char *out, size_t n)
+/* The dimension of an emit-token-metric whose value mentions `what` (e.g. "Subscription.Id"), or
+ * the default dimension of that name given without a value (policy facts: "default": true). */
+static void dimension_for(json_t *dims, const char *what, const char *default_name, char *out, size_t n)
 {
     size_t i;
     json_t *d;
     json_array_foreach(dims, i, d) {
         const char *v = json_string_value(json_object_get(d, "value"));
         const char *name = json_string_value(json_object_get(d, "name"));
-        if (v && name && strstr(v, what)) {
+        bool implied = !v && name && json_is_true(json_object_get(d, "default")) && util_str_eq_ci(name, default_name);
+        if ((v && name && strstr(v, what)) || implied) {
             snprintf(out, n, "%s", name);
             return;
         }
@@ -105,8 +121,9 @@ static void read_token_metric(json_t *policy_body, struct plan *p)
         const char *ns = json_string_value(json_object_get(m, "namespace"));
         p->token_metric = true;
         snprintf(p->metric_ns, sizeof(p->metric_ns), "%s", ns ? ns : "API Management"); /* the policy's default */
-        dimension_for(json_object_get(m, "dimensions"), "Subscription.Id", p->sub_dim, sizeof(p->sub_dim));
-        dimension_for(json_object_get(m, "dimensions"), "Api.Id", p->api_dim, sizeof(p->api_dim));
+        dimension_for(json_object_get(m, "dimensions"), "Subscription.Id", "Subscription ID", p->sub_dim,
+                      sizeof(p->sub_dim));
+        dimension_for(json_object_get(m, "dimensions"), "Api.Id", "API ID", p->api_dim, sizeof(p->api_dim));
     }
     json_decref(facts);
     policy_doc_free(doc);
@@ -164,6 +181,30 @@ static int discover(struct arm_client *arm, const char *api_id, struct plan *p, 
     return rc;
 }
 
+/* The workspace's customerId (the Logs query API names a workspace by it) and retentionInDays
+ * (Workspaces_Get). Only for a setting writing resource-specific tables: the others are not queried. */
+static void read_workspace(struct arm_client *arm, struct plan *p, json_t *missing)
+{
+    p->retention_days = METRICS_LA_RETENTION_DAYS;
+    if (!p->workspace || !p->dedicated)
+        return;
+    struct arm_request req = {"GET", p->workspace, ARM_API_WORKSPACES, NULL, NULL, NULL};
+    struct arm_result res;
+    util_error e;
+    int rc = arm_call(arm, &req, &res, &e);
+    json_t *props = json_object_get(res.body, "properties");
+    const char *id = json_string_value(json_object_get(props, "customerId"));
+    json_t *days = json_object_get(props, "retentionInDays");
+    if (!rc && id && *id && strlen(id) < sizeof(p->customer_id) && strspn(id, "0123456789abcdefABCDEF-") == strlen(id))
+        snprintf(p->customer_id, sizeof(p->customer_id), "%s", id);
+    else
+        unavailable(missing, "Log Analytics", rc ? e.message : "the workspace has no customerId (workspace id) to query",
+                    "grant Log Analytics Reader on the workspace, then retry");
+    if (!rc && json_is_integer(days) && json_integer_value(days) > 0 && json_integer_value(days) <= 4383)
+        p->retention_days = (int)json_integer_value(days);
+    arm_result_free(&res);
+}
+
 /* ---- round 2 ------------------------------------------------------------------------------ */
 
 enum { Q_MON_REQ, Q_MON_DUR, Q_REPORTS, Q_REPORTS_TIME, Q_LA_SUBS, Q_LA_BACKENDS, Q_LA_TOKENS, Q_INSIGHTS, Q_N };
@@ -197,16 +238,22 @@ static char *encoded_query(const char *fmt_name, const char *value)
     return q;
 }
 
+/* A dimension split ("eq '*'") returns METRICS_MONITOR_TOP series, biggest first, instead of Monitor's default 10. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define SPLIT_TOP "top=" STR(METRICS_MONITOR_TOP) "&orderby=sum%%20desc"
+
 static void add_monitor(struct round2 *r, const char *api_id, const char *timespan, const char *grain)
 {
     char *ts = util_url_encode(timespan);
     char *f1 = util_printf("ApiId eq '%s' and GatewayResponseCode eq '*'", api_id), *f2 = util_printf("ApiId eq '%s'", api_id);
     char *e1 = util_url_encode(f1), *e2 = util_url_encode(f2);
     add(r, Q_MON_REQ, "GET", "providers/Microsoft.Insights/metrics", ARM_API_METRICS,
-        keep(r, util_printf("timespan=%s&interval=%s&metricnames=Requests&aggregation=Total&$filter=%s", ts, grain, e1)),
+        keep(r, util_printf("timespan=%s&interval=%s&metricnames=Requests&aggregation=Total&" SPLIT_TOP "&$filter=%s", ts,
+                            grain, e1)),
         NULL);
     add(r, Q_MON_DUR, "GET", "providers/Microsoft.Insights/metrics", ARM_API_METRICS,
-        keep(r, util_printf("timespan=%s&interval=%s&metricnames=Duration%%2CBackendDuration&aggregation=Average%%2CCount"
+        keep(r, util_printf("timespan=%s&interval=%s&metricnames=Duration%%2CBackendDuration&aggregation=Average"
                             "&$filter=%s", ts, grain, e2)),
         NULL);
     free(ts);
@@ -216,34 +263,37 @@ static void add_monitor(struct round2 *r, const char *api_id, const char *timesp
     free(e2);
 }
 
-/* bySubscription, and byTime (at most 24 rows, a multiple of 15 minutes) for a series. */
+/* bySubscription (its $filter has no apiId: every API of the service), and byTime (apiId allowed;
+ * at most 24 rows, a multiple of 15 minutes) for a series. */
 static void add_reports(struct round2 *r, const char *api_id, const struct metrics_window *w, int group_by)
 {
     char since[32], until[32], grain[16];
     util_time_iso8601(w->since, since, sizeof(since));
     util_time_iso8601(w->until, until, sizeof(until));
     /* The reports API's examples give datetime'...' without a zone (UTC). */
-    char *f = util_printf("timestamp ge datetime'%.19s' and timestamp le datetime'%.19s' and apiId eq '%s'", since,
-                          until, api_id);
-    char *q = keep(r, encoded_query("$filter", f));
-    add(r, Q_REPORTS, "GET", "reports/bySubscription", ARM_API_APIM, q, NULL);
+    char *f = util_printf("timestamp ge datetime'%.19s' and timestamp le datetime'%.19s'", since, until);
+    char *fa = util_printf("%s and apiId eq '%s'", f, api_id);
+    add(r, Q_REPORTS, "GET", "reports/bySubscription", ARM_API_APIM, keep(r, encoded_query("$filter", f)), NULL);
     if (group_by == METRICS_GROUP_TIME) {
+        char *q = encoded_query("$filter", fa);
         util_duration_format_iso8601(metrics_grain_reports(w->until - w->since, 24), grain, sizeof(grain));
         add(r, Q_REPORTS_TIME, "GET", "reports/byTime", ARM_API_APIM, keep(r, util_printf("%s&interval=%s", q, grain)),
             NULL);
+        free(q);
     }
     free(f);
+    free(fa);
 }
 
 static void add_la(struct round2 *r, const struct plan *p, const char *api_id, const char *timespan)
 {
     const char *tmpl[3] = {metrics_kql_subscriptions, metrics_kql_backends, metrics_kql_tokens};
-    char *path = keep(r, util_printf("%s/api/query", p->workspace));
+    char *path = keep(r, util_printf("/workspaces/%s/query", p->customer_id));
     for (int i = 0; i < (p->llm_logs ? 3 : 2); i++) {
         char *q = kql_fill(tmpl[i], api_id);
         r->bodies[i] = json_pack("{s:s,s:s}", "query", q, "timespan", timespan);
         free(q);
-        add(r, Q_LA_SUBS + i, "POST", path, ARM_API_LOG_ANALYTICS, NULL, r->bodies[i]);
+        add(r, Q_LA_SUBS + i, "POST", path, ARM_API_LOGS_QUERY, NULL, r->bodies[i]);
     }
 }
 
@@ -257,7 +307,7 @@ static void add_insights(struct round2 *r, const struct plan *p, const char *api
     add(r, Q_INSIGHTS, "GET", keep(r, util_printf("%s/providers/Microsoft.Insights/metrics", p->insights)),
         ARM_API_METRICS,
         keep(r, util_printf("timespan=%s&interval=%s&metricnames=Prompt%%20Tokens%%2CCompletion%%20Tokens%%2CTotal%%20Tokens"
-                            "&aggregation=Total&metricnamespace=%s&$filter=%s", ets, grain, ens, ef)),
+                            "&aggregation=Total&" SPLIT_TOP "&metricnamespace=%s&$filter=%s", ets, grain, ens, ef)),
         NULL);
     free(f);
     free(ef);
@@ -304,6 +354,10 @@ static void explain_tokens(const struct plan *p, const struct outcome *o, json_t
     if (o->failed[Q_INSIGHTS])
         unavailable(missing, "token counts", o->errs[Q_INSIGHTS].message,
                     "grant Monitoring Reader on the Application Insights component, or " FIX_LLM);
+    else if (p->token_metric && !p->insights && p->workspace && !p->dedicated)
+        unavailable(missing, "token counts", "the API's emit-token-metric policy has no Application Insights logger to "
+                    "send to, and ApiManagementGatewayLlmLog is empty: the diagnostic setting writes to AzureDiagnostics",
+                    FIX_DEDICATED);
     else if (p->token_metric && !p->insights)
         unavailable(missing, "token counts", "the API's emit-token-metric policy has no Application Insights logger to "
                     "send to, and GatewayLlmLogs do not reach Log Analytics", "add an Application Insights logger to "
@@ -312,6 +366,9 @@ static void explain_tokens(const struct plan *p, const struct outcome *o, json_t
         unavailable(missing, "token counts", "the API's emit-token-metric policy has no dimension holding "
                     "context.Subscription.Id", "add <dimension name=\"Subscription ID\" "
                     "value=\"@(context.Subscription.Id)\" /> to it, or " FIX_LLM);
+    else if (p->workspace && !p->dedicated)
+        unavailable(missing, "token counts", "ApiManagementGatewayLlmLog is empty: the diagnostic setting writes to "
+                    "AzureDiagnostics, and the API emits no token metric", FIX_DEDICATED);
     else
         unavailable(missing, "token counts",
                     "GatewayLlmLogs do not reach Log Analytics and the API emits no token metric", FIX_LLM);
@@ -325,14 +382,23 @@ static void explain(const struct plan *p, const struct outcome *o, json_t *missi
     if (p->v2) {
         char *why = util_printf("not offered on the v2 tiers (this service is %s)", p->sku);
         unavailable(missing, "reports API", why,
-                    p->workspace ? "none needed: Log Analytics gives the per-team figures" : FIX_LA " on v2 tiers");
+                    !p->workspace  ? FIX_LA " on v2 tiers"
+                    : p->dedicated ? "none needed: Log Analytics gives the per-team figures"
+                                   : "none: on v2 tiers per-team figures come from Log Analytics' resource-specific tables");
         free(why);
     } else if (o->failed[Q_REPORTS])
         unavailable(missing, "reports API", o->errs[Q_REPORTS].message, "retry");
     if (!p->workspace)
         unavailable(missing, "Log Analytics", "the service sends no gateway logs to a Log Analytics workspace",
                     p->v2 ? FIX_LA " on v2 tiers" : FIX_LA);
-    else if (o->failed[Q_LA_SUBS] || o->failed[Q_LA_BACKENDS])
+    else if (!p->dedicated) {
+        char *why = util_printf("diagnostic setting '%s' sends GatewayLogs to the AzureDiagnostics table "
+                                "(logAnalyticsDestinationType is not \"Dedicated\"); per-team figures need the "
+                                "resource-specific tables ApiManagementGatewayLogs and ApiManagementGatewayLlmLog",
+                                p->setting);
+        unavailable(missing, "Log Analytics", why, FIX_DEDICATED);
+        free(why);
+    } else if (o->failed[Q_LA_SUBS] || o->failed[Q_LA_BACKENDS])
         unavailable(missing, "Log Analytics", o->errs[o->failed[Q_LA_SUBS] ? Q_LA_SUBS : Q_LA_BACKENDS].message,
                     p->v2 ? "retry: on v2 tiers per-team figures come only from Log Analytics"
                           : "retry; per-team figures came from the reports API's blocked calls meanwhile");
@@ -362,27 +428,29 @@ static void window_notes(const struct metrics_window *w, const struct plan *p, i
         json_array_append_new(notes, json_sprintf("since clamped from %s to %s: Azure Monitor keeps %d days", a, b,
                                                   METRICS_MONITOR_RETENTION_DAYS));
     }
-    if (p->workspace && la_since >= w->until)
+    if (!p->customer_id[0])
+        return;
+    if (la_since >= w->until)
         json_array_append_new(notes, json_sprintf("the window is older than the %d days Log Analytics keeps: it "
-                                                  "was not asked", METRICS_LA_RETENTION_DAYS));
-    else if (p->workspace && la_since > w->since) {
+                                                  "was not asked", p->retention_days));
+    else if (la_since > w->since) {
         util_time_iso8601(la_since, b, sizeof(b));
         json_array_append_new(notes, json_sprintf("Log Analytics rows start at %s (%d-day workspace retention)", b,
-                                                  METRICS_LA_RETENTION_DAYS));
+                                                  p->retention_days));
     }
 }
 
 /* The window as each source takes it: ISO bounds, Monitor's grain, and Log Analytics' start
- * (at most METRICS_LA_RETENTION_DAYS back). */
+ * (at most the workspace's retention back). */
 struct spans {
     char since[32], until[32], grain[16];
     int64_t la_since;
     char *timespan, *la_span; /* "START/END" */
 };
 
-static void spans_make(const struct metrics_window *w, struct spans *sp)
+static void spans_make(const struct metrics_window *w, int retention_days, struct spans *sp)
 {
-    int64_t oldest = util_now_ms() / 1000 - (int64_t)METRICS_LA_RETENTION_DAYS * 86400;
+    int64_t oldest = util_now_ms() / 1000 - (int64_t)retention_days * 86400;
     char la[32];
     sp->la_since = w->since < oldest ? oldest : w->since;
     util_time_iso8601(w->since, sp->since, sizeof(sp->since));
@@ -401,7 +469,7 @@ static void plan_queries(struct round2 *r, const struct plan *p, const char *api
     add_monitor(r, api_id, sp->timespan, sp->grain);
     if (!p->v2)
         add_reports(r, api_id, w, group_by);
-    if (p->workspace && sp->la_since < w->until)
+    if (p->customer_id[0] && sp->la_since < w->until)
         add_la(r, p, api_id, sp->la_span);
     if (p->token_metric && p->insights && p->sub_dim[0])
         add_insights(r, p, api_id, sp->timespan, sp->grain);
@@ -438,13 +506,15 @@ int metrics_collect(struct arm_client *arm, const char *api_id, const struct met
     struct plan p = {0};
     json_t *missing = json_array(), *notes = json_array();
     int rc = discover(arm, api_id, &p, missing, err);
+    if (!rc)
+        read_workspace(arm, &p, missing);
     if (!rc) {
         struct spans sp;
         struct round2 r;
         struct outcome o;
         memset(&r, 0, sizeof(r));
         memset(&o, 0, sizeof(o));
-        spans_make(w, &sp);
+        spans_make(w, p.retention_days, &sp);
         plan_queries(&r, &p, api_id, w, group_by, &sp);
         run(arm, &r, &o);
         explain(&p, &o, missing, notes);

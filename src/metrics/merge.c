@@ -1,7 +1,8 @@
 /* merge.c: merges the normalised source answers into get_metrics' result — totals, per
  * subscription rows, per backend rows, the time series — and says which source each figure came
  * from. Rules (issue 8): service-wide counts always from Azure Monitor; per-team figures from Log
- * Analytics where it answered, else from the reports API (its blocked calls labelled as such);
+ * Analytics where it answered, else from the reports API (every API of the service: its bySubscription
+ * $filter cannot name one; "blocked" = 401+403+429, "throttled" unknown);
  * tokens from whichever token source the caller gives (Log Analytics' GatewayLlmLogs, else
  * Application Insights token metrics). Pure. */
 #include <math.h>
@@ -62,6 +63,8 @@ static int by_throttled_then_requests(const void *a, const void *b)
 {
     json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
     json_int_t d = get_int(y, "throttled") - get_int(x, "throttled");
+    if (!d) /* reports rows: 429s unknown, blocked calls known */
+        d = get_int(y, "blocked") - get_int(x, "blocked");
     if (!d)
         d = get_int(y, "requests") - get_int(x, "requests");
     if (!d)
@@ -97,7 +100,8 @@ static json_t *team_rows(const struct metrics_inputs *in, const char **source)
         *source = SRC_LA;
         json_array_foreach(in->la_subscriptions, i, r) json_array_append_new(rows, row_from_la(r, in->tokens));
     } else if (in->reports) {
-        *source = SRC_REPORTS " (throttled = blocked calls: 429s together with other policy blocks)";
+        *source = SRC_REPORTS " bySubscription: all APIs of the service (its $filter has no apiId); blocked = 401, "
+                  "403 and 429 together, throttled (429 alone) unknown";
         json_object_foreach(in->reports, k, r) json_array_append_new(rows, row_from_reports(k, r, in->tokens));
     }
     return sorted(rows);
@@ -121,11 +125,13 @@ static json_t *totals(const struct metrics_inputs *in, json_t *rows, const char 
         json_object_set_new(t, *c, m ? json_incref(m) : team_source ? json_integer(sum(rows, *c)) : json_null());
     }
     if (!in->monitor_requests && team_source && !in->la_subscriptions)
-        json_object_set_new(t, "blocked", json_null());
+        json_object_set_new(t, "throttled", json_null());
     json_object_set_new(figures, "totals",
-                        json_string(in->monitor_requests ? SRC_MONITOR " (Requests by GatewayResponseCode)"
-                                    : team_source          ? "sum of the per-subscription rows (Azure Monitor unavailable)"
-                                                           : "none"));
+                        json_string(in->monitor_requests  ? SRC_MONITOR " (Requests by GatewayResponseCode)"
+                                    : in->la_subscriptions ? "sum of the per-subscription rows (Azure Monitor unavailable)"
+                                    : team_source ? "sum of the reports API's per-subscription rows: all APIs of the service "
+                                                    "(Azure Monitor unavailable)"
+                                                  : "none"));
     json_int_t hits = sum(rows, "cache_hits"), miss = sum(rows, "cache_misses");
     json_object_set_new(t, "cache_hits", team_source ? json_integer(hits) : json_null());
     json_object_set_new(t, "cache_misses", team_source ? json_integer(miss) : json_null());
@@ -187,7 +193,8 @@ json_t *metrics_merge(const struct metrics_inputs *in, int group_by)
         json_object_set_new(figures, "series", json_string(SRC_MONITOR));
     } else if (group_by == METRICS_GROUP_TIME && in->reports_series) {
         json_object_set(out, "series", in->reports_series);
-        json_object_set_new(figures, "series", json_string(SRC_REPORTS " byTime (throttled = blocked calls)"));
+        json_object_set_new(figures, "series", json_string(SRC_REPORTS " byTime (blocked = 401, 403 and 429 together; "
+                                                           "throttled unknown)"));
     }
     json_t *notes = in->notes ? json_copy(in->notes) : json_array();
     json_t *tot = json_object_get(out, "totals");

@@ -71,14 +71,10 @@ json_t *metrics_parse_monitor_requests(json_t *body)
     return out;
 }
 
-/* The weight of one point: its Count when the metric gave one, else the requests of the same
- * timestamp in the Requests series (Azure lists only Average/Minimum/Maximum for the duration
- * metrics), else 1. */
+/* The weight of one point: the requests of the same timestamp in the Requests series (Azure lists
+ * only Average/Minimum/Maximum for the duration metrics), or 1 without a series. */
 static double point_weight(json_t *p, json_t *requests_series)
 {
-    json_t *n = json_object_get(p, "count");
-    if (json_is_number(n))
-        return json_number_value(n);
     const char *t = json_string_value(json_object_get(p, "timeStamp"));
     size_t i;
     json_t *s;
@@ -136,10 +132,10 @@ json_t *metrics_parse_reports(json_t *body)
             continue;
         json_object_set_new(
             out, sub,
-            json_pack("{s:I,s:I,s:n,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", total, "successful",
-                      int_of(json_object_get(r, "callCountSuccess")), "blocked", "failed",
-                      int_of(json_object_get(r, "callCountFailed")), "throttled",
-                      int_of(json_object_get(r, "callCountBlocked")), "cache_hits",
+            json_pack("{s:I,s:I,s:I,s:I,s:n,s:I,s:I,s:I,s:I}", "requests", total, "successful",
+                      int_of(json_object_get(r, "callCountSuccess")), "blocked",
+                      int_of(json_object_get(r, "callCountBlocked")), "failed",
+                      int_of(json_object_get(r, "callCountFailed")), "throttled", "cache_hits",
                       int_of(json_object_get(r, "cacheHitCount")), "cache_misses",
                       int_of(json_object_get(r, "cacheMissCount")), "avg_latency_ms",
                       int_of(json_object_get(r, "apiTimeAvg")), "avg_backend_latency_ms",
@@ -158,9 +154,9 @@ json_t *metrics_parse_reports_series(json_t *body)
     json_t *r;
     json_array_foreach(rows, i, r) {
         const char *t = json_string_value(json_object_get(r, "timestamp"));
-        json_array_append_new(out, json_pack("{s:s,s:I,s:I}", "t", t ? t : "", "requests",
-                                             int_of(json_object_get(r, "callCountTotal")), "throttled",
-                                             int_of(json_object_get(r, "callCountBlocked"))));
+        json_array_append_new(out, json_pack("{s:s,s:I,s:I,s:n}", "t", t ? t : "", "requests",
+                                             int_of(json_object_get(r, "callCountTotal")), "blocked",
+                                             int_of(json_object_get(r, "callCountBlocked")), "throttled"));
     }
     return out;
 }
@@ -178,8 +174,13 @@ json_t *metrics_parse_la(json_t *body)
         json_t *o = json_object();
         json_array_foreach(cols, j, c) {
             const char *name = json_string_value(json_object_get(c, "name"));
-            if (name && json_array_get(row, j))
-                json_object_set(o, name, json_array_get(row, j));
+            const char *type = json_string_value(json_object_get(c, "type"));
+            json_t *cell = json_array_get(row, j);
+            bool numeric = type && (!strcmp(type, "long") || !strcmp(type, "int") || !strcmp(type, "real"));
+            if (name && cell && numeric && json_is_string(cell))
+                json_object_set_new(o, name, json_integer((json_int_t)llround(strtod(json_string_value(cell), NULL))));
+            else if (name && cell)
+                json_object_set(o, name, cell);
         }
         json_array_append_new(out, o);
     }

@@ -43,9 +43,10 @@ static void pct(char *out, size_t n, json_t *v)
 static void summary(util_buf *b, json_t *r)
 {
     json_t *t = json_object_get(r, "totals");
-    char req[24], thr[24], fail[24], hit[16], hits[24], miss[24], lat[24], blat[24], tok[24];
+    char req[24], thr[24], blk[24], fail[24], hit[16], hits[24], miss[24], lat[24], blat[24], tok[24];
     num(req, sizeof(req), json_object_get(t, "requests"));
     num(thr, sizeof(thr), json_object_get(t, "throttled"));
+    num(blk, sizeof(blk), json_object_get(t, "blocked"));
     num(fail, sizeof(fail), json_object_get(t, "failed"));
     pct(hit, sizeof(hit), json_object_get(t, "cache_hit_rate"));
     num(hits, sizeof(hits), json_object_get(t, "cache_hits"));
@@ -53,10 +54,10 @@ static void summary(util_buf *b, json_t *r)
     num(lat, sizeof(lat), json_object_get(t, "avg_latency_ms"));
     num(blat, sizeof(blat), json_object_get(t, "avg_backend_latency_ms"));
     human(tok, sizeof(tok), json_object_get(json_object_get(t, "tokens"), "total"));
-    util_buf_printf(b, "%s %s..%s: %s req, %s throttled (429), %s failed, cache hit %s (%s hits, %s misses), "
-                       "avg %s ms (backend %s), tokens %s\n",
+    util_buf_printf(b, "%s %s..%s: %s req, %s throttled (429), %s blocked, %s failed, cache hit %s (%s hits, %s "
+                       "misses), avg %s ms (backend %s), tokens %s\n",
                     json_string_value(json_object_get(r, "api_id")), json_string_value(json_object_get(r, "since")),
-                    json_string_value(json_object_get(r, "until")), req, thr, fail, hit, hits, miss, lat, blat, tok);
+                    json_string_value(json_object_get(r, "until")), req, thr, blk, fail, hit, hits, miss, lat, blat, tok);
 }
 
 static void table(util_buf *b, json_t *rows)
@@ -64,17 +65,18 @@ static void table(util_buf *b, json_t *rows)
     size_t n = json_array_size(rows);
     if (!n)
         return;
-    util_buf_puts(b, "subscription | req | 429 | cache hit | avg ms | tokens\n");
+    util_buf_puts(b, "subscription | req | 429 | blocked | cache hit | avg ms | tokens\n");
     for (size_t i = 0; i < n && i < METRICS_MAX_ROWS; i++) {
         json_t *r = json_array_get(rows, i);
-        char req[24], thr[24], hit[16], lat[24], tok[24];
+        char req[24], thr[24], blk[24], hit[16], lat[24], tok[24];
         num(req, sizeof(req), json_object_get(r, "requests"));
         num(thr, sizeof(thr), json_object_get(r, "throttled"));
+        num(blk, sizeof(blk), json_object_get(r, "blocked"));
         pct(hit, sizeof(hit), json_object_get(r, "cache_hit_rate"));
         num(lat, sizeof(lat), json_object_get(r, "avg_latency_ms"));
         human(tok, sizeof(tok), json_object_get(json_object_get(r, "tokens"), "total"));
-        util_buf_printf(b, "%s | %s | %s | %s | %s | %s\n", json_string_value(json_object_get(r, "subscription_id")),
-                        req, thr, hit, lat, tok);
+        util_buf_printf(b, "%s | %s | %s | %s | %s | %s | %s\n",
+                        json_string_value(json_object_get(r, "subscription_id")), req, thr, blk, hit, lat, tok);
     }
     if (n > METRICS_MAX_ROWS)
         util_buf_printf(b, "and %zu more\n", n - METRICS_MAX_ROWS);
@@ -100,8 +102,10 @@ static void series(util_buf *b, json_t *points)
     json_t *p;
     json_array_foreach(points, i, p) {
         const char *t = json_string_value(json_object_get(p, "t"));
-        util_buf_printf(b, "%s%.16s %lld/%lld", i ? ", " : "series (time req/429): ", t ? t : "",
-                        (long long)get_int(p, "requests"), (long long)get_int(p, "throttled"));
+        char thr[24];
+        num(thr, sizeof(thr), json_object_get(p, "throttled"));
+        util_buf_printf(b, "%s%.16s %lld/%s", i ? ", " : "series (time req/429): ", t ? t : "",
+                        (long long)get_int(p, "requests"), thr);
     }
     if (json_array_size(points))
         util_buf_puts(b, "\n");
@@ -112,7 +116,7 @@ static const char *short_source(const char *long_name)
     if (!long_name)
         return "?";
     return strstr(long_name, "Monitor") && !strstr(long_name, "unavailable") ? "Monitor"
-           : strstr(long_name, "reports")                                  ? "reports API (429 = blocked calls)"
+           : strstr(long_name, "reports")                                  ? "reports API (all APIs; blocked = 401+403+429)"
            : strstr(long_name, "Log Analytics")                            ? "Log Analytics"
                                                                            : "team rows";
 }

@@ -163,10 +163,18 @@ static void token_metric(json_t *o, xmlNodePtr n)
     json_object_del(o, "section");
     json_object_set_new(o, "namespace", str_attr(n, "namespace"));
     json_t *dims = json_array();
+    /* A default dimension may be given without a value: the gateway fills it (llm-emit-token-metric). */
+    static const char *const defaults[] = {"API ID", "Operation ID", "Product ID", "User ID", "Subscription ID",
+                                           "Location", "Gateway ID", "Backend ID", NULL};
     for (xmlNodePtr c = pol_first_child(n); c; c = pol_next(c))
-        if (pol_is(c, "dimension"))
-            json_array_append_new(dims, json_pack("{s:o, s:o}", "name", str_attr(c, "name"), "value",
-                                                  str_attr(c, "value")));
+        if (pol_is(c, "dimension")) {
+            json_t *d = json_pack("{s:o, s:o}", "name", str_attr(c, "name"), "value", str_attr(c, "value"));
+            const char *name = json_string_value(json_object_get(d, "name"));
+            for (const char *const *k = defaults; name && json_is_null(json_object_get(d, "value")) && *k; k++)
+                if (util_str_eq_ci(name, *k))
+                    json_object_set_new(d, "default", json_true());
+            json_array_append_new(dims, d);
+        }
     json_object_set_new(o, "dimensions", dims);
 }
 

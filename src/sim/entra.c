@@ -16,12 +16,13 @@ static const char *const valid_scopes[] = {
     "https://management.azure.com/.default",      "https://management.azure.com//.default",
     "https://management.core.windows.net/.default", "https://management.core.windows.net//.default",
     "https://management.usgovcloudapi.net/.default", "https://management.chinacloudapi.cn/.default",
-    "https://api.loganalytics.io/.default",        NULL};
+    "https://api.loganalytics.io/.default",        "https://api.loganalytics.us/.default",
+    "https://api.loganalytics.azure.cn/.default",  NULL};
 
 static const char *const valid_resources[] = {
     "https://management.azure.com/",     "https://management.azure.com",    "https://management.core.windows.net/",
     "https://management.usgovcloudapi.net/", "https://management.chinacloudapi.cn/", "https://api.loganalytics.io",
-    NULL};
+    "https://api.loganalytics.us", "https://api.loganalytics.azure.cn", NULL};
 
 /* Parses an application/x-www-form-urlencoded body into an object (new reference). */
 static json_t *parse_form(const char *body)

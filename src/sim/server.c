@@ -230,7 +230,7 @@ static void dispatch(sim_server *srv, const sim_request *req, sim_response *resp
         json_decref(fault);
         return;
     }
-    if (sim_entra_handle(st, req, resp) || sim_arm_handle(st, req, resp))
+    if (sim_entra_handle(st, req, resp) || sim_arm_handle(st, req, resp) || sim_traffic_logs_handle(st, req, resp))
         return;
     sim_response_arm_error(resp, 404, "NotFound", NULL, "apim-sim serves no route for %s %s.", req->method, req->path);
 }

@@ -169,6 +169,8 @@ bool sim_control_handle(sim_state *st, const sim_request *req, sim_response *res
  * and as a scenario's "faults" member does at start-up. Lock held (or not serving yet). */
 int sim_control_set_faults(sim_state *st, json_t *body, util_error *err);
 bool sim_arm_handle(sim_state *st, const sim_request *req, sim_response *resp);
+/* POST /v1/workspaces/{customerId}/query, the Logs query API (src/sim/traffic_logs.c); takes the lock. */
+bool sim_traffic_logs_handle(sim_state *st, const sim_request *req, sim_response *resp);
 
 /* Resource operations under the APIM service, called by the ARM router with the lock held.
  * rel is the path relative to the service id ("" for the service itself, "apis/x", ...). */

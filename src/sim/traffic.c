@@ -4,8 +4,7 @@
  *   {service}/providers/Microsoft.Insights/metrics  Azure Monitor metrics Requests, Duration,
  *       BackendDuration with $filter on ApiId, GatewayResponseCode, BackendResponseCode, Location
  *   {service}/providers/Microsoft.Insights/diagnosticSettings  the scenario's Log Analytics link
- *   .../Microsoft.OperationalInsights/workspaces/{ws}/api/query  the Log Analytics query API through
- *       ARM, answering only the KQL shapes azure-ai-gateway-mcp sends (anything else: 400)
+ *   .../Microsoft.OperationalInsights/workspaces/{ws}[/api/query]  handed to traffic_logs.c
  *   GET /_sim/traffic  the model's own counters for a window, for tests. */
 #include "traffic.h"
 
@@ -16,22 +15,6 @@
 
 #define MONITOR_VERSION "2024-02-01"
 #define DIAG_VERSION "2021-05-01-preview"
-#define LA_VERSION "2017-10-01"
-
-/* The KQL shapes the client sends; "%s" is the API id (a copy of the wire contract, not shared code). */
-static const char *const kql_subscriptions =
-    "ApiManagementGatewayLogs | where ApiId == '%s' | summarize requests = count(), throttled = countif(ResponseCode "
-    "== 429), blocked = countif(ResponseCode >= 400 and ResponseCode < 500 and ResponseCode != 429), failed = "
-    "countif(ResponseCode >= 500), cache_hits = countif(Cache == 'hit'), cache_misses = countif(Cache == 'miss'), "
-    "backend_calls = countif(isnotempty(BackendId)), total_ms = sum(TotalTime), backend_ms = sum(BackendTime) by "
-    "ApimSubscriptionId";
-static const char *const kql_backends =
-    "ApiManagementGatewayLogs | where ApiId == '%s' and isnotempty(BackendId) | summarize requests = count(), "
-    "backend_ms = sum(BackendTime) by BackendId";
-static const char *const kql_tokens =
-    "ApiManagementGatewayLlmLog | join kind=inner (ApiManagementGatewayLogs | where ApiId == '%s' | project "
-    "CorrelationId, ApimSubscriptionId) on CorrelationId | summarize prompt_tokens = sum(PromptTokens), "
-    "completion_tokens = sum(CompletionTokens), total_tokens = sum(TotalTokens) by ApimSubscriptionId";
 
 static bool is_v2(sim_state *st)
 {
@@ -53,8 +36,6 @@ static const char *location(sim_state *st)
     const char *loc = json_string_value(json_object_get(svc, "location"));
     return loc ? loc : "East US";
 }
-
-static double now_sec(void) { return (double)util_now_ms() / 1000.0; }
 
 static int parse_time(const char *s, size_t n, double *out)
 {
@@ -254,6 +235,32 @@ static int report_by_time(sim_state *st, const sim_request *req, const char *api
     return 0;
 }
 
+/* The fields a report's $filter may name (apimreports.json 2024-05-01, the $filter parameter's
+ * table): bySubscription has no apiId; byApi documents no table (any field apim-sim knows). */
+static bool report_filter_fields_ok(const char *what, const char *filter, char *bad, size_t nbad)
+{
+    static const char *const by_subscription[] = {"timestamp", "apiRegion", "userId", "productId", "subscriptionId",
+                                                  NULL};
+    static const char *const by_time[] = {"timestamp", "apiRegion", "userId", "productId", "subscriptionId", "apiId",
+                                          "operationId", NULL};
+    const char *const *ok = !strcmp(what, "bySubscription") ? by_subscription : !strcmp(what, "byTime") ? by_time : NULL;
+    char *copy = util_strdup(filter ? filter : "");
+    bool good = true;
+    for (char *c = copy, *next; ok && good && *c; c = next ? next : c + strlen(c)) {
+        next = strstr(c, " and ");
+        if (next) {
+            *next = '\0';
+            next += 5;
+        }
+        char field[64] = "";
+        sscanf(c, " %63[A-Za-z]", field);
+        good = sim_in_list(field, ok);
+        snprintf(bad, nbad, "%s", c);
+    }
+    free(copy);
+    return good;
+}
+
 static void reports_route(sim_state *st, const sim_request *req, const char *rel, sim_response *resp)
 {
     static const char *const versions[] = {"2024-05-01", "2024-06-01-preview", "2023-09-01-preview",
@@ -277,8 +284,17 @@ static void reports_route(sim_state *st, const sim_request *req, const char *rel
         return;
     }
     bool has_api = filter_value(filter, "apiId eq '", api, sizeof(api));
-    json_t *rows = json_array();
     const char *what = rel + strlen("reports/");
+    char bad[300] = "";
+    if (!report_filter_fields_ok(what, filter, bad, sizeof(bad))) {
+        /* The field table is Microsoft's; the exact error APIM answers is not documented. */
+        sim_response_arm_error(resp, 400, "ValidationError", NULL,
+                               "Invalid filter clause specified: '%s'. %s filters on timestamp (ge, le), apiRegion, "
+                               "userId, productId, subscriptionId%s (eq).", bad, what,
+                               !strcmp(what, "byTime") ? ", apiId, operationId" : "");
+        return;
+    }
+    json_t *rows = json_array();
     if (!strcmp(what, "bySubscription"))
         report_by_subscription(st, has_api ? api : NULL, from, to, rows);
     else if (!strcmp(what, "byApi"))
@@ -458,6 +474,78 @@ static int metrics_args(const sim_request *req, struct mquery *q, sim_response *
     return -1;
 }
 
+/* Duration and BackendDuration aggregate Average, Minimum, Maximum only (not Count or Total). */
+static bool duration_aggregations_bad(const char *aggs, char *bad, size_t n)
+{
+    char *copy = util_strdup(aggs);
+    bool badly = false;
+    for (char *save = NULL, *a = strtok_r(copy, ",", &save); a && !badly; a = strtok_r(NULL, ",", &save))
+        if (strcmp(a, "average") && strcmp(a, "minimum") && strcmp(a, "maximum")) {
+            snprintf(bad, n, "%s", a);
+            badly = true;
+        }
+    free(copy);
+    return badly;
+}
+
+bool sim_traffic_top(const sim_request *req, int *top, int *order, sim_response *resp)
+{
+    const char *t = json_string_value(json_object_get(req->query, "top"));
+    const char *o = json_string_value(json_object_get(req->query, "orderby"));
+    char agg[32] = "", dir[8] = "";
+    *top = 10; /* Monitor's default */
+    *order = 0;
+    if (t && (sscanf(t, "%d", top) != 1 || *top < 1)) {
+        sim_response_arm_error(resp, 400, "BadRequest", NULL, "'top' must be a positive integer, got '%s'.", t);
+        return false;
+    }
+    if (o && (sscanf(o, "%31s %7s", agg, dir) != 2 || (strcasecmp(dir, "asc") && strcasecmp(dir, "desc")))) {
+        sim_response_arm_error(resp, 400, "BadRequest", NULL,
+                               "'orderby' must be an aggregation and a direction such as 'sum desc', got '%s'.", o);
+        return false;
+    }
+    if (o)
+        *order = strcasecmp(dir, "asc") ? -1 : 1;
+    return true;
+}
+
+static double series_sum(json_t *ts)
+{
+    double sum = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(ts, "data"), i, p) {
+        json_t *v = json_object_get(p, "total") ? json_object_get(p, "total") : json_object_get(p, "average");
+        sum += json_is_number(v) ? json_number_value(v) : 0;
+    }
+    return sum;
+}
+
+static int order_sign;
+static int by_sum(const void *a, const void *b)
+{
+    double x = series_sum(*(json_t *const *)a), y = series_sum(*(json_t *const *)b);
+    return x < y ? -order_sign : x > y ? order_sign : 0;
+}
+
+void sim_traffic_limit_series(json_t *timeseries, int top, int order)
+{
+    size_t n = json_array_size(timeseries);
+    json_t **v = calloc(n ? n : 1, sizeof(*v));
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(timeseries, i));
+    order_sign = order; /* lock held: one sort at a time */
+    if (order)
+        qsort(v, n, sizeof(*v), by_sum);
+    json_array_clear(timeseries);
+    for (size_t i = 0; i < n; i++) {
+        if ((int)i < top)
+            json_array_append(timeseries, v[i]);
+        json_decref(v[i]);
+    }
+    free(v);
+}
+
 static bool service_metric(const char *m)
 {
     return !strcmp(m, "Requests") || !strcmp(m, "Duration") || !strcmp(m, "BackendDuration");
@@ -477,9 +565,26 @@ static void metrics_route(sim_state *st, const sim_request *req, sim_response *r
     }
     char *aggs = sim_lower(aggs_in ? aggs_in : "average"), *list = util_strdup(names);
     json_t *value = json_array();
+    char badagg[32] = "";
+    int top, order;
+    if (!sim_traffic_top(req, &top, &order, resp)) {
+        json_decref(value);
+        value = NULL;
+    }
     for (char *save = NULL, *m = strtok_r(list, ",", &save); value && m; m = strtok_r(NULL, ",", &save)) {
+        if (strcmp(m, "Requests") != 0 && service_metric(m) && duration_aggregations_bad(aggs, badagg, sizeof(badagg))) {
+            /* Supported aggregations per Microsoft's metric list; the error text is apim-sim's. */
+            sim_response_arm_error(resp, 400, "BadRequest", NULL,
+                                   "Metric %s does not support the requested aggregation '%s'. Supported aggregations: "
+                                   "Average, Minimum, Maximum.", m, badagg);
+            json_decref(value);
+            value = NULL;
+            break;
+        }
         if (service_metric(m)) {
-            json_array_append_new(value, metric_value(st, m, aggs, &q.f, q.from, q.to, (double)q.step));
+            json_t *mv = metric_value(st, m, aggs, &q.f, q.from, q.to, (double)q.step);
+            sim_traffic_limit_series(json_object_get(mv, "timeseries"), top, order);
+            json_array_append_new(value, mv);
             continue;
         }
         sim_response_arm_error(resp, 400, "BadRequest", NULL,
@@ -516,12 +621,15 @@ static void diagnostics_route(sim_state *st, const sim_request *req, sim_respons
                                sub, rg, workspace_name(st));
         char *id = util_printf("%s/providers/microsoft.insights/diagnosticSettings/to-log-analytics", st->service_id);
         json_array_append_new(
-            list, json_pack("{s:s,s:s,s:s,s:{s:s,s:[{s:s,s:b,s:{s:b,s:i}},{s:s,s:b,s:{s:b,s:i}}],s:[{s:s,s:b}],s:s}}",
+            list, json_pack("{s:s,s:s,s:s,s:{s:s,s:[{s:s,s:b,s:{s:b,s:i}},{s:s,s:b,s:{s:b,s:i}}],s:[{s:s,s:b}],s:n}}",
                             "id", id, "type", "Microsoft.Insights/diagnosticSettings", "name", "to-log-analytics",
                             "properties", "workspaceId", ws, "logs", "category", "GatewayLogs", "enabled", 1,
                             "retentionPolicy", "enabled", 0, "days", 0, "category", "GatewayLlmLogs", "enabled", 1,
                             "retentionPolicy", "enabled", 0, "days", 0, "metrics", "category", "AllMetrics", "enabled",
-                            1, "logAnalyticsDestinationType", "Dedicated"));
+                            1, "logAnalyticsDestinationType"));
+        const char *dest = sim_traffic_destination_type(st);
+        json_object_set_new(json_object_get(json_array_get(list, json_array_size(list) - 1), "properties"),
+                            "logAnalyticsDestinationType", dest ? json_string(dest) : json_null());
         free(ws);
         free(id);
     }
@@ -546,115 +654,6 @@ void sim_traffic_service_route(sim_state *st, const sim_request *req, const char
                                req->method, rel);
 }
 
-/* ---- Log Analytics query API ------------------------------------------------------------- */
-
-/* Matches query against a template with one '%s' (the API id, without quotes). */
-static bool kql_match(const char *query, const char *tmpl, char *api, size_t n)
-{
-    const char *hole = strstr(tmpl, "%s");
-    size_t pre = (size_t)(hole - tmpl);
-    if (strncmp(query, tmpl, pre) != 0)
-        return false;
-    const char *end = strchr(query + pre, '\'');
-    if (!end || (size_t)(end - query - pre) >= n || end == query + pre)
-        return false;
-    memcpy(api, query + pre, (size_t)(end - query - pre));
-    api[end - query - pre] = '\0';
-    return strcmp(end, hole + 2) == 0;
-}
-
-static json_t *column(const char *name, const char *type) { return json_pack("{s:s,s:s}", "name", name, "type", type); }
-
-static json_t *la_table(json_t *columns, json_t *rows)
-{
-    return json_pack("{s:[{s:s,s:o,s:o}]}", "tables", "name", "PrimaryResult", "columns", columns, "rows", rows);
-}
-
-static json_t *la_subscriptions(sim_state *st, const char *api, double from, double to, bool tokens)
-{
-    json_t *rows = json_array();
-    const char *sub;
-    json_t *tpm;
-    json_object_foreach(sim_traffic_demand(st), sub, tpm) {
-        sim_traffic_stats s;
-        memset(&s, 0, sizeof(s));
-        sim_traffic_window(st, sub, api, from, to, &s);
-        if (!s.requests)
-            continue;
-        if (tokens && s.misses)
-            json_array_append_new(rows, json_pack("[s,I,I,I]", sub, (json_int_t)s.prompt_tokens,
-                                                  (json_int_t)s.completion_tokens,
-                                                  (json_int_t)(s.prompt_tokens + s.completion_tokens)));
-        else if (!tokens)
-            json_array_append_new(rows, json_pack("[s,I,I,I,I,I,I,I,I,I]", sub, (json_int_t)s.requests,
-                                                  (json_int_t)s.throttled, (json_int_t)0, (json_int_t)0,
-                                                  (json_int_t)s.hits, (json_int_t)s.cache_misses, (json_int_t)s.misses,
-                                                  (json_int_t)s.total_ms, (json_int_t)s.backend_ms));
-    }
-    if (tokens)
-        return la_table(json_pack("[o,o,o,o]", column("ApimSubscriptionId", "string"), column("prompt_tokens", "long"),
-                                  column("completion_tokens", "long"), column("total_tokens", "long")),
-                        rows);
-    return la_table(json_pack("[o,o,o,o,o,o,o,o,o,o]", column("ApimSubscriptionId", "string"),
-                              column("requests", "long"), column("throttled", "long"), column("blocked", "long"),
-                              column("failed", "long"), column("cache_hits", "long"), column("cache_misses", "long"),
-                              column("backend_calls", "long"), column("total_ms", "long"), column("backend_ms", "long")),
-                    rows);
-}
-
-static json_t *la_backends(sim_state *st, const char *api, double from, double to)
-{
-    sim_traffic_stats s;
-    memset(&s, 0, sizeof(s));
-    sim_traffic_window(st, NULL, api, from, to, &s);
-    json_t *rows = json_array();
-    for (int i = 0; i < s.nbackends; i++) {
-        if (!s.backend_calls[i] || !strcmp(s.backend[i], "(none)"))
-            continue;
-        double lat = sim_traffic_backend_latency(st, s.backend[i]);
-        json_array_append_new(rows, json_pack("[s,I,I]", s.backend[i], (json_int_t)s.backend_calls[i],
-                                              (json_int_t)((double)s.backend_calls[i] * lat)));
-    }
-    return la_table(json_pack("[o,o,o]", column("BackendId", "string"), column("requests", "long"),
-                              column("backend_ms", "long")),
-                    rows);
-}
-
-static void la_error(sim_response *resp, int status, const char *code, const char *msg)
-{
-    sim_response_json(resp, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
-}
-
-static void workspace_route(sim_state *st, const sim_request *req, sim_response *resp)
-{
-    static const char *const versions[] = {LA_VERSION, NULL};
-    if (!sim_traffic_child_ok(req, "/workspaces/", "Microsoft.OperationalInsights/workspaces", workspace_name(st),
-                              "POST", "/api/query", versions, resp))
-        return;
-    json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
-    const char *query = json_string_value(json_object_get(body, "query"));
-    double from, to, keep = json_number_value(json_object_get(json_object_get(sim_traffic_scenario(st), "log_analytics"),
-                                                              "retention_days"));
-    char api[260];
-    if (!query || sim_traffic_timespan(json_string_value(json_object_get(body, "timespan")), &from, &to) != 0)
-        la_error(resp, 400, "BadArgumentError",
-                 "The request needs a JSON body with 'query' (KQL) and 'timespan' (START/END in ISO 8601).");
-    else {
-        from = fmax(from, now_sec() - (keep > 0 ? keep : 30) * 86400);
-        if (kql_match(query, kql_subscriptions, api, sizeof(api)))
-            sim_response_json(resp, 200, la_subscriptions(st, api, from, to, false));
-        else if (kql_match(query, kql_tokens, api, sizeof(api)))
-            sim_response_json(resp, 200, la_subscriptions(st, api, from, to, true));
-        else if (kql_match(query, kql_backends, api, sizeof(api)))
-            sim_response_json(resp, 200, la_backends(st, api, from, to));
-        else
-            la_error(resp, 400, "SemanticError",
-                     "apim-sim answers only the KQL queries azure-ai-gateway-mcp sends (per subscription, per backend, "
-                     "tokens); see docs/apim-sim.md. This query is not one of them.");
-    }
-    json_decref(body);
-}
-
 bool sim_traffic_is_external_path(const char *path)
 {
     return strcasestr(path, "/providers/Microsoft.OperationalInsights/workspaces/") != NULL ||
@@ -666,7 +665,7 @@ void sim_traffic_external_route(sim_state *st, const sim_request *req, sim_respo
     if (strcasestr(req->path, "/providers/Microsoft.Insights/components/"))
         sim_traffic_insights_route(st, req, resp);
     else
-        workspace_route(st, req, resp);
+        sim_traffic_workspace_route(st, req, resp);
 }
 
 /* ---- control ---------------------------------------------------------------------------- */

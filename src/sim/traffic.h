@@ -6,8 +6,9 @@
  *   traffic_model.c   the history of snapshots (one per configuration change) and the counters of a
  *                     time window, computed as differences of cumulative integer counts so adjacent
  *                     windows add up exactly
- *   traffic.c         reports API, Azure Monitor metrics, diagnostic settings, the Log Analytics
- *                     query API (through ARM) and GET /_sim/traffic
+ *   traffic.c         reports API, Azure Monitor metrics, diagnostic settings and GET /_sim/traffic
+ *   traffic_logs.c    the Log Analytics workspace (ARM), the retired ARM query route and the Logs
+ *                     query API v1 (POST /v1/workspaces/{customerId}/query)
  *   traffic_insights.c  the service's Application Insights logger and the token metrics an
  *                     emit-token-metric policy sends there
  * The model is documented in docs/apim-sim.md ("Traffic").
@@ -66,6 +67,12 @@ void sim_traffic_service_route(sim_state *st, const sim_request *req, const char
  * component (.../microsoft.insights/components/{name}/providers/Microsoft.Insights/metrics). */
 bool sim_traffic_is_external_path(const char *path);
 void sim_traffic_external_route(sim_state *st, const sim_request *req, sim_response *resp);
+/* traffic_logs.c: GET .../workspaces/{ws} (Workspaces_Get) and the retired POST .../api/query (410). */
+void sim_traffic_workspace_route(sim_state *st, const sim_request *req, sim_response *resp);
+/* The scenario's workspace customerId, and its diagnostic setting's logAnalyticsDestinationType
+ * ("Dedicated" by default; NULL when the scenario gives null: AzureDiagnostics). */
+const char *sim_traffic_customer_id(sim_state *st);
+const char *sim_traffic_destination_type(sim_state *st);
 /* traffic_insights.c: GET {service}/loggers (the scenario's Application Insights logger) and the
  * component's custom token metrics emitted by llm-/azure-openai-emit-token-metric. */
 void sim_traffic_loggers_route(sim_state *st, const sim_request *req, sim_response *resp);
@@ -85,6 +92,11 @@ bool sim_traffic_child_ok(const sim_request *req, const char *segment, const cha
 typedef int (*sim_traffic_clause_fn)(const char *dim, const char *value, void *user);
 int sim_traffic_filter_each(const char *filter, sim_traffic_clause_fn fn, void *user, char *bad, size_t nbad);
 int sim_traffic_timespan(const char *s, double *from, double *to);
+/* Metrics `top` (default 10, as Monitor's) and `orderby` ("<aggregation> asc|desc": order 1 / -1, 0
+ * when absent); false with a 400 in resp when malformed. A split's series are then sorted by their
+ * sum and cut to top (sim_traffic_limit_series). */
+bool sim_traffic_top(const sim_request *req, int *top, int *order, sim_response *resp);
+void sim_traffic_limit_series(json_t *timeseries, int top, int order);
 bool sim_traffic_interval(const char *interval, int64_t *step);
 /* GET /_sim/traffic?since=ISO&until=ISO[&api_id=] */
 void sim_traffic_control(sim_state *st, const sim_request *req, sim_response *resp);

@@ -102,9 +102,11 @@ static json_t *token_metric(xmlNodePtr n)
         if (!is_named(d, "dimension"))
             continue;
         xmlChar *name = xmlGetProp(d, (const xmlChar *)"name"), *value = xmlGetProp(d, (const xmlChar *)"value");
-        if (name && value && strstr((const char *)value, "Subscription.Id"))
+        /* a default dimension without a value is filled by the gateway (llm-emit-token-metric reference) */
+        if (name && (value ? strstr((const char *)value, "Subscription.Id") != NULL
+                           : !strcasecmp((const char *)name, "Subscription ID")))
             json_object_set_new(m, "sub_dim", json_string((const char *)name));
-        else if (name && value && strstr((const char *)value, "Api.Id"))
+        else if (name && (value ? strstr((const char *)value, "Api.Id") != NULL : !strcasecmp((const char *)name, "API ID")))
             json_object_set_new(m, "api_dim", json_string((const char *)name));
         xmlFree(name);
         xmlFree(value);

@@ -170,6 +170,9 @@ static void answer_metrics(sim_state *st, const sim_request *req, json_t *mcfg, 
                                "<dimension> names.", bad);
         return;
     }
+    int top, order;
+    if (!sim_traffic_top(req, &top, &order, resp))
+        return;
     json_t *value = json_array();
     char *list = util_strdup(names);
     for (char *save = NULL, *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
@@ -181,7 +184,9 @@ static void answer_metrics(sim_state *st, const sim_request *req, json_t *mcfg, 
             free(list);
             return;
         }
-        json_array_append_new(value, metric_value(st, m, mcfg, &f, from, to, (double)step));
+        json_t *mv = metric_value(st, m, mcfg, &f, from, to, (double)step);
+        sim_traffic_limit_series(json_object_get(mv, "timeseries"), top, order);
+        json_array_append_new(value, mv);
     }
     free(list);
     sim_response_json(resp, 200, json_pack("{s:i,s:s,s:s,s:o,s:s,s:s}", "cost", 0, "timespan", timespan, "interval",

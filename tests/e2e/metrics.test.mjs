@@ -96,7 +96,7 @@ test('demo, classic tier, 24 h: Monitor totals, Log Analytics teams and tokens, 
     assert.match(r.sources.notes.join(' '), /retired on 15 March 2027/);
     const text = res.content[0].text;
     assert.match(text, /^(\[simulator\] )?aoai-completions .*req, \d+ throttled \(429\)/);
-    assert.match(text, /search \| \d+ \| \d+ \| 30\.0% \|/);
+    assert.match(text, /search \| \d+ \| \d+ \| 0 \| 30\.0% \|/);
     const bytes = Buffer.byteLength(JSON.stringify(res));
     console.log(`get_metrics demo 24h: text ${Buffer.byteLength(text)} bytes, whole result ${bytes} bytes`);
     assert.ok(Buffer.byteLength(text) < 1500, 'the text block stays small');
@@ -234,16 +234,20 @@ test('empty, clamped and invalid windows', async () => {
 test('one source failing: Log Analytics refused, per-team figures fall back to the reports API', async () => {
   const s = await session();
   try {
-    await s.sim.faults({ rules: [{ path_contains: '/api/query', status: 403 }] });
+    await s.sim.faults({ rules: [{ path_contains: '/v1/workspaces/', status: 403 }] });
     const res = await s.call('get_metrics', { api_id: API, since: '2h' });
     const r = ok(res);
     const t = await agrees(s.sim, r, { teams: false });
-    assert.match(r.sources.figures.by_subscription, /reports API .*blocked calls/);
+    // issue 13 item 8: bySubscription cannot filter by API (all APIs); callCountBlocked is 401+403+429
+    assert.match(r.sources.figures.by_subscription, /reports API bySubscription: all APIs of the service/);
     assert.ok(r.sources.unavailable.some((u) => u.source === 'Log Analytics'));
     for (const [id, c] of Object.entries(t.by_subscription)) {
       assert.equal(row(r, id).requests, c.requests, `${id} requests (reports)`);
-      assert.equal(row(r, id).throttled, c.throttled, `${id} blocked calls (reports)`);
+      assert.equal(row(r, id).blocked, c.throttled, `${id} blocked calls (reports; the model blocks only with 429)`);
+      assert.equal(row(r, id).throttled, null, `${id}: 429s alone are unknown from the reports API`);
     }
+    const q = (await s.sim.requests()).find((x) => x.path.endsWith('/reports/bySubscription'));
+    assert.doesNotMatch(decodeURIComponent(q.query), /apiId/, 'bySubscription\'s $filter has no apiId');
     assert.match(r.sources.figures.tokens, /Application Insights/);
     assert.match(res.content[0].text, /unavailable: Log Analytics/);
   } finally { await s.close(); }
@@ -298,11 +302,15 @@ test('concurrency: the discovery calls overlap, and so do the source queries (fr
     await s.sim.resetCounters();
     await s.sim.faults({ latency_ms: 100 });
     ok(await s.call('get_metrics', { api_id: API, since: '1h' }));
-    const reqs = (await s.sim.requests()).filter((q) => q.path.startsWith('/subscriptions/'));
-    const isQuery = (q) => /metrics|reports|api\/query/.test(q.path);
-    const discovery = reqs.filter((q) => !isQuery(q)), queries = reqs.filter(isQuery);
+    const all = await s.sim.requests();
+    const reqs = all.filter((q) => q.path.startsWith('/subscriptions/') || q.path.startsWith('/v1/'));
+    const isQuery = (q) => /metrics|reports|\/v1\/workspaces\//.test(q.path);
+    const isWorkspace = (q) => /OperationalInsights\/workspaces\/[^/]+$/.test(q.path);
+    const discovery = reqs.filter((q) => !isQuery(q) && !isWorkspace(q)), queries = reqs.filter(isQuery);
     assert.equal(discovery.length, 5, 'API, service, diagnostic settings, API policy, loggers');
+    assert.equal(reqs.filter(isWorkspace).length, 1, 'the workspace (customerId, retention), after discovery');
     assert.equal(queries.length, 7, '2 Monitor + 1 reports + 3 Log Analytics + 1 Application Insights');
+    assert.equal(all.filter((q) => q.path.includes('/token')).length, 0, 'both audiences\' tokens are cached');
     const overlapAll = (list) => Math.max(...list.map((q) => q.start_us)) < Math.min(...list.map((q) => q.end_us));
     assert.ok(overlapAll(discovery), 'the 5 discovery requests were in flight together');
     assert.ok(overlapAll(queries), 'the 7 source queries were in flight together');
@@ -339,9 +347,10 @@ test('Azure Monitor refused: totals from the team rows and the series from repor
       const r = ok(res);
       const t = await simTraffic(s.sim, r);
       assert.equal(r.totals.requests, t.totals.requests);
-      assert.equal(r.totals.throttled, t.totals.throttled);
+      assert.equal(r.totals.throttled, t.totals.throttled); // Log Analytics' rows (this API's)
       assert.equal(r.totals.avg_latency_ms, null, 'no source for it');
-      assert.match(r.sources.figures.totals, /sum of the per-subscription rows/);
+      assert.match(r.sources.figures.totals, /sum of the per-subscription rows \(Azure Monitor/);
+      assert.ok(r.series.every((p) => p.throttled === null && Number.isInteger(p.blocked)));
       assert.match(r.sources.figures.series, /reports API byTime/);
       assert.ok(r.series.length >= 24 && r.series.length <= 25, `${r.series.length} rows of 15 minutes`);
       assert.equal(r.series.reduce((n, p) => n + p.requests, 0), t.totals.requests, 'the rows add up to the window');

@@ -136,6 +136,43 @@ static void test_endpoints_and_clouds(void **state)
     config_free(&cfg);
 }
 
+/* Log Analytics' Logs query API: the cloud's endpoint and audience; an override like the other
+ * endpoints; none assumed when ARM is overridden (a simulator) and it is not. */
+static void test_log_analytics_endpoint(void **state)
+{
+    (void)state;
+    struct config cfg;
+    load(&cfg, GOOD, 0, NULL);
+    assert_string_equal(cfg.log_analytics_endpoint, "https://api.loganalytics.io");
+    assert_string_equal(cfg.log_analytics_scope, "https://api.loganalytics.io/.default");
+    config_free(&cfg);
+    const char *const gov[] = {"AZURE_CLOUD", "AzureUSGovernment", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, gov, 0, NULL);
+    assert_string_equal(cfg.log_analytics_endpoint, "https://api.loganalytics.us");
+    assert_string_equal(cfg.log_analytics_scope, "https://api.loganalytics.us/.default");
+    config_free(&cfg);
+    const char *const china[] = {"AZURE_CLOUD", "AzureChinaCloud", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, china, 0, NULL);
+    assert_string_equal(cfg.log_analytics_endpoint, "https://api.loganalytics.azure.cn");
+    config_free(&cfg);
+    const char *const sim[] = {"AZURE_RESOURCE_MANAGER_ENDPOINT", "http://127.0.0.1:8080", "AIGW_AUDIT_LOG", "/tmp/j",
+                               NULL};
+    load(&cfg, sim, 0, NULL);
+    assert_null(cfg.log_analytics_endpoint); /* never the public endpoint behind a simulator's back */
+    config_free(&cfg);
+    const char *const set[] = {"AZURE_RESOURCE_MANAGER_ENDPOINT", "http://127.0.0.1:8080", "AIGW_LOG_ANALYTICS_ENDPOINT",
+                               "http://127.0.0.1:8080/", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, set, 0, NULL);
+    assert_string_equal(cfg.log_analytics_endpoint, "http://127.0.0.1:8080");
+    config_free(&cfg);
+    const char *const plain[] = {"AIGW_LOG_ANALYTICS_ENDPOINT", "http://logs.example.com", "AIGW_AUDIT_LOG", "/tmp/j",
+                                 NULL};
+    load(&cfg, plain, 0, NULL);
+    assert_true(has_problem(&cfg, "AIGW_LOG_ANALYTICS_ENDPOINT=http://logs.example.com uses plain http://"));
+    assert_string_equal(cfg.log_analytics_endpoint, "https://api.loganalytics.io");
+    config_free(&cfg);
+}
+
 static void test_loopback(void **state)
 {
     assert_true(config_is_loopback_url("http://127.0.0.1:1234"));
@@ -244,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_resource_id),            cmocka_unit_test(test_endpoints_and_clouds),
         cmocka_unit_test(test_loopback),               cmocka_unit_test(test_credentials),
         cmocka_unit_test(test_command_line),           cmocka_unit_test(test_util_time),
+        cmocka_unit_test(test_log_analytics_endpoint),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     util_log_free_all();

@@ -1,7 +1,9 @@
 /* test_metrics_merge: parsing each source's answer (shapes of Microsoft's Metrics_List and
  * Reports_ListBySubscription examples, and of a Log Analytics query answer), merging them by the
- * rules of issue 8 (Monitor totals; Log Analytics teams, else reports' blocked calls labelled;
- * tokens only from Log Analytics), and the size of the text report for 50 subscriptions. */
+ * rules of issue 8 (Monitor totals; Log Analytics teams, else reports' rows labelled all-API with
+ * "blocked" = callCountBlocked and "throttled" unknown — issue 13 item 8; durations weighted by the
+ * Requests bins, never by a Count — item 9; Logs query cells given as strings — item 6), and the
+ * size of the text report for 50 subscriptions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -91,9 +93,14 @@ static void parses_monitor(void **state)
     json_decref(b);
     b = load(monitor_durations);
     r = metrics_parse_monitor_durations(b, NULL);
-    assert_int_equal(geti(r, "avg_latency_ms"), 325); /* (100*10 + 400*30) / 40, weighted by count */
+    assert_int_equal(geti(r, "avg_latency_ms"), 250); /* no Requests bins: each bin counts once, a Count is ignored */
     assert_int_equal(geti(r, "avg_backend_latency_ms"), 800);
     json_decref(r);
+    json_t *bins = json_pack("[{s:s,s:i},{s:s,s:i}]", "t", "a", "requests", 30, "t", "b", "requests", 10);
+    r = metrics_parse_monitor_durations(b, bins);
+    assert_int_equal(geti(r, "avg_latency_ms"), 175); /* weighted by Requests (30, 10), not by the Count (10, 30) */
+    json_decref(r);
+    json_decref(bins);
     json_decref(b);
     /* Without Count (Azure lists Average/Min/Max for durations): weighted by the Requests bins. */
     b = load("{\"value\":[{\"name\":{\"value\":\"Duration\"},\"timeseries\":[{\"data\":["
@@ -155,7 +162,7 @@ static void merges_with_log_analytics(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(figures, "by_subscription")), "Log Analytics"));
     assert_non_null(strstr(json_string_value(json_object_get(figures, "totals")), "Azure Monitor"));
     json_decref(r);
-    /* Log Analytics failed: reports' rows, their blocked calls labelled as the 429 column, no tokens. */
+    /* Log Analytics failed: reports' rows (all APIs), blocked = callCountBlocked, 429s unknown, no tokens. */
     json_t *la = in.la_subscriptions, *tok = in.tokens;
     in.la_subscriptions = NULL; /* the workspace refused every query */
     in.tokens = NULL;
@@ -163,22 +170,25 @@ static void merges_with_log_analytics(void **state)
     rows = json_object_get(r, "by_subscription");
     assert_int_equal(json_array_size(rows), 2); /* the idle subscription is left out */
     assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "subscription_id")), "search");
-    assert_int_equal(geti(json_array_get(rows, 0), "throttled"), 7);
-    assert_true(json_is_null(json_object_get(json_array_get(rows, 0), "blocked")));
+    assert_int_equal(geti(json_array_get(rows, 0), "blocked"), 7); /* most blocked first */
+    assert_true(json_is_null(json_object_get(json_array_get(rows, 0), "throttled")));
     assert_true(json_is_null(json_object_get(json_object_get(r, "totals"), "tokens")));
     assert_null(json_object_get(r, "series"));
     figures = json_object_get(json_object_get(r, "sources"), "figures");
-    assert_non_null(strstr(json_string_value(json_object_get(figures, "by_subscription")), "blocked calls"));
+    assert_non_null(strstr(json_string_value(json_object_get(figures, "by_subscription")), "all APIs of the service"));
+    assert_non_null(strstr(json_string_value(json_object_get(figures, "by_subscription")), "blocked = 401, 403 and 429"));
     json_decref(r);
     /* Monitor failed too: totals are the sum of the rows, and say so. */
     json_t *mon = in.monitor_requests;
     in.monitor_requests = NULL;
     r = metrics_merge(&in, METRICS_GROUP_NONE);
     assert_int_equal(geti(json_object_get(r, "totals"), "requests"), 26);
+    assert_int_equal(geti(json_object_get(r, "totals"), "blocked"), 8);
+    assert_true(json_is_null(json_object_get(json_object_get(r, "totals"), "throttled")));
     assert_int_equal(json_array_size(json_object_get(r, "by_subscription")), 0);
     assert_non_null(strstr(json_string_value(json_object_get(
                                json_object_get(json_object_get(r, "sources"), "figures"), "totals")),
-                           "sum of the per-subscription rows"));
+                           "reports API's per-subscription rows: all APIs"));
     json_decref(r);
     /* ... and a series then comes from the reports API's byTime, labelled. */
     json_t *bt = load("{\"value\":[{\"timestamp\":\"2026-11-25T00:00:00Z\",\"interval\":\"PT1H\",\"callCountTotal\":9,"
@@ -187,11 +197,15 @@ static void merges_with_log_analytics(void **state)
     r = metrics_merge(&in, METRICS_GROUP_TIME);
     json_t *points = json_object_get(r, "series");
     assert_int_equal(json_array_size(points), 2);
-    assert_int_equal(geti(json_array_get(points, 0), "throttled"), 2);
+    assert_int_equal(geti(json_array_get(points, 0), "blocked"), 2);
+    assert_true(json_is_null(json_object_get(json_array_get(points, 0), "throttled")));
     assert_int_equal(geti(json_array_get(points, 1), "requests"), 4);
     assert_non_null(strstr(json_string_value(json_object_get(
                                json_object_get(json_object_get(r, "sources"), "figures"), "series")),
-                           "byTime (throttled = blocked calls)"));
+                           "byTime (blocked = 401, 403 and 429 together; throttled unknown)"));
+    char *text = metrics_text(r);
+    assert_non_null(strstr(text, "2026-11-25T00:00 9/-")); /* the 429 column is unknown, not 0 */
+    free(text);
     json_decref(r);
     json_decref(in.reports_series);
     json_decref(bt);
@@ -203,6 +217,24 @@ static void merges_with_log_analytics(void **state)
     json_t *all[] = {b1, b2, b3, b4, b5};
     for (int i = 0; i < 5; i++)
         json_decref(all[i]);
+}
+
+/* The Logs query API v1 schema types every cell as a string: numeric columns become numbers. */
+static void parses_la_string_cells(void **state)
+{
+    (void)state;
+    json_t *b = load("{\"tables\":[{\"name\":\"PrimaryResult\",\"columns\":[{\"name\":\"ApimSubscriptionId\","
+                     "\"type\":\"string\"},{\"name\":\"requests\",\"type\":\"long\"},{\"name\":\"backend_ms\","
+                     "\"type\":\"real\"}],\"rows\":[[\"growth\",\"100\",\"2.6\"],[\"7\",12,3]]}]}");
+    json_t *rows = metrics_parse_la(b);
+    assert_int_equal(json_array_size(rows), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "ApimSubscriptionId")), "growth");
+    assert_int_equal(geti(json_array_get(rows, 0), "requests"), 100);
+    assert_int_equal(geti(json_array_get(rows, 0), "backend_ms"), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "ApimSubscriptionId")), "7");
+    assert_int_equal(geti(json_array_get(rows, 1), "requests"), 12);
+    json_decref(rows);
+    json_decref(b);
 }
 
 /* 50 subscriptions over 24 hours: the text stays small (about 1,500 tokens is ~6 KB). */
@@ -236,7 +268,7 @@ static void text_for_fifty_subscriptions(void **state)
     print_message("text for 50 subscriptions: %zu bytes\n", strlen(text));
     assert_true(strlen(text) < 2500);
     assert_non_null(strstr(text, "and 30 more"));
-    assert_non_null(strstr(text, "\nteam-49 | 147873 | 6419 | 30.0% | 338 | -\n")); /* most throttled first */
+    assert_non_null(strstr(text, "\nteam-49 | 147873 | 6419 | 0 | 30.0% | 338 | -\n")); /* most throttled first */
     assert_null(strstr(text, "team-00 |"));
     assert_non_null(strstr(text, "unavailable: token counts — GatewayLlmLogs do not reach Log Analytics. Fix: add"));
     assert_null(strstr(text, "answered none")); /* the cache hits: no cache warning */
@@ -274,6 +306,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_monitor),
         cmocka_unit_test(parses_token_metrics),
+        cmocka_unit_test(parses_la_string_cells),
         cmocka_unit_test(merges_with_log_analytics),
         cmocka_unit_test(text_for_fifty_subscriptions),
         cmocka_unit_test(warns_when_the_cache_never_hits),

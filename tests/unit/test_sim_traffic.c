@@ -1,7 +1,8 @@
 /* test_sim_traffic: apim-sim's traffic model without HTTP — the configuration read from the demo's
  * policies and pool, counts that add up across adjacent windows, a limit change recorded in the
- * history raising throttling only after it, the backend rule, the KQL gate and the v2 tiers'
- * refusal of the reports API. */
+ * history raising throttling only after it, the backend rule, the KQL gate of the Logs query API
+ * (its own token audience, string cells, the LLM-log filter), the retired ARM query route, and the
+ * v2 tiers' refusal of the reports API. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -121,20 +122,33 @@ static void removed_primary_moves_traffic_to_priority_two(void **state)
     free(id);
 }
 
-static int query(sim_state *st, const char *kql, sim_response *resp)
+/* POST /v1/workspaces/{customerId}/query with a token of audience aud (lock not held: the handler takes it). */
+static int query_as(sim_state *st, const char *aud, const char *kql, sim_response *resp)
 {
-    json_t *q = json_pack("{s:s}", "api-version", "2017-10-01"), *h = json_object();
+    json_t *q = json_object(), *h = json_object();
+    json_t *claims = json_pack("{s:s,s:I,s:s,s:s}", "aud", aud, "exp", (json_int_t)(util_now_ms() / 1000 + 600), "appid",
+                               "demo", "uti", "999");
+    char *token = sim_jwt_sign_hs256(claims, st->sign_key, sizeof(st->sign_key));
+    char *bearer = util_printf("Bearer %s", token);
+    json_object_set_new(h, "authorization", json_string(bearer));
     char *body = util_printf("{\"query\": \"%s\", \"timespan\": \"2026-11-25T00:00:00Z/2026-11-25T01:00:00Z\"}", kql);
-    sim_request req = {"POST",
-                       "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-aigw-demo/providers/"
-                       "Microsoft.OperationalInsights/workspaces/law-aigw-demo/api/query",
-                       q, h, body, strlen(body), "http://127.0.0.1:1"};
+    char *path = util_printf("/v1/workspaces/%s/query", sim_traffic_customer_id(st));
+    sim_request req = {"POST", path, q, h, body, strlen(body), "http://127.0.0.1:1"};
     sim_response_init(resp);
-    sim_traffic_external_route(st, &req, resp);
+    assert_true(sim_traffic_logs_handle(st, &req, resp));
     json_decref(q);
     json_decref(h);
+    json_decref(claims);
+    free(token);
+    free(bearer);
     free(body);
+    free(path);
     return resp->status;
+}
+
+static int query(sim_state *st, const char *kql, sim_response *resp)
+{
+    return query_as(st, "https://api.loganalytics.io/", kql, resp);
 }
 
 static void only_the_clients_kql_shapes_are_answered(void **state)
@@ -147,10 +161,52 @@ static void only_the_clients_kql_shapes_are_answered(void **state)
                      200);
     json_t *row = json_array_get(json_object_get(json_array_get(json_object_get(resp.body, "tables"), 0), "rows"), 0);
     assert_string_equal(json_string_value(json_array_get(row, 0)), "eastus-aoai");
+    assert_true(json_is_string(json_array_get(row, 1))); /* the v1 schema: every cell a string */
     sim_response_clear(&resp);
     assert_int_equal(query(*state, "ApiManagementGatewayLogs | take 10", &resp), 400);
     assert_string_equal(json_string_value(json_object_get(json_object_get(resp.body, "error"), "code")), "SemanticError");
     sim_response_clear(&resp);
+    /* tokens only with Microsoft's filter of split-message rows (DeploymentName != '') */
+    const char *tokens = "ApiManagementGatewayLlmLog | join kind=inner (ApiManagementGatewayLogs | where ApiId == "
+                         "'aoai-completions' | project CorrelationId, ApimSubscriptionId) on CorrelationId | summarize "
+                         "prompt_tokens = sum(PromptTokens), completion_tokens = sum(CompletionTokens), total_tokens = "
+                         "sum(TotalTokens) by ApimSubscriptionId";
+    assert_int_equal(query(*state, tokens, &resp), 400);
+    sim_response_clear(&resp);
+    /* an ARM token is refused by the Logs query API */
+    assert_int_equal(query_as(*state, "https://management.azure.com/", "ApiManagementGatewayLogs | take 1", &resp), 401);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(resp.body, "error"), "code")),
+                        "InvalidTokenError");
+    sim_response_clear(&resp);
+}
+
+/* The ARM-proxied route Microsoft retired on 31 March 2026 is refused; Workspaces_Get gives the
+ * customerId and retention the Logs query API needs. */
+static void retired_arm_query_route_and_workspace_get(void **state)
+{
+    sim_state *st = *state;
+    json_t *q = json_pack("{s:s}", "api-version", "2017-10-01"), *h = json_object();
+    const char *ws = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-aigw-demo/providers/"
+                     "Microsoft.OperationalInsights/workspaces/law-aigw-demo";
+    char *path = util_printf("%s/api/query", ws);
+    sim_request req = {"POST", path, q, h, "{}", 2, "http://127.0.0.1:1"};
+    sim_response resp;
+    sim_response_init(&resp);
+    sim_traffic_external_route(st, &req, &resp);
+    assert_int_equal(resp.status, 410);
+    sim_response_clear(&resp);
+    json_object_set_new(q, "api-version", json_string("2025-07-01"));
+    sim_request get = {"GET", ws, q, h, "", 0, "http://127.0.0.1:1"};
+    sim_response_init(&resp);
+    sim_traffic_external_route(st, &get, &resp);
+    assert_int_equal(resp.status, 200);
+    json_t *props = json_object_get(resp.body, "properties");
+    assert_string_equal(json_string_value(json_object_get(props, "customerId")), sim_traffic_customer_id(st));
+    assert_int_equal(json_integer_value(json_object_get(props, "retentionInDays")), 30);
+    sim_response_clear(&resp);
+    json_decref(q);
+    json_decref(h);
+    free(path);
 }
 
 static void reports_refused_on_v2_tiers(void **state)
@@ -188,6 +244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(removed_primary_moves_traffic_to_priority_two, setup, teardown),
         cmocka_unit_test_setup_teardown(only_the_clients_kql_shapes_are_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(reports_refused_on_v2_tiers, setup, teardown),
+        cmocka_unit_test_setup_teardown(retired_arm_query_route_and_workspace_get, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,6 +112,7 @@ export function simEnv(sim, overrides = {}) {
     APIM_SERVICE_NAME: DEMO.service,
     AZURE_AUTHORITY_HOST: sim.url,
     AZURE_RESOURCE_MANAGER_ENDPOINT: sim.url,
+    AIGW_LOG_ANALYTICS_ENDPOINT: sim.url,
     ...overrides,
   };
 }
