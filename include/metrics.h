@@ -2,9 +2,10 @@
  * metrics: traffic figures of an API behind the APIM AI gateway, from whichever Azure sources the
  * service has (tools.md §3 get_metrics). Azure Monitor metrics on the service (every tier;
  * service-wide counts by response code, durations; no subscription dimension), the reports API
- * (classic tiers only, retired 15 March 2027: per-subscription success/blocked/cache counts) and
- * Log Analytics (when a diagnostic setting sends GatewayLogs to a workspace: exact per-subscription
- * 429s, cache outcomes, backends; GatewayLlmLogs: tokens) and Application Insights (the token
+ * (classic tiers only, retired 15 March 2027: per-subscription counts of every API, blocked =
+ * 401+403+429) and Log Analytics through the Logs query API (when a diagnostic setting sends
+ * GatewayLogs to a workspace in resource-specific tables: exact per-subscription 429s, cache
+ * outcomes, backends; GatewayLlmLogs: tokens) and Application Insights (the token
  * metrics an llm-/azure-openai-emit-token-metric policy sends through the service's logger). The pure parts — time parsing and
  * validation, grain choice per source, parsing each source's answer, merging them into one
  * result, the compact text report — need no network; metrics_collect() does the ARM calls.

@@ -2,9 +2,11 @@
  * API (it must exist), the service (SKU: the reports API is not offered on the v2 tiers), its
  * diagnostic settings (a Log Analytics workspace receiving GatewayLogs / GatewayLlmLogs), its
  * loggers (an Application Insights component) and the API's policy (does it emit token metrics,
- * in which namespace, with which dimensions?). Round 2 (concurrent) queries the useful sources;
- * each failure becomes an "unavailable" entry with its reason and fix, and merge.c combines
- * whatever answered. */
+ * in which namespace, with which dimensions?). For a setting writing resource-specific tables,
+ * the workspace itself is read next (customerId, retentionInDays). Round 2 (concurrent) queries
+ * the useful sources — Monitor, the reports API, the Logs query API (its own token audience) and
+ * Application Insights; each failure becomes an "unavailable" entry with its reason and fix, and
+ * merge.c combines whatever answered. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,7 +243,7 @@ static char *encoded_query(const char *fmt_name, const char *value)
 /* A dimension split ("eq '*'") returns METRICS_MONITOR_TOP series, biggest first, instead of Monitor's default 10. */
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define SPLIT_TOP "top=" STR(METRICS_MONITOR_TOP) "&orderby=sum%%20desc"
+#define SPLIT_TOP "top=" STR(METRICS_MONITOR_TOP) "&orderby=Total%%20desc"
 
 static void add_monitor(struct round2 *r, const char *api_id, const char *timespan, const char *grain)
 {
@@ -398,10 +400,14 @@ static void explain(const struct plan *p, const struct outcome *o, json_t *missi
                                 p->setting);
         unavailable(missing, "Log Analytics", why, FIX_DEDICATED);
         free(why);
-    } else if (o->failed[Q_LA_SUBS] || o->failed[Q_LA_BACKENDS])
-        unavailable(missing, "Log Analytics", o->errs[o->failed[Q_LA_SUBS] ? Q_LA_SUBS : Q_LA_BACKENDS].message,
-                    p->v2 ? "retry: on v2 tiers per-team figures come only from Log Analytics"
-                          : "retry; per-team figures came from the reports API's blocked calls meanwhile");
+    } else if (o->failed[Q_LA_SUBS] || o->failed[Q_LA_BACKENDS]) {
+        const util_error *e = &o->errs[o->failed[Q_LA_SUBS] ? Q_LA_SUBS : Q_LA_BACKENDS];
+        unavailable(missing, "Log Analytics", e->message,
+                    e->code == UTIL_ECONFIG ? "set AIGW_LOG_ANALYTICS_ENDPOINT to the Logs query API that goes with "
+                                              "AZURE_RESOURCE_MANAGER_ENDPOINT"
+                    : p->v2 ? "retry: on v2 tiers per-team figures come only from Log Analytics"
+                            : "retry; per-team figures came from the reports API (all APIs) meanwhile");
+    }
     if (!o->parsed[Q_LA_TOKENS] && !o->parsed[Q_INSIGHTS])
         explain_tokens(p, o, missing);
     if (!p->v2 && !o->failed[Q_REPORTS])

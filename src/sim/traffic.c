@@ -501,7 +501,7 @@ bool sim_traffic_top(const sim_request *req, int *top, int *order, sim_response 
     }
     if (o && (sscanf(o, "%31s %7s", agg, dir) != 2 || (strcasecmp(dir, "asc") && strcasecmp(dir, "desc")))) {
         sim_response_arm_error(resp, 400, "BadRequest", NULL,
-                               "'orderby' must be an aggregation and a direction such as 'sum desc', got '%s'.", o);
+                               "'orderby' must be an aggregation and a direction such as 'Total desc', got '%s'.", o);
         return false;
     }
     if (o)

@@ -208,6 +208,18 @@ static bool logs_token_ok(sim_state *st, const sim_request *req, sim_response *r
     return ok;
 }
 
+/* The body's timespan, an ISO 8601 period: "START/END", or a duration back from now ("PT1H"). */
+static int timespan_of(const char *ts, double *from, double *to)
+{
+    int64_t d;
+    if (ts && ts[0] == 'P' && util_duration_parse_iso8601(ts, &d) == 0 && d > 0) {
+        *to = (double)util_now_ms() / 1000.0;
+        *from = *to - (double)d;
+        return 0;
+    }
+    return sim_traffic_timespan(ts, from, to);
+}
+
 static void logs_query(sim_state *st, const sim_request *req, sim_response *resp)
 {
     char id[80] = "", rest[64] = "";
@@ -228,9 +240,10 @@ static void logs_query(sim_state *st, const sim_request *req, sim_response *resp
     bool empty = !destination || strcasecmp(destination, "Dedicated") != 0;
     double from, to;
     char api[260];
-    if (!query || sim_traffic_timespan(json_string_value(json_object_get(body, "timespan")), &from, &to) != 0)
+    if (!query || timespan_of(json_string_value(json_object_get(body, "timespan")), &from, &to) != 0)
         la_error(resp, 400, "BadArgumentError",
-                 "The request needs a JSON body with 'query' (KQL) and 'timespan' (START/END in ISO 8601).");
+                 "The request needs a JSON body with 'query' (KQL) and 'timespan' (an ISO 8601 period: START/END, "
+                 "or a duration such as PT1H).");
     else {
         from = fmax(from, (double)util_now_ms() / 1000.0 - retention_days(st) * 86400.0);
         if (kql_match(query, kql_subscriptions, api, sizeof(api)))

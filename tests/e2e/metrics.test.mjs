@@ -358,3 +358,189 @@ test('Azure Monitor refused: totals from the team rows and the series from repor
       assert.match(res.content[0].text, /unavailable: Azure Monitor metrics/);
     } finally { await s.close(); }
   });
+
+// ---- issue 13, items 6-10 -----------------------------------------------------------------------
+
+const svcPath = `/subscriptions/${DEMO.subscription}/resourceGroups/${DEMO.resourceGroup}` +
+  `/providers/Microsoft.ApiManagement/service/${DEMO.service}`;
+const wsPath = `/subscriptions/${DEMO.subscription}/resourceGroups/${DEMO.resourceGroup}` +
+  '/providers/Microsoft.OperationalInsights/workspaces/law-aigw-demo';
+async function tokenFor(sim, scope) {
+  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: DEMO.reader.id,
+    client_secret: DEMO.reader.secret, scope });
+  return (await (await fetch(`${sim.url}/${DEMO.tenant}/oauth2/v2.0/token`, { method: 'POST', body: form }))
+    .json()).access_token;
+}
+
+test('item 6: Log Analytics through the Logs query API v1, its own token audience (cached), the workspace\'s ' +
+  'customerId and retention', async () => {
+  const customer = '0f7c2a41-93d5-4e8b-a6f0-1c2d3e4f5a6b';
+  const s = await session(fastScenario((d) => {
+    Object.assign(d.traffic.log_analytics, { retention_days: 7, customer_id: customer });
+    return d;
+  }));
+  try {
+    const r = ok(await s.call('get_metrics', { api_id: API, since: '10d' }));
+    await agrees(s.sim, r, { teams: false });
+    assert.match(r.sources.figures.by_subscription, /Log Analytics/);
+    assert.match(r.sources.notes.join(' '), /Log Analytics rows start at .*\(7-day workspace retention\)/);
+    let log = await s.sim.requests();
+    const la = log.filter((q) => q.path.startsWith('/v1/'));
+    assert.deepEqual([...new Set(la.map((q) => `${q.method} ${q.path}`))], [`POST /v1/workspaces/${customer}/query`]);
+    assert.equal(la.length, 3, 'per team, per backend, tokens');
+    assert.ok(!log.some((q) => q.path.includes('/api/query')), 'never the retired ARM route');
+    const ws = log.filter((q) => q.path === wsPath);
+    assert.equal(ws.length, 1);
+    assert.match(ws[0].query, /api-version=2025-07-01/);
+    assert.equal(log.filter((q) => q.path.includes('/oauth2/')).length, 2, 'one token per audience: ARM, Log Analytics');
+    await s.sim.resetCounters();
+    ok(await s.call('get_metrics', { api_id: API, since: '1h' }));
+    log = await s.sim.requests();
+    assert.equal(log.filter((q) => q.path.includes('/oauth2/')).length, 0, 'both tokens came from the cache');
+    assert.equal(log.filter((q) => q.path.startsWith('/v1/')).length, 3);
+    // apim-sim: the Logs query API refuses an ARM token; the retired ARM route answers 410
+    const arm = await tokenFor(s.sim, 'https://management.azure.com/.default');
+    const logsTok = await tokenFor(s.sim, 'https://api.loganalytics.io/.default');
+    const body = JSON.stringify({ query: 'ApiManagementGatewayLogs | take 1', timespan: 'PT1H' });
+    const post = (url, tok) => fetch(url, { method: 'POST', body,
+      headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' } });
+    assert.equal((await post(`${s.sim.url}/v1/workspaces/${customer}/query`, arm)).status, 401);
+    assert.equal((await post(`${s.sim.url}/v1/workspaces/${customer}/query`, logsTok)).status, 400, 'known only KQL');
+    const retired = await post(`${s.sim.url}${wsPath}/api/query?api-version=2017-10-01`, arm);
+    assert.equal(retired.status, 410);
+    assert.match((await retired.json()).error.message, /retired on 31 March 2026/);
+  } finally { await s.close(); }
+});
+
+test('item 6: with ARM overridden and no AIGW_LOG_ANALYTICS_ENDPOINT, nothing goes to the public Logs endpoint',
+  async () => {
+    const tmp = tmpDir('aigw-metrics-');
+    const sim = await startSim();
+    const s = await connect({ env: simEnv(sim, { AIGW_AUDIT_LOG: join(tmp.dir, 'audit.jsonl'),
+      AIGW_LOG_ANALYTICS_ENDPOINT: undefined }) });
+    try {
+      await s.client.listTools();
+      const r = ok(await s.client.callTool({ name: 'get_metrics', arguments: { api_id: API, since: '1h' } }));
+      const la = r.sources.unavailable.find((u) => u.source === 'Log Analytics');
+      assert.match(la.reason, /AIGW_LOG_ANALYTICS_ENDPOINT is not set/);
+      assert.match(la.fix, /set AIGW_LOG_ANALYTICS_ENDPOINT/);
+      assert.match(r.sources.figures.by_subscription, /reports API/);
+      assert.ok(!(await sim.requests()).some((q) => q.path.startsWith('/v1/')));
+    } finally { await s.close(); await sim.stop(); tmp.cleanup(); }
+  });
+
+test('item 7: a diagnostic setting in AzureDiagnostics mode: no resource-specific query, the switch is named',
+  async () => {
+    const azureDiagnostics = (d) => { d.traffic.log_analytics.destination_type = null; return d; };
+    for (const scenario of [azureDiagnostics(demoScenario()), v2(azureDiagnostics(demoScenario()))]) {
+      const s = await session(scenario);
+      try {
+        const r = ok(await s.call('get_metrics', { api_id: API, since: '2h' }));
+        await agrees(s.sim, r, { teams: false });
+        const la = r.sources.unavailable.find((u) => u.source === 'Log Analytics');
+        assert.match(la.reason, /AzureDiagnostics table .*resource-specific tables ApiManagementGatewayLogs/);
+        assert.match(la.fix, /Resource specific.*logAnalyticsDestinationType "Dedicated"/);
+        const log = await s.sim.requests();
+        assert.ok(!log.some((q) => q.path.startsWith('/v1/') || q.path === wsPath), 'no query of empty tables');
+        if (scenario.service.tier === 'v2') assert.deepEqual(r.by_subscription, []);
+        else assert.match(r.sources.figures.by_subscription, /reports API/);
+      } finally { await s.close(); }
+    }
+    // Dedicated (the demo): the same figures come from the resource-specific tables
+    const s = await session();
+    try {
+      const r = ok(await s.call('get_metrics', { api_id: API, since: '2h' }));
+      await agrees(s.sim, r);
+      assert.ok(!r.sources.unavailable.some((u) => u.source === 'Log Analytics'));
+    } finally { await s.close(); }
+  });
+
+test('items 8 and 9: apim-sim refuses apiId in a bySubscription $filter and Count on Duration, as Azure does; ' +
+  'splits return 10 series without top', async () => {
+  const sim = await startSim();
+  try {
+    const token = await tokenFor(sim, 'https://management.azure.com/.default');
+    const get = (rel, query) => fetch(`${sim.url}${svcPath}/${rel}?${new URLSearchParams(query)}`,
+      { headers: { authorization: `Bearer ${token}` } });
+    const until = nowSec(), since = until - 3600;
+    const filter = `timestamp ge datetime'${iso(since).slice(0, 19)}' and timestamp le datetime'${iso(until).slice(0, 19)}'`;
+    const v = { 'api-version': '2024-05-01' };
+    let res = await get('reports/bySubscription', { ...v, $filter: `${filter} and apiId eq '${API}'` });
+    assert.equal(res.status, 400);
+    assert.match((await res.json()).error.message, /apiId eq/);
+    assert.equal((await get('reports/bySubscription', { ...v, $filter: filter })).status, 200);
+    assert.equal((await get('reports/byTime', { ...v, $filter: `${filter} and apiId eq '${API}'`, interval: 'PT15M' }))
+      .status, 200, 'byTime does filter by API');
+    const m = { 'api-version': '2024-02-01', timespan: `${iso(since)}/${iso(until)}`, interval: 'PT15M',
+      metricnames: 'Duration,BackendDuration', $filter: `ApiId eq '${API}'` };
+    res = await get('providers/Microsoft.Insights/metrics', { ...m, aggregation: 'Average,Count' });
+    assert.equal(res.status, 400);
+    assert.match((await res.json()).error.message, /Duration does not support the requested aggregation 'count'/);
+    assert.equal((await get('providers/Microsoft.Insights/metrics', { ...m, aggregation: 'Average,Minimum,Maximum' }))
+      .status, 200);
+  } finally { await sim.stop(); }
+});
+
+// Twelve teams (the demo's four and eight more), tokens from Application Insights split by subscription.
+function twelveTeams(d) {
+  delete d.traffic.log_analytics;
+  const base = d.subscriptions.find((x) => x.name === 'free-experiments');
+  for (let i = 1; i <= 8; i++) {
+    const name = `team-${i}`;
+    d.subscriptions.push({ ...JSON.parse(JSON.stringify(base)), name, primary_key: `demo-${name}-primary-key`,
+      secondary_key: `demo-${name}-secondary-key` });
+    d.traffic.demand_tpm[name] = 2000 + i * 100;
+  }
+  return d;
+}
+
+test('item 9: a dimension split sends top and orderby, so teams past ten keep their tokens', async () => {
+  const s = await session(twelveTeams(demoScenario()));
+  try {
+    const r = ok(await s.call('get_metrics', { api_id: API, since: '3h' }));
+    const t = await agrees(s.sim, r, { teams: false });
+    assert.match(r.sources.figures.tokens, /Application Insights/);
+    const teams = Object.entries(t.by_subscription).filter(([, c]) => c.metric_calls > 0);
+    assert.equal(teams.length, 12);
+    for (const [id, c] of teams) assert.equal(row(r, id).tokens.total, c.metric_calls * 1000, `${id} tokens`);
+    for (const q of (await s.sim.requests()).filter((x) => x.path.endsWith('/Microsoft.Insights/metrics'))) {
+      const p = new URLSearchParams(q.query);
+      if (/eq '\*'/.test(p.get('$filter'))) {
+        assert.ok(Number(p.get('top')) >= 12, `top on ${p.get('metricnames')}`);
+        assert.equal(p.get('orderby'), 'Total desc');
+      }
+      if (/Duration/.test(p.get('metricnames'))) assert.equal(p.get('aggregation'), 'Average');
+    }
+    // apim-sim as Monitor: without top a split stops at 10 series
+    const token = await tokenFor(s.sim, 'https://management.azure.com/.default');
+    const comp = `/subscriptions/${DEMO.subscription}/resourceGroups/${DEMO.resourceGroup}` +
+      '/providers/microsoft.insights/components/appi-aigw-demo/providers/Microsoft.Insights/metrics';
+    const series = async (extra) => (await (await fetch(`${s.sim.url}${comp}?${new URLSearchParams({
+      'api-version': '2024-02-01', timespan: `${iso(nowSec() - 3 * 3600)}/${iso(nowSec())}`, interval: 'PT1H',
+      metricnames: 'Total Tokens', aggregation: 'Total', metricnamespace: 'openai',
+      $filter: "Subscription ID eq '*'", ...extra })}`, { headers: { authorization: `Bearer ${token}` } })).json())
+      .value[0].timeseries.length;
+    assert.equal(await series({}), 10);
+    assert.equal(await series({ top: '500', orderby: 'Total desc' }), 12);
+  } finally { await s.close(); }
+});
+
+test('item 10: a token metric\'s value-less "Subscription ID" dimension is the default subscription dimension',
+  async () => {
+    const d = demoScenario();
+    delete d.traffic.log_analytics;
+    const api = d.apis.find((a) => a.name === API);
+    api.policy = api.policy.replace('<dimension name="Subscription ID" value="@(context.Subscription.Id)" />',
+      '<dimension name="Subscription ID" />').replace('<dimension name="API ID" value="@(context.Api.Id)" />',
+      '<dimension name="API ID" />');
+    const s = await session(d);
+    try {
+      const r = ok(await s.call('get_metrics', { api_id: API, since: '3h' }));
+      const t = await agrees(s.sim, r, { teams: false });
+      assert.match(r.sources.figures.tokens, /Application Insights token metrics/);
+      for (const [id, c] of Object.entries(t.by_subscription))
+        assert.equal(row(r, id).tokens.total, c.metric_calls * 1000, `${id} tokens`);
+      const q = (await s.sim.requests()).find((x) => x.path.includes('/components/appi-aigw-demo/'));
+      assert.match(decodeURIComponent(q.query), /Subscription ID eq '\*' and API ID eq 'aoai-completions'/);
+    } finally { await s.close(); }
+  });

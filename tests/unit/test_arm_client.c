@@ -102,6 +102,55 @@ static void test_one_token_many_calls(void **state)
     config_free(&cfg);
 }
 
+/* The Logs query API: its own URL (no api-version) and token audience, fetched once and cached
+ * beside the ARM token; with no endpoint configured, nothing is sent. */
+static void test_logs_query_second_audience(void **state)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    test_cfg_set(&cfg.log_analytics_endpoint, g_sim.base_url);
+    test_cfg_set(&cfg.log_analytics_scope, "https://api.loganalytics.io/.default");
+    char *u = arm_url(c, "/workspaces/w/query", ARM_API_LOGS_QUERY, NULL);
+    char *want = util_printf("%s/v1/workspaces/w/query", g_sim.base_url);
+    assert_string_equal(u, want);
+    free(u), free(want);
+    sim_reset(&g_sim);
+    json_t *body = json_pack("{s:s,s:s}", "query", "ApiManagementGatewayLogs | take 1", "timespan", "PT1H");
+    for (int round = 0; round < 2; round++) {
+        struct arm_request reqs[2] = {{"GET", "", ARM_API_APIM, NULL, NULL, NULL},
+                                      {"POST", "/workspaces/4a5e8e0c-1d2b-4c3f-9e8a-6b7c8d9e0f1a/query",
+                                       ARM_API_LOGS_QUERY, NULL, body, NULL}};
+        struct arm_result res[2];
+        int rcs[2];
+        util_error errs[2];
+        arm_batch(c, 2, reqs, res, rcs, errs);
+        assert_int_equal(rcs[0], 0);
+        assert_int_equal(res[1].status, 400); /* the token was accepted: the sim knows only the client's KQL */
+        assert_non_null(strstr(errs[1].message, "SemanticError"));
+        arm_result_free(&res[0]);
+        arm_result_free(&res[1]);
+    }
+    assert_int_equal(sim_counter(&g_sim, "token_requests"), 2); /* ARM and Log Analytics, once each */
+    free(cfg.log_analytics_endpoint);
+    cfg.log_analytics_endpoint = NULL;
+    sim_reset(&g_sim);
+    struct arm_request r = {"POST", "/workspaces/w/query", ARM_API_LOGS_QUERY, NULL, body, NULL};
+    struct arm_result res;
+    util_error err;
+    assert_int_equal(arm_call(c, &r, &res, &err), UTIL_ECONFIG);
+    assert_non_null(strstr(err.message, "AIGW_LOG_ANALYTICS_ENDPOINT is not set"));
+    arm_result_free(&res);
+    json_t *log = sim_get_json(&g_sim, "/_sim/requests");
+    size_t i;
+    json_t *q;
+    json_array_foreach(json_object_get(log, "requests"), i, q)
+        assert_null(strstr(json_string_value(json_object_get(q, "path")), "/v1/"));
+    json_decref(log);
+    json_decref(body);
+    arm_client_free(c);
+    config_free(&cfg);
+}
+
 static void test_refresh_on_expired_token(void **state)
 {
     struct config cfg;
@@ -402,6 +451,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_logs_query_second_audience),
         cmocka_unit_test(test_one_token_many_calls),
         cmocka_unit_test(test_refresh_on_expired_token),
         cmocka_unit_test(test_429_storm_succeeds),

@@ -360,6 +360,30 @@ static void test_facts(void **state)
     json_decref(f);
 }
 
+/* A value-less <dimension> named like a default dimension is that dimension (llm-emit-token-metric). */
+static void test_token_metric_default_dimensions(void **state)
+{
+    (void)state;
+    const char *xml = "<policies><inbound><base /><llm-emit-token-metric namespace=\"openai\">"
+                      "<dimension name=\"Subscription ID\" /><dimension name=\"api id\" />"
+                      "<dimension name=\"Team\" /><dimension name=\"User\" value=\"@(context.User.Id)\" />"
+                      "</llm-emit-token-metric></inbound><backend><base /></backend><outbound><base /></outbound>"
+                      "<on-error><base /></on-error></policies>";
+    util_error err = {0};
+    policy_doc *d = policy_parse(xml, strlen(xml), &err);
+    assert_non_null(d);
+    json_t *f = policy_facts(d);
+    json_t *dims = json_object_get(json_array_get(json_object_get(f, "token_metrics"), 0), "dimensions");
+    assert_int_equal(json_array_size(dims), 4);
+    assert_true(json_is_true(json_object_get(json_array_get(dims, 0), "default")));
+    assert_true(json_is_null(json_object_get(json_array_get(dims, 0), "value")));
+    assert_true(json_is_true(json_object_get(json_array_get(dims, 1), "default"))); /* names match case-insensitively */
+    assert_null(json_object_get(json_array_get(dims, 2), "default")); /* not a default dimension */
+    assert_null(json_object_get(json_array_get(dims, 3), "default")); /* has a value */
+    json_decref(f);
+    policy_doc_free(d);
+}
+
 static void test_condition_forms(void **state)
 {
     (void)state;
@@ -532,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_rawxml_expressions),
         cmocka_unit_test(test_errors_with_line_and_column), cmocka_unit_test(test_validation),
         cmocka_unit_test(test_facts), cmocka_unit_test(test_condition_forms),
+        cmocka_unit_test(test_token_metric_default_dimensions),
         cmocka_unit_test(test_set_attribute), cmocka_unit_test(test_insert_element),
         cmocka_unit_test(test_diff), cmocka_unit_test(test_vendored_examples)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
