@@ -156,6 +156,12 @@ export const WAIVERS = [{
     'ApiManagementCreateBackendWithSimpleLoadBalancer.json sends a Pool without them',
   applies: (e, data) => e.keyword === 'required' && ['url', 'protocol'].includes(e.params?.missingProperty)
     && /(^|\/)properties$/.test(e.instancePath) && at(data, e.instancePath)?.type === 'Pool',
+}, {
+  id: 'diagnostic-settings-destination-type-null',
+  source: "diagnosticsSettings_API.json's own description of DiagnosticSettings.logAnalyticsDestinationType: " +
+    "'Possible values are: Dedicated and null (null is default.)', while its schema says only type string",
+  applies: (e, data) => e.keyword === 'type' && /\/properties\/logAnalyticsDestinationType$/.test(e.instancePath)
+    && at(data, e.instancePath) === null,
 }];
 export const waived = new Map(); // waiver id -> times applied in this process
 
