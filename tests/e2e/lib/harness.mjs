@@ -57,6 +57,20 @@ export function waitExit(proc) {
   });
 }
 
+// The operations docs/fidelity.md says the client calls ("Operations the client calls": a table of
+// | `operationId` | version | request | tools | role |), as "operationId version" keys.
+export function documentedOperations() {
+  const doc = readFileSync(join(SOURCE_DIR, 'docs/fidelity.md'), 'utf8');
+  const section = doc.split(/^## /m).find((x) => x.startsWith('Operations the client calls')) ?? '';
+  const rows = [];
+  for (const line of section.split('\n')) {
+    const c = line.split('|').map((x) => x.trim());
+    const m = /^`([A-Za-z_]+)`$/.exec(c[1] ?? '');
+    if (m) rows.push({ operationId: m[1], version: c[2], request: c[3], tools: c[4].split(',').map((t) => t.trim().replace(/`/g, '')).filter(Boolean), role: c[5] });
+  }
+  return rows;
+}
+
 // Headers a test adds to a request it sends on purpose against Microsoft's specs (to test apim-sim's
 // own error answers): the spec gate then lets it through, and fails the test if it does conform.
 export const OFF_SPEC = { [OFF_SPEC_HEADER]: 'off-spec' };
@@ -65,7 +79,7 @@ export const OFF_SPEC = { [OFF_SPEC_HEADER]: 'off-spec' };
 // port, simUrl (apim-sim itself), gate, proc, stderr(), control helpers, stop() }. stop() fails
 // the test if the gate saw any request or answer that breaks Microsoft's specs. Without a gate
 // (gate: false, or --tls-cert: the gate speaks plain HTTP) url is apim-sim's own.
-export async function startSim(args = [], { gate: useGate = !args.includes('--tls-cert') } = {}) {
+export async function startSim(args = [], { gate: useGate = !args.includes('--tls-cert'), documented = true } = {}) {
   assert.ok(APIM_SIM_BIN, 'APIM_SIM_BIN is not set (run the tests through ctest)');
   const proc = spawn(APIM_SIM_BIN, ['--port', '0', ...args], { env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
@@ -121,6 +135,11 @@ export async function startSim(args = [], { gate: useGate = !args.includes('--tl
         addTotals(s);
         const list = gate.violations.map((v) => `  ${v.where}${v.operationId ? ` [${v.operationId}]` : ''}: ${v.problems.join('; ')}`);
         assert.equal(list.length, 0, `the spec gate found ${list.length} request(s) or answer(s) that break Microsoft's specs:\n${list.join('\n')}`);
+        // every operation the client called is in docs/fidelity.md (tests/e2e/fidelity.test.mjs checks the rest)
+        const rows = new Set(documentedOperations().map((r) => `${r.operationId} ${r.version}`));
+        const missing = [...new Set(gate.operations.filter((o) => o.client).map((o) => `${o.operationId} ${o.version}`))]
+          .filter((k) => !rows.has(k));
+        if (documented) assert.deepEqual(missing, [], `docs/fidelity.md "Operations the client calls" lacks operations the client called: ${missing.join(', ')}`);
       }
     },
   };

@@ -201,6 +201,7 @@ function makeOperation({ index, file, doc, template, method, op, params, respons
     template,
     file,
     apiVersion,
+    version: doc.info.version, // the spec file's version: the api-version, or "v1" for the Logs query API
     preview: /\/preview\//.test(file),
     regex: new RegExp(`^${re}$`, 'i'),
     names,
@@ -392,7 +393,7 @@ export async function startGate(upstream) {
   const agent = new http.Agent({ keepAlive: true });
   const stats = { requests: 0, responses: 0, exempt: 0, expected: 0 };
   const violations = [];
-  const operations = []; // { operationId, apiVersion, method, template, file } of every request that conformed
+  const operations = []; // { operationId, apiVersion, version, method, template, file, client } of every request that conformed
   let gateUrl;
   const server = http.createServer(async (req, res) => {
     try {
@@ -417,7 +418,8 @@ export async function startGate(upstream) {
           refusal(400, res, `The request does not conform to ${op?.operationId ?? "Microsoft's specs"} (${op?.file ?? 'tests/fixtures/third_party/azure-specs'}): ${c.problems.join('; ')}`, c.problems);
           return;
         } else {
-          operations.push(op);
+          // client: sent by the binary under test (its User-Agent), not by a test's own fetch()
+          operations.push({ ...op, client: /^azure-ai-gateway-mcp\//.test(headers['user-agent'] ?? '') });
         }
       }
       delete headers['content-length'];
@@ -467,7 +469,7 @@ export async function startGate(upstream) {
 
 // What a worker sends back about an operation.
 export function opSummary(op) {
-  return { index: op.index, operationId: op.operationId, apiVersion: op.apiVersion, method: op.method, template: op.template, file: op.file };
+  return { index: op.index, operationId: op.operationId, apiVersion: op.apiVersion, version: op.version, method: op.method, template: op.template, file: op.file };
 }
 
 // Totals of every gate this process ran, printed when it exits.
