@@ -390,7 +390,9 @@ export async function startGate(upstream) {
   const target = new URL(upstream);
   const { requests, answers } = sharedCheckers();
   await Promise.all([requests.ready, answers.ready]);
-  const agent = new http.Agent({ keepAlive: true });
+  // a new connection per request: a kept-alive one that apim-sim closed while idle would fail the
+  // next request with a reset the client never caused
+  const agent = new http.Agent({ keepAlive: false });
   const stats = { requests: 0, responses: 0, exempt: 0, expected: 0 };
   const violations = [];
   const operations = []; // { operationId, apiVersion, version, method, template, file, client } of every request that conformed
