@@ -105,7 +105,7 @@ test('an answer missing a required property is refused with 502', async () => {
     assert.match(r.body.error.message, /Backend_Get/);
     assert.match(r.body.error.message, /required property 'protocol'/);
     assert.equal(gate.violations.length, 1);
-    assert.deepEqual(gate.stats(), { requests: 1, responses: 1, exempt: 0, expected: 0, violations: 1 });
+    assert.deepEqual(gate.stats(), { requests: 1, responses: 1, exempt: 0, expected: 0, faulted: 0, violations: 1 });
   } finally {
     await gate.stop();
     fake.close();

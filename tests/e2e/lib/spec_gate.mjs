@@ -186,11 +186,21 @@ function makeOperation({ index, file, doc, template, method, op, params, respons
   const byName = Object.fromEntries(params.filter((x) => x.in === 'path').map((x) => [x.name, x]));
   let literal = 0;
   const names = [];
-  const re = full.split(/(\{[^}]+\})/).map((part) => {
+  // A parameter with x-ms-skip-url-encoding (a path such as {resourceUri} or {parentResourcePath})
+  // spans segments and may be empty, its following "/" then absent too: ARM reads "a//b" as "a/b",
+  // and a top-level resource has no parent path.
+  const parts = full.split(/(\{[^}]+\})/);
+  const re = parts.map((part, i) => {
     const m = /^\{([^}]+)\}$/.exec(part);
-    if (!m) { literal += part.length; return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); }
+    const prev = parts[i - 1];
+    if (!m) {
+      literal += part.length;
+      const skipSlash = prev && byName[/^\{([^}]+)\}$/.exec(prev)?.[1]]?.['x-ms-skip-url-encoding'] && part.startsWith('/');
+      return (skipSlash ? part.slice(1) : part).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    }
     names.push(m[1]);
-    return byName[m[1]]?.['x-ms-skip-url-encoding'] ? '(.+)' : '([^/]+)';
+    if (!byName[m[1]]?.['x-ms-skip-url-encoding']) return '([^/]+)';
+    return parts[i + 1]?.startsWith('/') ? '(?:(.+)/)?' : '(.*)';
   }).join('');
   const apiVersion = params.some((x) => x.in === 'query' && x.name === 'api-version') ? doc.info.version : null;
   const filterParam = params.find((x) => x.in === 'query' && x.name === '$filter');
@@ -264,7 +274,7 @@ export function matchOperation(specs, method, path, query) {
     const r = op.regex.exec(path);
     if (!r) continue;
     if (Object.entries(op.fixedQuery).some(([k, v]) => query.get(k) !== v)) continue;
-    hits.push({ op, values: Object.fromEntries(op.names.map((n, i) => [n, decodeURIComponent(r[i + 1])])) });
+    hits.push({ op, values: Object.fromEntries(op.names.map((n, i) => [n, decodeURIComponent(r[i + 1] ?? '')])) });
   }
   if (!hits.length) return { problem: `no operation of the vendored specs is ${method} ${path}` };
   const version = query.get('api-version');
@@ -393,7 +403,7 @@ export async function startGate(upstream) {
   // a new connection per request: a kept-alive one that apim-sim closed while idle would fail the
   // next request with a reset the client never caused
   const agent = new http.Agent({ keepAlive: false });
-  const stats = { requests: 0, responses: 0, exempt: 0, expected: 0 };
+  const stats = { requests: 0, responses: 0, exempt: 0, expected: 0, faulted: 0 };
   const violations = [];
   const operations = []; // { operationId, apiVersion, version, method, template, file, client } of every request that conformed
   let gateUrl;
@@ -425,7 +435,8 @@ export async function startGate(upstream) {
         }
       }
       delete headers['content-length'];
-      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...headers, 'content-length': body.length }, agent });
+      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url,
+        headers: { ...headers, 'content-length': body.length }, agent, insecureHTTPParser: true }); // fault rules may spoil headers
       up.on('error', () => res.socket?.destroy()); // apim-sim dropped the connection (a fault): drop ours too
       up.on('response', async (ur) => {
         try {
@@ -434,7 +445,8 @@ export async function startGate(upstream) {
           delete h['content-length']; delete h['transfer-encoding']; delete h.connection; delete h['keep-alive'];
           for (const k of ['location', 'azure-asyncoperation']) if (typeof h[k] === 'string') h[k] = h[k].split(upstream).join(gateUrl);
           if (answer.length && answer.includes(upstream)) answer = Buffer.from(answer.toString('utf8').split(upstream).join(gateUrl));
-          if (op) {
+          if (op && ur.headers['x-apim-sim-fault']) stats.faulted++; // a body a test's fault rule wrote: the test's, not apim-sim's
+          else if (op) {
             stats.responses++;
             const { problems } = await answers.ask({ kind: 'response', index: op.index, status: ur.statusCode, body: answer.toString('utf8'), method: req.method });
             if (problems.length) {
@@ -443,7 +455,19 @@ export async function startGate(upstream) {
               return;
             }
           }
-          res.writeHead(ur.statusCode, { ...h, 'content-length': answer.length });
+          try {
+            res.writeHead(ur.statusCode, { ...h, 'content-length': answer.length });
+          } catch {
+            // a header a test's fault rule spoiled on purpose (control characters), which Node will
+            // not write: passed on byte for byte, as apim-sim sent it
+            const head = [`HTTP/1.1 ${ur.statusCode} ${ur.statusMessage ?? ''}`];
+            for (let i = 0; i < ur.rawHeaders.length; i += 2) {
+              if (!/^(content-length|transfer-encoding|connection|keep-alive)$/i.test(ur.rawHeaders[i])) head.push(`${ur.rawHeaders[i]}: ${ur.rawHeaders[i + 1]}`);
+            }
+            head.push(`content-length: ${answer.length}`, 'connection: close');
+            res.socket.end(Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), req.method === 'HEAD' ? Buffer.alloc(0) : answer]));
+            return;
+          }
           res.end(req.method === 'HEAD' ? undefined : answer);
         } catch (e) { fail(req, res, e); }
       });
