@@ -118,7 +118,9 @@ test('elicitation: the write asks the human and goes through only on a literal y
     return answer === 'accept' ? { action: 'accept', content: { confirm: true } } : { action: answer };
   });
   try {
-    const declined = ok(await s.call('update_quota', { subscription_id: 'growth', tpm: 150000 }));
+    const declinedResult = await s.call('update_quota', { subscription_id: 'growth', tpm: 150000 });
+    assert.equal(declinedResult.isError, true, 'a declined write is an error result (issue 20)');
+    const declined = declinedResult.structuredContent;
     assert.equal(declined.applied, false);
     assert.equal(asked.length, 1);
     assert.match(asked[0], /growth: tpm 200000 -> 150000/);
