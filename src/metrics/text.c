@@ -58,6 +58,16 @@ static void summary(util_buf *b, json_t *r)
                        "misses), avg %s ms (backend %s), tokens %s\n",
                     json_string_value(json_object_get(r, "api_id")), json_string_value(json_object_get(r, "since")),
                     json_string_value(json_object_get(r, "until")), req, thr, blk, fail, hit, hits, miss, lat, blat, tok);
+    json_t *tg = json_object_get(t, "throttled_gateway"), *tb = json_object_get(t, "throttled_backend");
+    if (!json_is_integer(tg) || !json_is_integer(tb) || json_integer_value(tg) + json_integer_value(tb) == 0)
+        return;
+    json_int_t g = json_integer_value(tg), k = json_integer_value(tb);
+    util_buf_printf(b, "429s: %lld by the gateway's own limits, %lld by Azure OpenAI (deployment capacity): %s\n",
+                    (long long)g, (long long)k,
+                    k > g ? "mostly backend capacity — raising a team's limit will not help; add deployment capacity "
+                            "or a region (get_backend_pool shows capacity_tpm)"
+                          : "mostly the teams' limits — raise the limit of the team that needs it (update_quota), "
+                            "within the deployments' capacity");
 }
 
 static void table(util_buf *b, json_t *rows)
@@ -65,12 +75,15 @@ static void table(util_buf *b, json_t *rows)
     size_t n = json_array_size(rows);
     if (!n)
         return;
-    util_buf_puts(b, "subscription | req | 429 | blocked | cache hit | avg ms | tokens\n");
+    util_buf_puts(b, "subscription | req | 429 (backend) | blocked | cache hit | avg ms | tokens\n");
     for (size_t i = 0; i < n && i < METRICS_MAX_ROWS; i++) {
         json_t *r = json_array_get(rows, i);
         char req[24], thr[24], blk[24], hit[16], lat[24], tok[24];
         num(req, sizeof(req), json_object_get(r, "requests"));
         num(thr, sizeof(thr), json_object_get(r, "throttled"));
+        json_t *tb = json_object_get(r, "throttled_backend");
+        if (json_is_integer(tb) && json_integer_value(tb) > 0)
+            snprintf(thr + strlen(thr), sizeof(thr) - strlen(thr), " (%lld)", (long long)json_integer_value(tb));
         num(blk, sizeof(blk), json_object_get(r, "blocked"));
         pct(hit, sizeof(hit), json_object_get(r, "cache_hit_rate"));
         num(lat, sizeof(lat), json_object_get(r, "avg_latency_ms"));

@@ -110,6 +110,38 @@ static void a_limit_cut_throttles_only_after_it(void **state)
     free(id);
 }
 
+/* Raising growth's limit to 400k lets its 250k bursts through the gateway; the calls reaching
+ * eastus-aoai then count (700 prompt + 400 max_tokens) x 422.8 req/min = 465k TPM in bursts, over
+ * its gpt-4o deployment's 450K: the backend answers the excess 3.2% with 429, in bursts only. */
+static void a_raise_past_capacity_gets_backend_429s(void **state)
+{
+    sim_state *st = *state;
+    double now = (double)util_now_ms() / 1000.0;
+    sim_traffic_before_write(st);
+    char *id = util_printf("%s/products/aoai/policies/policy", SVC);
+    json_t *props = json_object_get(json_object_get(sim_state_get(st, id), "resource"), "properties");
+    char *raised = util_strdup(json_string_value(json_object_get(props, "value")));
+    char *at = strstr(raised, "tokens-per-minute=\"200000\"");
+    assert_non_null(at);
+    memcpy(at, "tokens-per-minute=\"400000\"", strlen("tokens-per-minute=\"400000\""));
+    json_object_set_new(props, "value", json_string(raised));
+    sim_traffic_after_write(st);
+    sim_traffic_stats before = window(st, NULL, now - 7200, now - 3600);
+    sim_traffic_stats after = window(st, NULL, now + 1, now + 3601);
+    sim_traffic_stats growth = window(st, "growth", now + 1, now + 3601);
+    assert_int_equal(before.backend_throttled, 0);
+    assert_true(after.backend_throttled > 100 && after.backend_throttled < 250); /* ~13.7/min in 12 burst min */
+    assert_true(growth.backend_throttled > 0);
+    assert_int_equal(after.requests, after.allowed + after.throttled);
+    assert_true(after.throttled >= after.backend_throttled);
+    int64_t refused = 0;
+    for (int i = 0; i < after.nbackends; i++)
+        refused += after.backend_refused[i];
+    assert_int_equal(refused, after.backend_throttled);
+    free(raised);
+    free(id);
+}
+
 static void removed_primary_moves_traffic_to_priority_two(void **state)
 {
     sim_state *st = *state;
@@ -156,7 +188,8 @@ static void only_the_clients_kql_shapes_are_answered(void **state)
     sim_response resp;
     assert_int_equal(query(*state,
                            "ApiManagementGatewayLogs | where ApiId == 'aoai-completions' and isnotempty(BackendId) | "
-                           "summarize requests = count(), backend_ms = sum(BackendTime) by BackendId",
+                           "summarize requests = count(), throttled_backend = countif(BackendResponseCode == 429), "
+                           "backend_ms = sum(BackendTime) by BackendId",
                            &resp),
                      200);
     json_t *row = json_array_get(json_object_get(json_array_get(json_object_get(resp.body, "tables"), 0), "rows"), 0);
@@ -241,6 +274,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(snapshot_reads_the_demo_policies, setup, teardown),
         cmocka_unit_test_setup_teardown(adjacent_windows_add_up, setup, teardown),
         cmocka_unit_test_setup_teardown(a_limit_cut_throttles_only_after_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_raise_past_capacity_gets_backend_429s, setup, teardown),
         cmocka_unit_test_setup_teardown(removed_primary_moves_traffic_to_priority_two, setup, teardown),
         cmocka_unit_test_setup_teardown(only_the_clients_kql_shapes_are_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(reports_refused_on_v2_tiers, setup, teardown),
