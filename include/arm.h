@@ -34,6 +34,7 @@ enum arm_api {
     ARM_API_METRICS,      /* Microsoft.Insights/metrics 2024-02-01 */
     ARM_API_DIAGNOSTICS,  /* Microsoft.Insights/diagnosticSettings 2021-05-01-preview */
     ARM_API_WORKSPACES,   /* Microsoft.OperationalInsights/workspaces 2025-07-01 */
+    ARM_API_COGNITIVE,    /* Microsoft.CognitiveServices 2025-12-01 (accounts, deployments) */
     ARM_API_LOGS_QUERY    /* not ARM: the Logs query API v1 (config log_analytics_endpoint, its own token
                            * audience, no api-version); path "/workspaces/{customerId}/query" */
 };

@@ -705,8 +705,9 @@ void sim_traffic_external_route(sim_state *st, const sim_request *req, sim_respo
 
 static json_t *stats_json(const sim_traffic_stats *s)
 {
-    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)s->requests, "successful",
-                          (json_int_t)s->allowed, "throttled", (json_int_t)s->throttled, "cache_hits", (json_int_t)s->hits,
+    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)s->requests, "successful",
+                          (json_int_t)s->allowed, "throttled", (json_int_t)s->throttled, "throttled_backend",
+                          (json_int_t)s->backend_throttled, "cache_hits", (json_int_t)s->hits,
                           "cache_misses", (json_int_t)s->cache_misses, "backend_calls", (json_int_t)s->misses, "metric_calls",
                           (json_int_t)s->metric_calls, "prompt_tokens", (json_int_t)s->prompt_tokens,
                           "completion_tokens", (json_int_t)s->completion_tokens, "total_ms", (json_int_t)s->total_ms,

@@ -1,6 +1,7 @@
 /* backend_read: how an API reaches its backends, read from ARM in three round trips — the API,
- * its policy and the global policy together; then the backend the policy routes to; then every
- * pool member (and any extra backend the caller names) together (see backend.h). */
+ * its policy and the global policy together (with any request the caller sends along, such as
+ * the Azure OpenAI accounts list); then the backend the policy routes to; then every pool member
+ * (and any extra backend the caller names) together (see backend.h). */
 #include <string.h>
 
 #include "backend.h"
@@ -95,20 +96,27 @@ static void resolve_route(struct tools_backend_snapshot *s, json_t *api_facts, j
     }
 }
 
-/* Reads the API, its policy and the global policy together. */
-static int read_api(struct arm_client *arm, const char *api_id, struct tools_backend_snapshot *s, json_t **global,
-                    util_error *err)
+/* Reads the API, its policy and the global policy together (with along's requests). */
+static int read_api(struct arm_client *arm, const char *api_id, struct tools_backend_along *along,
+                    struct tools_backend_snapshot *s, json_t **global, util_error *err)
 {
     char *api_path = util_printf("apis/%s", api_id), *policy_path = util_printf("apis/%s/policies/policy", api_id);
-    struct arm_request reqs[3] = {
-        {.method = "GET", .path = api_path, .api = ARM_API_APIM},
-        {.method = "GET", .path = policy_path, .api = ARM_API_APIM, .query = "format=rawxml"},
-        {.method = "GET", .path = "policies/policy", .api = ARM_API_APIM, .query = "format=rawxml"},
-    };
-    struct arm_result res[3] = {{0}};
-    int rcs[3];
-    util_error errs[3] = {{0}};
-    arm_batch(arm, 3, reqs, res, rcs, errs);
+    size_t n = 3 + (along ? along->n : 0);
+    struct arm_request *reqs = calloc(n, sizeof *reqs);
+    struct arm_result *res = calloc(n, sizeof *res);
+    int *rcs = calloc(n, sizeof *rcs);
+    util_error *errs = calloc(n, sizeof *errs);
+    reqs[0] = (struct arm_request){.method = "GET", .path = api_path, .api = ARM_API_APIM};
+    reqs[1] = (struct arm_request){.method = "GET", .path = policy_path, .api = ARM_API_APIM, .query = "format=rawxml"};
+    reqs[2] = (struct arm_request){.method = "GET", .path = "policies/policy", .api = ARM_API_APIM, .query = "format=rawxml"};
+    for (size_t i = 3; i < n; i++)
+        reqs[i] = along->reqs[i - 3];
+    arm_batch(arm, n, reqs, res, rcs, errs);
+    for (size_t i = 3; i < n; i++) {
+        along->res[i - 3] = res[i];
+        along->rcs[i - 3] = rcs[i];
+        along->errs[i - 3] = errs[i];
+    }
     int rc = 0;
     for (int i = 0; i < 3 && !rc; i++)
         if (rcs[i] && !(i > 0 && rcs[i] == UTIL_ENOTFOUND))
@@ -123,6 +131,7 @@ static int read_api(struct arm_client *arm, const char *api_id, struct tools_bac
     }
     for (int i = 0; i < 3; i++)
         arm_result_free(&res[i]);
+    free(reqs), free(res), free(rcs), free(errs);
     free(api_path);
     free(policy_path);
     return rc;
@@ -218,12 +227,19 @@ static int read_members(struct arm_client *arm, struct tools_backend_snapshot *s
 int tools_backend_snapshot_read(struct arm_client *arm, const char *api_id, json_t *extra,
                                 struct tools_backend_snapshot *s, util_error *err)
 {
+    return tools_backend_snapshot_read_along(arm, api_id, extra, NULL, s, err);
+}
+
+int tools_backend_snapshot_read_along(struct arm_client *arm, const char *api_id, json_t *extra,
+                                      struct tools_backend_along *along, struct tools_backend_snapshot *s,
+                                      util_error *err)
+{
     memset(s, 0, sizeof *s);
     s->members = json_object();
     s->warnings = json_array();
     s->retry = json_null();
     json_t *global = NULL, *api_facts = NULL, *global_facts = NULL;
-    int rc = read_api(arm, api_id, s, &global, err);
+    int rc = read_api(arm, api_id, along, s, &global, err);
     if (!rc)
         rc = facts_of(s->policy, "API", &api_facts, err);
     if (!rc)

@@ -1,0 +1,151 @@
+// deployments: issue 16 end to end through the MCP SDK client against apim-sim — the Azure OpenAI
+// deployments behind each pool member (accounts found by endpoint, deployments listed), the demo's
+// warnings (version mismatch, upgrade option, deployment missing in a member, undersized failover),
+// none for a consistent pool, the pool still shown without the Cognitive Services read role, an
+// account in another subscription found through AIGW_MODEL_SUBSCRIPTIONS, the round trips and the
+// cache proven from the simulator's request log, gateway vs backend 429s in get_metrics, and a raise
+// past the deployments' capacity warned in update_quota's dry run.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, DEMO } from './lib/harness.mjs';
+
+after(checkSanitizers);
+
+const API = 'aoai-completions';
+const demo = () => JSON.parse(readFileSync(join(SOURCE_DIR, 'src/sim/scenarios/demo.json'), 'utf8'));
+const OTHER_SUB = '99999999-8888-7777-6666-555555555555';
+const NO_CS = { id: 'aaaaaaaa-0000-0000-0000-0000000000c5', secret: 'demo-no-cs-secret' };
+
+async function session({ edit, env = {} } = {}) {
+  const tmp = tmpDir('aigw-deployments-');
+  const d = demo();
+  if (edit) edit(d);
+  const file = join(tmp.dir, 'scenario.json');
+  writeFileSync(file, JSON.stringify(d));
+  const sim = await startSim(['--scenario', file]);
+  const s = await connect({ env: simEnv(sim, { AIGW_AUDIT_LOG: join(tmp.dir, 'audit.jsonl'), ...env }) });
+  await s.client.listTools(); // the SDK then validates structuredContent against the output schemas
+  return {
+    sim,
+    call: (name, args) => s.client.callTool({ name, arguments: args }),
+    async close() { await s.close(); await sim.stop(); tmp.cleanup(); },
+  };
+}
+
+const ok = (r) => { assert.ok(!r.isError, r.content?.[0]?.text); return r.structuredContent; };
+const byId = (r) => Object.fromEntries(r.backends.map((b) => [b.backend_id, b]));
+const csRequests = (log) => log.filter((q) => /Microsoft\.CognitiveServices/i.test(q.path));
+
+test('demo: deployments behind each member and the warnings they raise', async () => {
+  const s = await session();
+  try {
+    const res = await s.call('get_backend_pool', { api_id: API });
+    const r = ok(res);
+    const m = byId(r);
+    const east = m['eastus-aoai'], west = m['westeurope-aoai'];
+    assert.equal(east.account.name, 'aoai-eastus');
+    assert.equal(west.account.name, 'aoai-westeurope');
+    const gpt = (b) => b.deployments.find((d) => d.name === 'gpt-4o');
+    assert.deepEqual(gpt(east), { name: 'gpt-4o', model: 'gpt-4o', model_version: '2024-08-06',
+      version_upgrade_option: 'OnceNewDefaultVersionAvailable', sku: 'Standard', capacity: 450, capacity_tpm: 450000 });
+    assert.equal(gpt(west).model_version, '2024-05-13');
+    assert.equal(gpt(west).capacity_tpm, 150000);
+    const w = r.warnings.join('\n');
+    assert.match(w, /deployment 'gpt-4o' runs different model versions \(gpt-4o 2024-08-06 in eastus-aoai, gpt-4o 2024-05-13 in westeurope-aoai\)/);
+    assert.match(w, /deployment 'gpt-4o' has different versionUpgradeOption \(OnceNewDefaultVersionAvailable in eastus-aoai, NoAutoUpgrade in westeurope-aoai\): one region can move/);
+    assert.match(w, /failover priority 2 \(westeurope-aoai\) can serve 150K TPM of 'gpt-4o', the primary \(eastus-aoai\) 450K TPM: on failover up to 300K TPM/);
+    assert.match(w, /deployment 'text-embedding-3-small' exists in eastus-aoai but not in westeurope-aoai/);
+    const text = res.content[0].text;
+    assert.match(text, /\n {2}- gpt-4o: gpt-4o 2024-08-06 \| Standard 450K TPM \| OnceNewDefaultVersionAvailable/);
+    assert.match(text, /\n {2}- gpt-4o: gpt-4o 2024-05-13 \| Standard 150K TPM \| NoAutoUpgrade/);
+    // a single-backend API: its deployments, no pool warnings
+    const legacy = ok(await s.call('get_backend_pool', { api_id: 'legacy-chat' }));
+    assert.equal(legacy.backends[0].deployments[0].name, 'gpt-35-turbo');
+    assert.equal(legacy.backends[0].deployments[0].capacity_tpm, 60000);
+    assert.deepEqual(legacy.warnings, []);
+  } finally { await s.close(); }
+});
+
+test('a consistent pool (same version, option, capacity, deployments everywhere) has no warnings', async () => {
+  const s = await session({
+    edit: (d) => {
+      const [east, west] = d.model_accounts;
+      west.deployments = east.deployments.map((x) => ({ ...x, version_upgrade_option: 'NoAutoUpgrade' }));
+      east.deployments = east.deployments.map((x) => ({ ...x, version_upgrade_option: 'NoAutoUpgrade' }));
+    },
+  });
+  try {
+    const r = ok(await s.call('get_backend_pool', { api_id: API }));
+    assert.deepEqual(r.warnings, []);
+    assert.equal(byId(r)['westeurope-aoai'].deployments.length, 2);
+  } finally { await s.close(); }
+});
+
+test('without the Cognitive Services read role the pool is still shown, with deployments_unavailable', async () => {
+  const s = await session({
+    edit: (d) => d.identities.clients.push({ client_id: NO_CS.id, secret: NO_CS.secret, role: 'reader',
+      object_id: 'bbbbbbbb-0000-0000-0000-0000000000c5', display_name: 'aigw-no-cs', cognitive_services_read: false }),
+    env: { AZURE_CLIENT_ID: NO_CS.id, AZURE_CLIENT_SECRET: NO_CS.secret },
+  });
+  try {
+    const res = await s.call('get_backend_pool', { api_id: API });
+    const r = ok(res);
+    assert.equal(r.pool_id, 'aoai-pool');
+    for (const b of r.backends) {
+      assert.equal(b.deployments, null);
+      assert.match(b.deployments_unavailable, /cannot be listed .*AuthorizationFailed|cannot be listed .*authorization/i);
+      assert.match(b.deployments_unavailable, /Reader \(or Cognitive Services Usages Reader\)/);
+    }
+    assert.match(res.content[0].text, /deployments: unknown — /);
+    assert.ok(!r.warnings.some((w) => /model versions|failover priority/.test(w)));
+  } finally { await s.close(); }
+});
+
+test('an account in another subscription is found only through AIGW_MODEL_SUBSCRIPTIONS', async () => {
+  const edit = (d) => { d.model_accounts[1].subscription_id = OTHER_SUB; };
+  let s = await session({ edit });
+  try {
+    const west = byId(ok(await s.call('get_backend_pool', { api_id: API })))['westeurope-aoai'];
+    assert.equal(west.deployments, null);
+    assert.match(west.deployments_unavailable, /no Azure OpenAI account with endpoint aoai-westeurope\.openai\.azure\.com .*AIGW_MODEL_SUBSCRIPTIONS/);
+  } finally { await s.close(); }
+  s = await session({ edit, env: { AIGW_MODEL_SUBSCRIPTIONS: ` ${OTHER_SUB} , ${DEMO.subscription}` } });
+  try {
+    const west = byId(ok(await s.call('get_backend_pool', { api_id: API })))['westeurope-aoai'];
+    assert.equal(west.account.id.split('/')[2], OTHER_SUB);
+    assert.equal(west.deployments[0].capacity_tpm, 150000);
+  } finally { await s.close(); }
+});
+
+test('round trips: accounts listed along with the first read, deployments together, both cached', async () => {
+  const s = await session();
+  try {
+    ok(await s.call('list_apis', {})); // the engine is loaded and a token is held
+    await s.sim.resetCounters();
+    await s.sim.faults({ latency_ms: 100 });
+    ok(await s.call('get_backend_pool', { api_id: API }));
+    const log = await s.sim.requests();
+    const cs = csRequests(log);
+    const accounts = cs.filter((q) => /\/accounts$/i.test(q.path));
+    const deps = cs.filter((q) => /\/deployments$/i.test(q.path));
+    assert.equal(accounts.length, 1, 'one Accounts_List (one subscription)');
+    assert.equal(deps.length, 2, 'one Deployments_List per account behind the pool');
+    for (const q of cs) assert.match(q.query, /api-version=2025-12-01/);
+    // the accounts list was in flight with the API read (first round trip)
+    const apiRead = log.find((q) => q.method === 'GET' && /\/apis\/aoai-completions$/.test(q.path));
+    const overlap = (a, b) => a.start_us < b.end_us && b.start_us < a.end_us;
+    assert.ok(apiRead && overlap(accounts[0], apiRead), 'accounts list concurrent with the API read');
+    assert.ok(overlap(deps[0], deps[1]), 'the deployment lists were in flight together');
+    const members = log.filter((q) => /\/backends\/(eastus|westeurope)-aoai$/.test(q.path));
+    assert.ok(Math.min(...deps.map((q) => q.start_us)) >= Math.max(...members.map((q) => q.end_us)),
+      'deployments: one round trip after the members');
+    const counters = await s.sim.counters();
+    assert.equal(counters.arm_requests, 3 + 1 + 2 + 1 + 2, 'API+policies+accounts, pool, 2 members, 2 deployment lists');
+    await s.sim.resetCounters();
+    ok(await s.call('get_backend_pool', { api_id: API }));
+    assert.equal(csRequests(await s.sim.requests()).length, 0, 'second call: accounts and deployments cached');
+  } finally { await s.close(); }
+});
