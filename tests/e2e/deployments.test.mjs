@@ -149,3 +149,75 @@ test('round trips: accounts listed along with the first read, deployments togeth
     assert.equal(csRequests(await s.sim.requests()).length, 0, 'second call: accounts and deployments cached');
   } finally { await s.close(); }
 });
+
+// ---- gateway vs backend 429s (get_metrics) -------------------------------------------------------
+
+const iso = (sec) => new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+const nowSec = () => Math.floor(Date.now() / 1000);
+async function until(sec) { while (Date.now() / 1000 < sec + 0.2) await sleep(100); }
+const simTraffic = async (sim, r) => (await fetch(`${sim.url}/_sim/traffic?since=${r.since}&until=${r.until}` +
+  `&api_id=${r.api_id}`)).json();
+const row = (r, id) => r.by_subscription.find((x) => x.subscription_id === id);
+
+// Both halves known: they add up to throttled in totals and in every row, and equal the simulator's.
+async function splitAddsUp(sim, r) {
+  const t = await simTraffic(sim, r);
+  assert.equal(r.totals.throttled_gateway + r.totals.throttled_backend, r.totals.throttled, 'totals');
+  assert.equal(r.totals.throttled_backend, t.totals.throttled_backend, 'backend 429s equal the simulator\'s');
+  for (const x of r.by_subscription) {
+    assert.equal(x.throttled_gateway + x.throttled_backend, x.throttled, x.subscription_id);
+    assert.equal(x.throttled_backend, t.by_subscription[x.subscription_id].throttled_backend, x.subscription_id);
+  }
+  return t;
+}
+
+// growth asks 250k TPM all the time; ten times more, smaller requests so a few seconds hold many.
+const busy = (d) => {
+  d.traffic.demand_tpm.growth = 250000;
+  delete d.traffic.burst_tpm;
+  d.traffic.tokens_per_request = 100;
+  const aoai = d.products.find((p) => p.name === 'aoai');
+  aoai.policy = aoai.policy.replace('calls="600"', 'calls="60000"');
+};
+
+test('get_metrics: throttled_gateway + throttled_backend == throttled; a raise past capacity brings backend 429s',
+  async () => {
+    for (const v2 of [false, true]) {
+      const s = await session({ edit: (d) => { busy(d); if (v2) d.service.sku = { name: 'StandardV2', capacity: 1 }; } });
+      try {
+        const t0 = nowSec();
+        // 200k -> 400k: growth's 250k now pass the gateway, and eastus-aoai's gpt-4o (450K TPM) gets
+        // 604 requests/min x 0.7 cache misses x 1100 counted tokens = 465K TPM
+        ok(await s.call('update_quota', { subscription_id: 'growth', tpm: 400000 }));
+        const t1 = nowSec() + 1;
+        await until(t1 + 4);
+        const before = ok(await s.call('get_metrics', { api_id: API, since: iso(t0 - 4), until: iso(t0) }));
+        const res = await s.call('get_metrics', { api_id: API, since: iso(t1), until: iso(t1 + 4) });
+        const after = ok(res);
+        await splitAddsUp(s.sim, before);
+        await splitAddsUp(s.sim, after);
+        assert.equal(before.totals.throttled_backend, 0);
+        assert.ok(row(before, 'growth').throttled_gateway > 0, 'before: growth held back by its own limit');
+        assert.ok(after.totals.throttled_backend > 0, 'after: Azure OpenAI refuses what exceeds its capacity');
+        assert.ok(row(after, 'growth').throttled_backend > 0);
+        assert.equal(row(after, 'growth').throttled_gateway, 0);
+        assert.match(after.sources.figures.throttled_split, /Azure Monitor .*BackendResponseCode/);
+        assert.match(res.content[0].text, /429s: \d+ by the gateway's own limits, \d+ by Azure OpenAI \(deployment capacity\); Azure OpenAI's capacity dominates for [^:]*growth[^:]*: raising a limit will not help/);
+        const east = after.by_backend.find((b) => b.backend_id === 'eastus-aoai');
+        assert.ok(east.throttled_backend > 0, 'by_backend: the backend that answered 429');
+        assert.ok(east.throttled_backend <= east.requests);
+      } finally { await s.close(); }
+    }
+  });
+
+test('get_metrics: where no source splits 429s both halves are null and sources says why', async () => {
+  const s = await session({ edit: (d) => { delete d.traffic.log_analytics; } });
+  try {
+    await s.sim.faults({ rules: [{ path_contains: 'Microsoft.Insights/metrics', status: 403 }] });
+    const r = ok(await s.call('get_metrics', { api_id: API, since: '1h' }));
+    assert.equal(r.totals.throttled_gateway, null);
+    assert.equal(r.totals.throttled_backend, null);
+    for (const x of r.by_subscription) assert.equal(x.throttled_backend, null);
+    assert.match(r.sources.figures.throttled_split, /^none: the reports API counts 401, 403 and 429 together/);
+  } finally { await s.close(); }
+});
