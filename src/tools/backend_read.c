@@ -259,6 +259,34 @@ int tools_backend_snapshot_read_along(struct arm_client *arm, const char *api_id
     return rc;
 }
 
+json_t *tools_backend_snapshot_members(const struct tools_backend_snapshot *s)
+{
+    json_t *out = json_array(), *svc;
+    size_t i;
+    if (!s->backend_id) {
+        char *url = tools_backend_url_redacted(s->service_url);
+        json_array_append_new(out, json_pack("{s:n,s:s?,s:n,s:n,s:n}", "backend_id", "url", url, "priority", "weight",
+                                             "circuit_breaker"));
+        free(url);
+        return out;
+    }
+    if (!s->is_pool) {
+        json_array_append_new(out, tools_backend_member_view(s->backend_id, s->target, NULL));
+        return out;
+    }
+    json_array_foreach(tools_backend_snapshot_services(s), i, svc) {
+        char *id = tools_backend_id_from_resource_id(json_string_value(json_object_get(svc, "id")));
+        if (!id)
+            continue;
+        json_t *body = json_object_get(json_object_get(s->members, id), "body");
+        if (!json_is_object(body))
+            json_array_append_new(s->warnings, json_sprintf("pool member '%s' does not exist", id));
+        json_array_append_new(out, tools_backend_member_view(id, json_is_object(body) ? body : NULL, svc));
+        free(id);
+    }
+    return out;
+}
+
 json_t *tools_backend_snapshot_services(const struct tools_backend_snapshot *s)
 {
     if (!s->is_pool)

@@ -11,35 +11,6 @@
 #include "backend.h"
 #include "models.h"
 
-/* The members in the contract's shape, in pool order (or the one routed backend / URL). */
-static json_t *members_of(const struct tools_backend_snapshot *s)
-{
-    json_t *out = json_array(), *svc;
-    size_t i;
-    if (!s->backend_id) {
-        char *url = tools_backend_url_redacted(s->service_url);
-        json_array_append_new(out, json_pack("{s:n,s:s?,s:n,s:n,s:n}", "backend_id", "url", url, "priority", "weight",
-                                             "circuit_breaker"));
-        free(url);
-        return out;
-    }
-    if (!s->is_pool) {
-        json_array_append_new(out, tools_backend_member_view(s->backend_id, s->target, NULL));
-        return out;
-    }
-    json_array_foreach(tools_backend_snapshot_services(s), i, svc) {
-        char *id = tools_backend_id_from_resource_id(json_string_value(json_object_get(svc, "id")));
-        if (!id)
-            continue;
-        json_t *body = json_object_get(json_object_get(s->members, id), "body");
-        if (!json_is_object(body))
-            json_array_append_new(s->warnings, json_sprintf("pool member '%s' does not exist", id));
-        json_array_append_new(out, tools_backend_member_view(id, json_is_object(body) ? body : NULL, svc));
-        free(id);
-    }
-    return out;
-}
-
 static void cell_int(util_buf *t, json_t *v)
 {
     if (json_is_integer(v))
@@ -145,7 +116,7 @@ static json_t *get_backend_pool(struct mcp_call *call, json_t *args, void *user)
         tools_backend_snapshot_free(&s);
         return tools_fail(ctx, &err);
     }
-    json_t *backends = members_of(&s);
+    json_t *backends = tools_backend_snapshot_members(&s);
     models_attach(ctx, arm, backends); /* one round trip more: every account's deployments together */
     tools_backend_model_warnings(backends, s.warnings);
     models_pool_warnings(backends, s.warnings);

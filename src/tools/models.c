@@ -557,7 +557,7 @@ void models_pool_warnings(json_t *members, json_t *warnings)
     json_decref(names);
 }
 
-long long models_primary_capacity(json_t *members, const char **deployment)
+long long models_primary_capacity(json_t *members, const char **deployment, json_t *backends)
 {
     json_int_t best = -1;
     size_t i;
@@ -586,5 +586,8 @@ long long models_primary_capacity(json_t *members, const char **deployment)
         }
     }
     json_decref(names);
+    json_array_foreach(members, i, m)
+        if (backends && top > 0 && prio_of(m) == best && deployment_named(m, *deployment))
+            json_array_append(backends, json_object_get(m, "backend_id"));
     return top > 0 ? top : -1;
 }

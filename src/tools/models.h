@@ -68,8 +68,8 @@ void models_pool_warnings(json_t *members, json_t *warnings);
 
 /* The capacity (TPM) that serves requests through members (after models_attach): for each
  * deployment name, the sum of capacity_tpm over the members of the best priority that have it; the
- * largest such sum. Sets *deployment to that name (borrowed from members) and returns it; -1 when
- * no member's deployments are known. Pure. */
-long long models_primary_capacity(json_t *members, const char **deployment);
+ * largest such sum. Sets *deployment to that name (borrowed from members), appends the ids of those
+ * members to backends (may be NULL) and returns it; -1 when no member's deployments are known. Pure. */
+long long models_primary_capacity(json_t *members, const char **deployment, json_t *backends);
 
 #endif

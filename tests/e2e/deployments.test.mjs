@@ -221,3 +221,47 @@ test('get_metrics: where no source splits 429s both halves are null and sources 
     assert.match(r.sources.figures.throttled_split, /^none: the reports API counts 401, 403 and 429 together/);
   } finally { await s.close(); }
 });
+
+// ---- quotas against capacity ---------------------------------------------------------------------
+
+test('update_quota: raising a team past the deployments\' capacity is warned in the dry run, by how much', async () => {
+  const s = await session();
+  try {
+    const res = await s.call('update_quota', { subscription_id: 'growth', tpm: 500000, dry_run: true });
+    const r = ok(res);
+    assert.equal(r.applied, false);
+    assert.match(r.warnings.join('\n'), /growth's new limit 500K TPM exceeds by 50K TPM the 450K TPM that deployment 'gpt-4o' behind API aoai-completions/);
+    assert.match(r.warnings.join('\n'), /the 4 teams on API aoai-completions may together send 910K TPM, 460K TPM more than the 450K TPM/);
+    assert.match(res.content[0].text, /warning: growth's new limit 500K TPM exceeds by 50K TPM/);
+    assert.deepEqual(r.capacity, { api_id: API, deployment: 'gpt-4o', capacity_tpm: 450000, backends: ['eastus-aoai'],
+      teams_tpm: 910000, teams: 4, oversubscribed_tpm: 460000 });
+    // within capacity for the team: no warning about the team itself
+    const within = ok(await s.call('update_quota', { subscription_id: 'growth', tpm: 250000, dry_run: true }));
+    assert.ok(!within.warnings.some((w) => /new limit/.test(w)));
+    // nothing was written
+    const subs = ok(await s.call('list_subscriptions', {}));
+    assert.equal(subs.subscriptions.find((x) => x.id === 'growth').tpm, 200000);
+  } finally { await s.close(); }
+});
+
+test('list_subscriptions: the teams\' limits against the capacity of the deployments that serve them', async () => {
+  const s = await session();
+  try {
+    const res = await s.call('list_subscriptions', {});
+    const r = ok(res);
+    assert.deepEqual(r.capacity, [{ api_id: API, deployment: 'gpt-4o', capacity_tpm: 450000, backends: ['eastus-aoai'],
+      teams_tpm: 610000, teams: 4, oversubscribed_tpm: 160000 }]);
+    assert.match(res.content[0].text, /capacity: API aoai-completions -> deployment gpt-4o 450K TPM \(priority 1\); its 4 teams' limits sum 610K TPM, oversubscribed by 160K/);
+  } finally { await s.close(); }
+  // without the read role: the list still answers, without capacity
+  const t = await session({
+    edit: (d) => d.identities.clients.push({ client_id: NO_CS.id, secret: NO_CS.secret, role: 'reader',
+      object_id: 'bbbbbbbb-0000-0000-0000-0000000000c5', cognitive_services_read: false }),
+    env: { AZURE_CLIENT_ID: NO_CS.id, AZURE_CLIENT_SECRET: NO_CS.secret },
+  });
+  try {
+    const r = ok(await t.call('list_subscriptions', {}));
+    assert.equal(r.subscriptions.length, 4);
+    assert.deepEqual(r.capacity, []);
+  } finally { await t.close(); }
+});
