@@ -3,7 +3,9 @@
  * the credential, builds URLs for the configured APIM service with the pinned api-versions (one
  * table, in arm.c), sends GET/PUT/PATCH/DELETE/POST with JSON bodies and If-Match, returns
  * ETags, follows nextLink, retries 408/429/500/502/503/504 and dropped connections with
- * exponential backoff and jitter honouring Retry-After (bounded attempts and total time), polls
+ * exponential backoff and jitter, never before the server's wait (retry-after-ms,
+ * x-ms-retry-after-ms, Retry-After; a wait beyond the budget ends the call saying when to
+ * retry) (bounded attempts and total time), polls
  * Azure-AsyncOperation / Location after a 202, refreshes the token once on a 401 for an expired
  * token, runs independent requests concurrently, and turns ARM's error envelope into one
  * sentence (code, message, x-ms-request-id; for 403 the missing role).
@@ -23,6 +25,7 @@
 #define AIGW_ARM_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -34,9 +37,10 @@ enum arm_api {
     ARM_API_METRICS,      /* Microsoft.Insights/metrics 2024-02-01 */
     ARM_API_DIAGNOSTICS,  /* Microsoft.Insights/diagnosticSettings 2021-05-01-preview */
     ARM_API_WORKSPACES,   /* Microsoft.OperationalInsights/workspaces 2025-07-01 */
-    ARM_API_COGNITIVE,    /* Microsoft.CognitiveServices 2025-12-01 (accounts, deployments) */
-    ARM_API_LOGS_QUERY    /* not ARM: the Logs query API v1 (config log_analytics_endpoint, its own token
+    ARM_API_LOGS_QUERY,   /* not ARM: the Logs query API v1 (config log_analytics_endpoint, its own token
                            * audience, no api-version); path "/workspaces/{customerId}/query" */
+    ARM_API_AUTHORIZATION, /* Microsoft.Authorization/permissions 2022-04-01 (--check) */
+    ARM_API_COGNITIVE     /* Microsoft.CognitiveServices 2025-12-01 (accounts, deployments) */
 };
 
 struct arm_client;
@@ -55,13 +59,14 @@ struct arm_result {
     json_t *body;         /* NEW reference, or NULL */
     char *etag;           /* ETag header (or body "etag"), or NULL */
     char *request_id;     /* x-ms-request-id of the last answer, or NULL */
+    int attempts;         /* times the request itself was sent (retries included, polls not) */
 };
 
 struct arm_retry_policy {
     int max_attempts;       /* per request, including the first (default 6) */
     long max_total_ms;      /* give up once retrying would pass this (default 60000) */
     long base_delay_ms;     /* first backoff (default 800); doubled each time, with jitter */
-    long max_delay_ms;      /* cap of one backoff and of a Retry-After we honour (default 30000) */
+    long max_delay_ms;      /* cap of one backoff; a longer server wait ends the call (default 30000) */
     long poll_max_ms;       /* bound of 202 polling (default 300000) */
 };
 
@@ -78,7 +83,7 @@ struct arm_client *arm_client_new(const struct config *cfg, util_error *err);
 void arm_client_free(struct arm_client *c);
 
 /* The cancel flag of the current MCP call (see http_client_set_cancel); NULL = none. */
-void arm_set_cancel(struct arm_client *c, volatile int *cancel);
+void arm_set_cancel(struct arm_client *c, const atomic_int *cancel);
 void arm_set_retry_policy(struct arm_client *c, const struct arm_retry_policy *p);
 void arm_get_stats(const struct arm_client *c, struct arm_stats *out);
 
@@ -116,13 +121,13 @@ int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, st
 
 void arm_result_free(struct arm_result *res);
 
-/* The doctor behind --check: gets a token, reads the APIM service, and checks whether writes
- * are allowed with a no-op PATCH of the service carrying an If-Match that cannot match. ARM
- * checks the caller's role before the resource provider sees the request, so 403 means "no
- * write role" and any answer of APIM itself (412 precondition, 4xx) means "allowed"; nothing
- * is changed either way. Skipped in read-only mode. Appends a short human report to report
- * (which credential, SKU and region, writes, calls made). Returns 0 when all is well, else the
- * failing step's code with err. */
+/* The doctor behind --check: gets a token, reads the APIM service, and reads (never writes)
+ * the identity's rights on it: GET {service}/providers/Microsoft.Authorization/permissions
+ * (Permissions_ListForResource), evaluated per tool family (read, write policies, write
+ * backends, read metrics) with actions/notActions wildcards, warning when the identity holds
+ * far more than the tools need. Appends a short human report to report (which credential, SKU
+ * and region, rights, calls made). Returns 0 when all is well (missing rights are reported,
+ * not failed), else the failing step's code with err. */
 int arm_check(struct arm_client *c, util_buf *report, util_error *err);
 
 #endif

@@ -16,6 +16,7 @@
 #ifndef AIGW_HTTP_H
 #define AIGW_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -37,6 +38,11 @@ struct http_request {
     long timeout_ms;                          /* total; 0 = HTTP_DEFAULT_TIMEOUT_MS */
     size_t max_body;                          /* 0 = HTTP_DEFAULT_MAX_BODY */
     int allow_imds;                           /* 1: also allow http://169.254.169.254 (IMDS) */
+    /* TLS hook (https only): called with libcurl's OpenSSL SSL_CTX before the handshake; it
+     * installs its own check of the server's certificate (e.g. a pinned thumbprint), and the
+     * host name is then not checked against the CA store's rules. Non-zero refuses. NULL = none. */
+    int (*tls_setup)(void *ssl_ctx, void *user);
+    void *tls_user;
 };
 
 struct http_response {
@@ -44,6 +50,8 @@ struct http_response {
     util_buf body;          /* capped at the request's max_body */
     char *etag;             /* headers of interest, NULL when absent */
     char *retry_after;
+    char *retry_after_ms;   /* retry-after-ms (milliseconds) */
+    char *x_ms_retry_after_ms; /* x-ms-retry-after-ms (milliseconds) */
     char *request_id;       /* x-ms-request-id */
     char *location;
     char *async_operation;  /* Azure-AsyncOperation */
@@ -63,7 +71,7 @@ void http_client_free(struct http_client *c);
 /* The flag checked while requests are in flight and between retries: when *cancel becomes
  * non-zero, in-flight transfers are aborted with UTIL_ECANCELLED. NULL = never cancelled.
  * The pointer is borrowed until replaced. */
-void http_client_set_cancel(struct http_client *c, volatile int *cancel);
+void http_client_set_cancel(struct http_client *c, const atomic_int *cancel);
 int http_client_cancelled(const struct http_client *c);
 
 void http_client_stats(const struct http_client *c, struct http_stats *out);
@@ -81,7 +89,8 @@ int http_perform_batch(struct http_client *c, size_t n, const struct http_reques
 void http_response_free(struct http_response *resp);
 
 /* True when url may be requested: https://, or http:// on a loopback host (or the IMDS
- * address when allow_imds). */
+ * address when allow_imds) — as libcurl's URL parser reads it, and never with user information
+ * ("http://127.0.0.1:1@evil.example" is refused). */
 int http_url_allowed(const char *url, int allow_imds);
 
 #endif

@@ -125,9 +125,11 @@ typedef struct policy_quota_sub {
     size_t home;
 } policy_quota_sub;
 
-/* Effective limits of one subscription. tpm/rpm are the minimum over every element that runs
- * for it (all are enforced); *_source says "scope element (branch)". uncertain: a <when> whose
- * condition could not be evaluated came before the chosen branch (reported in note). */
+/* Effective limits of one subscription. tpm/rpm are the minimum over every element of its OWN
+ * that runs for it (counter-key the subscription; all are enforced); *_source says "scope element
+ * (branch)". Limits keyed by anything else are shared pools, described in shared_source and not
+ * counted; a global <rate-limit> is not counted (note). uncertain: a <when> whose condition could
+ * not be evaluated came before the chosen branch (reported in note). */
 typedef struct policy_limits {
     bool has_tpm, has_rpm, has_token_quota, has_quota;
     int64_t tpm;
@@ -136,8 +138,10 @@ typedef struct policy_limits {
     char token_quota_period[32];
     int64_t quota_calls, quota_renewal_period;
     char tpm_source[256], rpm_source[256];
+    char shared_source[768]; /* shared pools that also run for it (keyed by something else), or "" */
     bool uncertain;
-    char note[256];
+    bool duplicate_keys;     /* two own limits of one kind at different scopes share a counter-key */
+    char note[512];          /* uncertain branches, a global <rate-limit> not counted, shared keys */
 } policy_limits;
 
 int policy_quota_effective(const policy_quota_doc *docs, size_t ndocs, const policy_quota_sub *sub,
@@ -147,9 +151,9 @@ int policy_quota_effective(const policy_quota_doc *docs, size_t ndocs, const pol
 int policy_quota_effective_all(const policy_quota_doc *docs, size_t ndocs, const policy_quota_sub *subs,
                                size_t nsubs, policy_limits *out, util_error *err);
 /* {"tpm", "rpm", "quota_source", "token_quota", "token_quota_period", "quota_calls",
- *  "quota_renewal_period", "note"} — extras only when present; tpm/rpm/quota_source null when
- * there is no limit; quota_source is one string ("tpm: ...; rpm: ..." when they differ). rpm is
- * an integer when whole. New reference. */
+ *  "quota_renewal_period", "note"} — extras only when present; tpm/rpm null when it has no limit
+ * of its own; quota_source is one string ("tpm: ...; rpm: ..." when they differ, then the shared
+ * pools), null when there is neither. rpm is an integer when whole. New reference. */
 json_t *policy_limits_json(const policy_limits *lim);
 /* true when the enforced values (not the sources) are identical. */
 bool policy_limits_equal(const policy_limits *a, const policy_limits *b);

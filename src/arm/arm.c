@@ -26,11 +26,12 @@ static const char *const api_versions[] = {
     [ARM_API_WORKSPACES] = "2025-07-01",
     [ARM_API_COGNITIVE] = "2025-12-01",
     [ARM_API_LOGS_QUERY] = "",
+    [ARM_API_AUTHORIZATION] = "2022-04-01",
 };
 
 const char *arm_api_version(int api)
 {
-    if (api < 0 || api > ARM_API_LOGS_QUERY)
+    if (api < 0 || (size_t)api >= sizeof api_versions / sizeof *api_versions)
         api = ARM_API_APIM;
     return api_versions[api];
 }
@@ -66,7 +67,7 @@ void arm_client_free(struct arm_client *c)
     free(c);
 }
 
-void arm_set_cancel(struct arm_client *c, volatile int *cancel) { http_client_set_cancel(c->http, cancel); }
+void arm_set_cancel(struct arm_client *c, const atomic_int *cancel) { http_client_set_cancel(c->http, cancel); }
 
 void arm_set_retry_policy(struct arm_client *c, const struct arm_retry_policy *p) { c->retry = *p; }
 
@@ -182,21 +183,49 @@ static int retriable_status(long s)
     return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
 }
 
-/* Schedules another attempt if the policy allows it; returns 0 when scheduled. */
-static int schedule_retry(struct arm_client *c, struct call *k, const char *retry_after)
+/* The server's wait in ms, read as azcore does (retry-after-ms, then x-ms-retry-after-ms, both in
+ * milliseconds, then Retry-After in seconds or as an HTTP date); -1 when none. */
+static long server_wait_ms(const struct http_response *r)
+{
+    const char *ms[] = {r->retry_after_ms, r->x_ms_retry_after_ms};
+    for (size_t i = 0; i < 2; i++) {
+        char *end;
+        long v = ms[i] ? strtol(ms[i], &end, 10) : -1;
+        if (ms[i] && end != ms[i] && *end == '\0' && v >= 0)
+            return v;
+    }
+    return parse_retry_after(r->retry_after);
+}
+
+/* Schedules another attempt if the policy allows it; returns 0 when scheduled. The server's
+ * wait (server_ms >= 0) is never shortened: when it is longer than one backoff may be
+ * (max_delay_ms) or than the time left, no retry is made (azcore: "the retry-after delay exceeds
+ * the cap so don't retry") and *wait_ms says how long the server asked for. */
+static int schedule_retry(struct arm_client *c, struct call *k, long server_ms, long *wait_ms)
 {
     int64_t now = util_monotonic_ms();
-    long delay = parse_retry_after(retry_after);
-    if (delay < 0)
-        delay = backoff_ms(&c->retry, k->attempts);
-    if (delay > c->retry.max_delay_ms)
-        delay = c->retry.max_delay_ms;
-    if (k->attempts >= c->retry.max_attempts || now + delay - k->start_ms > c->retry.max_total_ms)
+    long delay = server_ms >= 0 ? server_ms : backoff_ms(&c->retry, k->attempts);
+    *wait_ms = -1;
+    if (server_ms > c->retry.max_delay_ms || k->attempts >= c->retry.max_attempts ||
+        now + delay - k->start_ms > c->retry.max_total_ms) {
+        *wait_ms = server_ms;
         return -1;
+    }
     k->due_ms = now + delay;
     c->retries++;
     LOG_DEBUG("arm", "%s %s: retry %d in %ld ms", k->req->method, k->req->path, k->attempts, delay);
     return 0;
+}
+
+/* Appends when the server said to come back (it asked for a wait we do not make). */
+static void say_when_to_retry(util_error *err, long wait_ms)
+{
+    char at[32];
+    util_time_iso8601((util_now_ms() + wait_ms + 999) / 1000, at, sizeof at);
+    size_t n = strlen(err->message);
+    snprintf(err->message + n, sizeof err->message - n, ". ARM asked to wait %.1f s before the next try "
+             "(Retry-After), more than this client's retry budget allows, so nothing more was sent: retry after %s",
+             wait_ms / 1000.0, at);
 }
 
 static void finish(struct call *k, int rc)
@@ -219,15 +248,14 @@ static void keep_answer(struct call *k, const struct http_response *r)
     }
 }
 
-static void start_poll(struct call *k, int phase, const char *url, const char *retry_after)
+static void start_poll(struct call *k, int phase, const char *url, long wait_ms)
 {
     char *next = util_strdup(url); /* url may be k->url itself */
     free(k->url);
     k->url = next;
     k->phase = phase;
     k->attempts = 0;
-    long d = parse_retry_after(retry_after);
-    k->due_ms = util_monotonic_ms() + (d >= 0 ? d : ARM_POLL_DEFAULT_MS);
+    k->due_ms = util_monotonic_ms() + (wait_ms >= 0 ? wait_ms : ARM_POLL_DEFAULT_MS);
 }
 
 static int poll_overdue(const struct arm_client *c, const struct call *k)
@@ -241,7 +269,7 @@ static void on_accepted(struct arm_client *c, struct call *k, const struct http_
     keep_answer(k, r);
     const char *u = r->async_operation ? r->async_operation : r->location;
     if (same_origin(c, u))
-        start_poll(k, r->async_operation ? PH_ASYNC : PH_LOCATION, u, r->retry_after);
+        start_poll(k, r->async_operation ? PH_ASYNC : PH_LOCATION, u, server_wait_ms(r));
     else
         finish(k, util_error_set(k->err, UTIL_EREMOTE, "ARM asked to poll %s, which is not on the ARM endpoint %s; "
                                  "refusing to send the token there", u, c->cfg->arm_endpoint));
@@ -256,7 +284,7 @@ static void on_async_status(struct arm_client *c, struct call *k, const struct h
     const char *m = k->req->method;
     if (st && util_str_eq_ci(st, "Succeeded") && (strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)) {
         char *orig = arm_url(c, k->req->path, k->req->api, k->req->query);
-        start_poll(k, PH_FINAL_GET, orig, "0");
+        start_poll(k, PH_FINAL_GET, orig, 0);
         free(orig);
     } else if (st && util_str_eq_ci(st, "Succeeded")) {
         finish(k, 0);
@@ -265,7 +293,7 @@ static void on_async_status(struct arm_client *c, struct call *k, const struct h
     } else if (poll_overdue(c, k)) {
         finish(k, arm_error_timeout(c, k->req, k->err));
     } else {
-        start_poll(k, PH_ASYNC, k->url, r->retry_after);
+        start_poll(k, PH_ASYNC, k->url, server_wait_ms(r));
     }
     json_decref(b);
 }
@@ -282,10 +310,12 @@ static void on_success(struct arm_client *c, struct call *k, const struct http_r
     else if (k->phase == PH_LOCATION && r->status == 202 && poll_overdue(c, k))
         finish(k, arm_error_timeout(c, k->req, k->err));
     else if (k->phase == PH_LOCATION && r->status == 202)
-        start_poll(k, PH_LOCATION, k->url, r->retry_after);
+        start_poll(k, PH_LOCATION, k->url, server_wait_ms(r));
     else {
         keep_answer(k, r);
-        finish(k, 0);
+        /* an answer we cannot read is not an answer: never "no policy", never "0 items" */
+        int unreadable = r->body.len ? !k->res->body : strcmp(k->req->method, "GET") == 0 && r->status == 200;
+        finish(k, unreadable ? arm_error_unreadable(c, k->req, r->status, r->body.len, r->request_id, k->err) : 0);
     }
 }
 
@@ -294,7 +324,8 @@ static int judge(struct arm_client *c, struct call *k, int hrc, const util_error
                  const struct http_response *r)
 {
     if (hrc != 0) {
-        if (hrc == UTIL_ENET && strcmp(k->req->method, "POST") != 0 && schedule_retry(c, k, NULL) == 0)
+        long ignored;
+        if (hrc == UTIL_ENET && strcmp(k->req->method, "POST") != 0 && schedule_retry(c, k, -1, &ignored) == 0)
             return 0;
         *k->err = *herr;
         finish(k, hrc);
@@ -310,11 +341,14 @@ static int judge(struct arm_client *c, struct call *k, int hrc, const util_error
         k->due_ms = util_monotonic_ms();
         return 1;
     }
-    if (retriable_status(r->status) && schedule_retry(c, k, r->retry_after) == 0)
+    long wait = -1;
+    if (retriable_status(r->status) && schedule_retry(c, k, server_wait_ms(r), &wait) == 0)
         return 0;
     keep_answer(k, r);
     finish(k, arm_error_from_answer(c, k->req, r->status, r->body.data, r->request_id, k->attempts,
                                     util_monotonic_ms() - k->start_ms, k->err));
+    if (wait >= 0)
+        say_when_to_retry(k->err, wait);
     return 0;
 }
 
@@ -372,6 +406,7 @@ static int run_round(struct arm_client *c, struct call *ks, size_t n, char *cons
         char *hdrs[2] = {(char *)auth_hdr[ks[i].req->api == ARM_API_LOGS_QUERY], ifm[m]};
         build_http(&ks[i], &hr[m], hdrs);
         ks[i].attempts++;
+        ks[i].res->attempts += ks[i].phase == PH_REQUEST;
         idx[m++] = i;
     }
     c->arm_requests += m;
@@ -431,6 +466,11 @@ static void init_call(struct arm_client *c, struct call *k, const struct arm_req
     else if (req->api == ARM_API_LOGS_QUERY ? is_absolute(req->path) : is_absolute(req->path) && !same_origin(c, k->url))
         finish(k, util_error_set(err, UTIL_EINVAL, "refusing to send the ARM token to %s: it is not on the ARM "
                                  "endpoint %s", req->path, c->cfg->arm_endpoint));
+    /* an ETag comes from the remote side: one with a control character would add a header */
+    for (const char *p = req->if_match; p && *p && !k->done; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            finish(k, util_error_set(err, UTIL_EINVAL, "refusing to send %s %s: its ETag holds a control character",
+                                     req->method, req->path));
 }
 
 int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, struct arm_result *results, int *rcs,
@@ -549,6 +589,9 @@ int arm_list(struct arm_client *c, const char *path, int api, const char *query,
         struct arm_result res;
         rc = arm_call(c, &r, &res, err);
         json_t *value = json_object_get(res.body, "value");
+        if (rc == 0 && !json_is_array(value))
+            rc = util_error_set(err, UTIL_EREMOTE, "listing %s answered without a \"value\" array; the answer cannot "
+                                "be trusted, so it is not taken as an empty list", path);
         if (rc == 0 && json_array_size(all) + json_array_size(value) > cap)
             rc = util_error_set(err, UTIL_ELIMIT, "listing %s returned more than %zu items; narrow the request",
                                 path, cap);

@@ -1,13 +1,97 @@
 /* arm_check: the doctor behind --check — which credential, a token, the APIM service's SKU and
- * region, and whether writes are allowed (a no-op PATCH that cannot pass its If-Match). */
+ * region, and what the identity may do there, read (never written) from
+ * GET {service}/providers/Microsoft.Authorization/permissions (Permissions_ListForResource,
+ * api-version 2022-04-01): actions/notActions with wildcards, per tool family, with a warning
+ * when the identity holds far more than the tools need. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "arm_internal.h"
 
-/* An ETag no resource has: the PATCH is authorised (or not) by ARM, then refused by APIM's
- * precondition check (412), so nothing is ever changed. */
-#define CHECK_NO_MATCH_ETAG "\"aigw-check-never-matches\""
+#define CHECK_MAX_PERMISSIONS 200
+
+/* The ARM actions each tool family needs (Microsoft.ApiManagement / Microsoft.Insights resource
+ * provider operations). Each list ends with NULL. */
+static const char *const read_actions[] = {
+    "Microsoft.ApiManagement/service/read",          "Microsoft.ApiManagement/service/apis/read",
+    "Microsoft.ApiManagement/service/products/read", "Microsoft.ApiManagement/service/subscriptions/read",
+    "Microsoft.ApiManagement/service/backends/read", "Microsoft.ApiManagement/service/policies/read",
+    "Microsoft.ApiManagement/service/apis/policies/read", NULL};
+static const char *const policy_actions[] = {
+    "Microsoft.ApiManagement/service/policies/write",          "Microsoft.ApiManagement/service/policies/delete",
+    "Microsoft.ApiManagement/service/apis/policies/write",     "Microsoft.ApiManagement/service/apis/policies/delete",
+    "Microsoft.ApiManagement/service/products/policies/write", "Microsoft.ApiManagement/service/products/policies/delete",
+    "Microsoft.ApiManagement/service/apis/operations/policies/write",
+    "Microsoft.ApiManagement/service/apis/operations/policies/delete", NULL};
+static const char *const backend_actions[] = {
+    "Microsoft.ApiManagement/service/backends/write", "Microsoft.ApiManagement/service/backends/delete",
+    "Microsoft.ApiManagement/service/apis/policies/write", NULL};
+static const char *const metrics_actions[] = {"Microsoft.Insights/metrics/read",
+                                              "Microsoft.Insights/diagnosticSettings/read",
+                                              "Microsoft.ApiManagement/service/reports/read", NULL};
+
+/* Azure RBAC action match: case-insensitive, '*' matches any run of characters (slashes too). */
+static int action_match(const char *pat, const char *s)
+{
+    for (; *pat; pat++, s++) {
+        if (*pat == '*') {
+            while (*pat == '*')
+                pat++;
+            if (!*pat)
+                return 1;
+            for (; *s; s++)
+                if (action_match(pat, s))
+                    return 1;
+            return 0;
+        }
+        if (!*s || tolower((unsigned char)*pat) != tolower((unsigned char)*s))
+            return 0;
+    }
+    return *s == '\0';
+}
+
+static int any_match(json_t *patterns, const char *action)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(patterns, i, p)
+        if (json_is_string(p) && action_match(json_string_value(p), action))
+            return 1;
+    return 0;
+}
+
+/* One permission entry per role assignment: an action is granted by an entry whose actions
+ * match it and whose notActions do not; the entries add up. */
+static int allowed(json_t *perms, const char *action)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(perms, i, e)
+        if (any_match(json_object_get(e, "actions"), action) && !any_match(json_object_get(e, "notActions"), action))
+            return 1;
+    return 0;
+}
+
+/* NULL when every action is granted, else the first missing one. */
+static const char *first_missing(json_t *perms, const char *const *actions)
+{
+    for (; *actions; actions++)
+        if (!allowed(perms, *actions))
+            return *actions;
+    return NULL;
+}
+
+static int holds_star(json_t *perms)
+{
+    size_t i, j;
+    json_t *e, *a;
+    json_array_foreach(perms, i, e)
+        json_array_foreach(json_object_get(e, "actions"), j, a)
+            if (json_is_string(a) && strcmp(json_string_value(a), "*") == 0)
+                return 1;
+    return 0;
+}
 
 static int check_token(struct arm_client *c, util_buf *report, util_error *err)
 {
@@ -38,28 +122,52 @@ static int check_service(struct arm_client *c, util_buf *report, util_error *err
     return rc;
 }
 
-static void check_writes(struct arm_client *c, util_buf *report)
+static void family(util_buf *report, const char *label, const char *missing, const char *role)
 {
-    if (c->cfg->read_only) {
-        util_buf_puts(report, "writes:     disabled (read-only mode)\n");
+    if (!missing)
+        util_buf_printf(report, "%-16sallowed\n", label);
+    else
+        util_buf_printf(report, "%-16sNOT allowed (lacks %s; grant %s)\n", label, missing, role);
+}
+
+static void check_rights(struct arm_client *c, util_buf *report)
+{
+    json_t *perms = NULL;
+    util_error e;
+    if (arm_list(c, "providers/Microsoft.Authorization/permissions", ARM_API_AUTHORIZATION, NULL,
+                 CHECK_MAX_PERMISSIONS, &perms, &e) != 0) {
+        util_buf_printf(report, "rights:     unknown (%s)\n", e.message);
         return;
     }
-    json_t *body = json_object();
-    struct arm_result res;
-    util_error e;
-    int rc = arm_patch(c, "", body, CHECK_NO_MATCH_ETAG, &res, &e);
-    json_decref(body);
-    /* ARM authorises before the resource provider sees the request: any answer of APIM itself
-     * (412 for the If-Match, 4xx for the empty body) means the write role is there */
-    int st = rc ? e.http_status : 200;
-    if (rc == UTIL_EFORBIDDEN)
+    int ro = c->cfg->read_only;
+    const char *m_read = first_missing(perms, read_actions), *m_pol = first_missing(perms, policy_actions),
+               *m_back = first_missing(perms, backend_actions), *m_met = first_missing(perms, metrics_actions);
+    family(report, "read:", m_read, "API Management Service Reader Role");
+    family(report, "write policies:", m_pol, "API Management Service Contributor");
+    family(report, "write backends:", m_back, "API Management Service Contributor");
+    family(report, "read metrics:", m_met, "Monitoring Reader");
+    if (ro)
+        util_buf_puts(report, "writes:     disabled (read-only mode)\n");
+    else if (!m_pol && !m_back)
+        util_buf_puts(report, "writes:     allowed (the identity may change policies and backends)\n");
+    else if (m_pol && m_back)
         util_buf_puts(report, "writes:     NOT allowed — the write tools will fail; grant the API Management "
-                              "Service Contributor role, or run with --read-only\n");
-    else if (rc == 0 || (st >= 400 && st < 500 && st != 401 && st != 408 && st != 429))
-        util_buf_puts(report, "writes:     allowed (the identity may change the APIM service)\n");
+                              "Service Contributor role on the service, or run with --read-only\n");
     else
-        util_buf_printf(report, "writes:     unknown (%s)\n", e.message);
-    arm_result_free(&res);
+        util_buf_printf(report, "writes:     partly allowed — %s will fail; grant the API Management Service "
+                                "Contributor role on the service\n",
+                        m_pol ? "apply_policy, update_quota and revert_change" : "update_backend_pool");
+    const char *least = ro ? "API Management Service Reader Role" : "API Management Service Contributor";
+    if (allowed(perms, "Microsoft.Authorization/roleAssignments/write"))
+        util_buf_printf(report, "warning:    the identity may write role assignments (Microsoft.Authorization/*/write): "
+                                "it could grant itself anything; never use Owner or User Access Administrator "
+                                "here. The least that would do: %s on the service, plus Monitoring Reader for "
+                                "get_metrics\n", least);
+    else if (holds_star(perms))
+        util_buf_printf(report, "warning:    the identity holds '*' (every action, as Contributor does), far more "
+                                "than the tools need. The least that would do: %s on the service, plus "
+                                "Monitoring Reader for get_metrics\n", least);
+    json_decref(perms);
 }
 
 int arm_check(struct arm_client *c, util_buf *report, util_error *err)
@@ -69,7 +177,7 @@ int arm_check(struct arm_client *c, util_buf *report, util_error *err)
     if (rc == 0)
         rc = check_service(c, report, err);
     if (rc == 0)
-        check_writes(c, report);
+        check_rights(c, report);
     struct arm_stats st;
     arm_get_stats(c, &st);
     util_buf_printf(report, "calls:      %lu ARM request(s), %lu token request(s)\n", st.arm_requests,

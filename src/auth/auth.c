@@ -173,7 +173,10 @@ void auth_credential_describe(const struct auth_credential *a, char *out, size_t
                  c->federated_token_file);
         break;
     case AK_MI_APP:
-        snprintf(out, n, "managed identity through IDENTITY_ENDPOINT");
+        snprintf(out, n, has(c->identity_server_thumbprint)
+                             ? "managed identity through Service Fabric's IDENTITY_ENDPOINT (certificate pinned by "
+                               "IDENTITY_SERVER_THUMBPRINT)"
+                             : "managed identity through IDENTITY_ENDPOINT");
         break;
     case AK_MI_IMDS:
         snprintf(out, n, "managed identity through the instance metadata service%s",
@@ -441,7 +444,16 @@ static int token_mi(struct auth_credential *a, int kind, const char *scope, char
     char *q = util_printf("resource=%s%s%s", enc, id ? "&client_id=" : "", id ? id : "");
     char *hdr = NULL, *url;
     struct http_request req = {.method = "GET", .max_body = AUTH_TOKEN_BODY_MAX};
-    if (kind == AK_MI_APP) {
+    if (kind == AK_MI_APP && has(c->identity_server_thumbprint)) {
+        /* Service Fabric, as msal-node's ServiceFabric source: api-version 2019-07-01-preview, the
+         * IDENTITY_HEADER in a "secret" header, and a self-signed server certificate pinned by
+         * IDENTITY_SERVER_THUMBPRINT */
+        url = util_printf("%s?api-version=2019-07-01-preview&%s", c->identity_endpoint, q);
+        hdr = util_printf("secret: %s", c->identity_header);
+        req.headers[0] = hdr;
+        req.tls_setup = auth_tls_pin_thumbprint;
+        req.tls_user = c->identity_server_thumbprint;
+    } else if (kind == AK_MI_APP) {
         url = util_printf("%s?api-version=2019-08-01&%s", c->identity_endpoint, q);
         hdr = util_printf("X-IDENTITY-HEADER: %s", c->identity_header);
         req.headers[0] = hdr;
@@ -533,6 +545,20 @@ static struct cached_token *slot_for(struct auth_credential *a, const char *scop
     return &a->cache[0]; /* more scopes than slots: reuse the first */
 }
 
+int auth_check_token(const char *token, const char *who, util_error *err)
+{
+    size_t n = token ? strlen(token) : 0;
+    for (size_t i = 0; i < n && n <= 16384; i++)
+        if (token[i] < 0x21 || token[i] > 0x7e)
+            return util_error_set(err, UTIL_EAUTH, "%s returned an access token containing a space or control "
+                                  "character (at byte %zu); it was refused so it cannot inject request headers",
+                                  who, i);
+    if (n == 0 || n > 16384)
+        return util_error_set(err, UTIL_EAUTH, "%s returned an access token of %zu bytes; expected 1 to 16384",
+                              who, n);
+    return 0;
+}
+
 int auth_get_token(struct auth_credential *a, const char *scope, int force_refresh, const char **token,
                    util_error *err)
 {
@@ -545,6 +571,8 @@ int auth_get_token(struct auth_credential *a, const char *scope, int force_refre
     char *fresh = NULL;
     int64_t exp = 0;
     int rc = fetch_chain(a, scope, &fresh, &exp, err);
+    if (rc == 0 && (rc = auth_check_token(fresh, kind_names[a->kinds[0]], err)) != 0)
+        free(fresh);
     if (rc)
         return rc;
     free(s->token);

@@ -1,6 +1,10 @@
 /* auth_cert: loading a client certificate (PEM with its key, or PKCS#12) and signing the JWT
- * client assertion (RS256, x5t#S256 header; claims aud, iss, sub, jti, nbf, iat, exp) with
- * OpenSSL. */
+ * client assertion with OpenSSL: PS256 (RSASSA-PSS, SHA-256, MGF1 SHA-256, 32-byte salt) with the
+ * x5t#S256 header, as Entra's certificate-credentials page asks; claims aud, iss, sub, jti, nbf,
+ * iat, exp. */
+#include <ctype.h>
+#include <openssl/rsa.h>
+#include <openssl/ssl.h>
 #include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -65,7 +69,7 @@ static int load_cert(const char *path, const char *password, X509 **cert, EVP_PK
     free(data);
     if (rc == 0 && EVP_PKEY_base_id(*key) != EVP_PKEY_RSA)
         rc = util_error_set(err, UTIL_ECONFIG, "the certificate key in %s is not an RSA key; Entra ID client "
-                            "assertions here are signed with RS256, so use an RSA certificate", path);
+                            "assertions here are signed with PS256 (RSA-PSS), so use an RSA certificate", path);
     if (rc) {
         X509_free(*cert);
         EVP_PKEY_free(*key);
@@ -73,6 +77,29 @@ static int load_cert(const char *path, const char *password, X509 **cert, EVP_PK
         *key = NULL;
     }
     return rc;
+}
+
+/* SSL_CTX certificate check: the leaf's SHA-1 thumbprint must be the pinned one. */
+static int pin_verify(X509_STORE_CTX *store, void *arg)
+{
+    const char *want = arg;
+    X509 *leaf = X509_STORE_CTX_get0_cert(store);
+    unsigned char md[20];
+    unsigned int n = 0;
+    if (!leaf || X509_digest(leaf, EVP_sha1(), md, &n) != 1 || n != sizeof md || strlen(want) != 2 * sizeof md)
+        return 0;
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < n; i++)
+        if (tolower((unsigned char)want[2 * i]) != hex[md[i] >> 4] ||
+            tolower((unsigned char)want[2 * i + 1]) != hex[md[i] & 15])
+            return 0;
+    return 1;
+}
+
+int auth_tls_pin_thumbprint(void *ssl_ctx, void *thumbprint)
+{
+    SSL_CTX_set_cert_verify_callback(ssl_ctx, pin_verify, thumbprint);
+    return 0;
 }
 
 static char *json_b64url(json_t *obj)
@@ -85,17 +112,14 @@ static char *json_b64url(json_t *obj)
 
 static char *jwt_header(X509 *cert)
 {
-    unsigned char s256[32], s1[20];
-    unsigned int n256 = 0, n1 = 0;
+    unsigned char s256[32];
+    unsigned int n256 = 0;
     X509_digest(cert, EVP_sha256(), s256, &n256);
-    X509_digest(cert, EVP_sha1(), s1, &n1);
-    char *t256 = util_base64url_encode(s256, n256), *t1 = util_base64url_encode(s1, n1);
-    json_t *h = json_pack("{s:s, s:s, s:s, s:s}", "alg", "RS256", "typ", "JWT", "x5t#S256", t256 ? t256 : "",
-                          "x5t", t1 ? t1 : "");
+    char *t256 = util_base64url_encode(s256, n256);
+    json_t *h = json_pack("{s:s, s:s, s:s}", "alg", "PS256", "typ", "JWT", "x5t#S256", t256 ? t256 : "");
     char *out = json_b64url(h);
     json_decref(h);
     free(t256);
-    free(t1);
     return out;
 }
 
@@ -111,13 +135,18 @@ static char *jwt_claims(const char *client_id, const char *aud)
     return out;
 }
 
-static char *sign_rs256(EVP_PKEY *key, const char *input)
+/* RFC 7518 3.5: PS256 = RSASSA-PSS with SHA-256, MGF1 with SHA-256, salt as long as the hash. */
+static char *sign_ps256(EVP_PKEY *key, const char *input)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
     size_t siglen = 0;
     unsigned char *sig = NULL;
     char *out = NULL;
-    if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+    if (md && EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, key) == 1 &&
+        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1 &&
         EVP_DigestSign(md, NULL, &siglen, (const unsigned char *)input, strlen(input)) == 1 &&
         (sig = malloc(siglen)) != NULL &&
         EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input, strlen(input)) == 1)
@@ -138,7 +167,7 @@ int auth_cert_assertion(const char *cert_path, const char *password, const char 
         return rc;
     char *h = jwt_header(cert), *c = jwt_claims(client_id, aud);
     char *input = h && c ? util_printf("%s.%s", h, c) : NULL;
-    char *sig = input ? sign_rs256(key, input) : NULL;
+    char *sig = input ? sign_ps256(key, input) : NULL;
     if (sig) {
         *assertion = util_printf("%s.%s", input, sig);
         util_log_add_token(*assertion);

@@ -9,7 +9,13 @@
 
 #define AUTH_FILE_MAX (1024 * 1024)
 
-/* Builds a signed RS256 client assertion (JWT) for client_id and the token endpoint aud from
+/* http_request.tls_setup for Service Fabric's managed identity endpoint: the server's
+ * certificate is accepted only when its SHA-1 thumbprint is `thumbprint` (a hex string, the
+ * IDENTITY_SERVER_THUMBPRINT, compared case-insensitively); the MITS certificate is
+ * self-signed, so this pin replaces the CA check. ssl_ctx is OpenSSL's SSL_CTX. */
+int auth_tls_pin_thumbprint(void *ssl_ctx, void *thumbprint);
+
+/* Builds a signed PS256 client assertion (JWT) for client_id and the token endpoint aud from
  * the certificate file (PEM with its private key, or PKCS#12 opened with password, which may
  * be NULL). *assertion is heap memory the caller frees; it is registered as a secret. */
 int auth_cert_assertion(const char *cert_path, const char *password, const char *client_id, const char *aud,

@@ -31,6 +31,7 @@ static const char HELP[] =
     "  AZURE_CLIENT_CERTIFICATE_PASSWORD password of a PKCS#12 certificate\n"
     "  AZURE_FEDERATED_TOKEN_FILE        workload identity: file holding the federated token\n"
     "  IDENTITY_ENDPOINT, IDENTITY_HEADER managed identity (App Service / Container Apps); else IMDS\n"
+    "  IDENTITY_SERVER_THUMBPRINT        with them: managed identity on Service Fabric\n"
     "  AZURE_TOKEN_CREDENTIALS           pin one credential: EnvironmentCredential,\n"
     "                                    WorkloadIdentityCredential, ManagedIdentityCredential,\n"
     "                                    AzureCliCredential, dev or prod (default: the chain)\n"
@@ -79,33 +80,72 @@ static char *strip_slash(const char *url)
     return s;
 }
 
-bool config_is_loopback_url(const char *url)
+bool config_is_loopback_host(const char *h, size_t n)
 {
-    if (!url || strncasecmp(url, "http://", 7) != 0)
-        return false;
-    const char *h = url + 7;
-    if (strncasecmp(h, "localhost", 9) == 0 && (h[9] == '\0' || h[9] == ':' || h[9] == '/'))
+    if ((n == 9 && strncasecmp(h, "localhost", 9) == 0) || (n == 5 && strncmp(h, "[::1]", 5) == 0) ||
+        (n == 3 && strncmp(h, "::1", 3) == 0))
         return true;
-    if (strncmp(h, "[::1]", 5) == 0 && (h[5] == '\0' || h[5] == ':' || h[5] == '/'))
-        return true;
-    if (strncmp(h, "127.", 4) != 0)
+    if (n < 7 || strncmp(h, "127.", 4) != 0)
         return false;
     /* 127.a.b.c with numeric octets only */
-    const char *p = h + 4;
+    const char *p = h + 4, *end = h + n;
     for (int part = 0; part < 3; part++) {
-        if (!isdigit((unsigned char)*p))
+        if (p == end || !isdigit((unsigned char)*p))
             return false;
-        while (isdigit((unsigned char)*p))
+        while (p < end && isdigit((unsigned char)*p))
             p++;
-        if (part < 2 && *p++ != '.')
+        if (part < 2 && (p == end || *p++ != '.'))
             return false;
     }
-    return *p == '\0' || *p == ':' || *p == '/';
+    return p == end;
+}
+
+/* The authority of an http(s) URL: [s, s + *len). NULL when it holds user information ('@') or
+ * a backslash, or its port is not a number (a URL libcurl would read differently). */
+static const char *authority(const char *url, size_t *len, size_t *host_len)
+{
+    const char *s = strstr(url, "://");
+    if (!s)
+        return NULL;
+    s += 3;
+    size_t n = strcspn(s, "/?#");
+    if (memchr(s, '@', n) || memchr(s, '\\', n))
+        return NULL;
+    const char *port = s[0] == '[' ? memchr(s, ']', n) : s;
+    port = port ? memchr(port, ':', n - (size_t)(port - s)) : NULL;
+    size_t hl = port ? (size_t)(port - s) : n;
+    for (const char *p = port ? port + 1 : s + n; p < s + n; p++)
+        if (!isdigit((unsigned char)*p))
+            return NULL;
+    *len = n;
+    *host_len = hl;
+    return s;
+}
+
+bool config_url_has_userinfo(const char *url)
+{
+    const char *s = url ? strstr(url, "://") : NULL;
+    return s && memchr(s + 3, '@', strcspn(s + 3, "/?#")) != NULL;
+}
+
+bool config_is_loopback_url(const char *url)
+{
+    size_t n, hl;
+    if (!url || strncasecmp(url, "http://", 7) != 0)
+        return false;
+    const char *a = authority(url, &n, &hl);
+    return a && config_is_loopback_host(a, hl);
 }
 
 /* An endpoint must be https://, or http:// to a loopback host. */
 static bool check_endpoint(struct config *cfg, const char *var, const char *url)
 {
+    size_t n, hl;
+    if (config_url_has_userinfo(url) || (strstr(url, "://") && !authority(url, &n, &hl))) {
+        problem(cfg, "%s holds user information ('@'), a backslash or a bad port; expected https://host[:port] "
+                     "(credentials are never put in a URL)", var);
+        return false;
+    }
     if (strncasecmp(url, "https://", 8) == 0 && url[8])
         return true;
     if (config_is_loopback_url(url))
@@ -194,23 +234,40 @@ static void load_instance(struct config *cfg, config_getenv_fn fn, void *user)
                                   cfg->subscription_id, cfg->resource_group, cfg->service_name);
 }
 
-static int parse_cred_kind(const char *v)
+#define CRED_NOT_HERE (-2)
+
+/* AZURE_TOKEN_CREDENTIALS, read as azure-identity reads it (trimmed, case-insensitive): "prod",
+ * "dev" or one credential name of @azure/identity's DefaultAzureCredential. Of those, the
+ * Visual Studio Code, PowerShell and Developer CLI credentials are not implemented here
+ * (CRED_NOT_HERE). ClientSecretCredential and ClientCertificateCredential are our extensions. */
+static int parse_cred_kind(const char *raw)
 {
     static const struct {
         const char *name;
         int kind;
-    } kinds[] = {{"EnvironmentCredential", CONFIG_CRED_ENVIRONMENT},
+    } kinds[] = {{"prod", CONFIG_CRED_PROD},
+                 {"dev", CONFIG_CRED_DEV},
+                 {"EnvironmentCredential", CONFIG_CRED_ENVIRONMENT},
                  {"WorkloadIdentityCredential", CONFIG_CRED_WORKLOAD_IDENTITY},
                  {"ManagedIdentityCredential", CONFIG_CRED_MANAGED_IDENTITY},
                  {"AzureCliCredential", CONFIG_CRED_AZURE_CLI},
-                 {"ClientSecretCredential", CONFIG_CRED_CLIENT_SECRET},
-                 {"ClientCertificateCredential", CONFIG_CRED_CLIENT_CERTIFICATE},
-                 {"prod", CONFIG_CRED_PROD},
-                 {"dev", CONFIG_CRED_DEV}};
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+                 {"VisualStudioCodeCredential", CRED_NOT_HERE},
+                 {"AzurePowerShellCredential", CRED_NOT_HERE},
+                 {"AzureDeveloperCliCredential", CRED_NOT_HERE},
+                 {"ClientSecretCredential", CONFIG_CRED_CLIENT_SECRET},        /* extension */
+                 {"ClientCertificateCredential", CONFIG_CRED_CLIENT_CERTIFICATE}}; /* extension */
+    while (*raw == ' ' || *raw == '\t')
+        raw++;
+    size_t n = strlen(raw);
+    while (n > 0 && (raw[n - 1] == ' ' || raw[n - 1] == '\t' || raw[n - 1] == '\r' || raw[n - 1] == '\n'))
+        n--;
+    char *v = util_strndup(raw, n);
+    int kind = -1;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && kind == -1; i++)
         if (util_str_eq_ci(v, kinds[i].name))
-            return kinds[i].kind;
-    return -1;
+            kind = kinds[i].kind;
+    free(v);
+    return kind;
 }
 
 static void load_identity(struct config *cfg, config_getenv_fn fn, void *user)
@@ -223,6 +280,7 @@ static void load_identity(struct config *cfg, config_getenv_fn fn, void *user)
     cfg->federated_token_file = util_strdup(env(fn, user, "AZURE_FEDERATED_TOKEN_FILE"));
     cfg->identity_endpoint = util_strdup(env(fn, user, "IDENTITY_ENDPOINT"));
     cfg->identity_header = util_strdup(env(fn, user, "IDENTITY_HEADER"));
+    cfg->identity_server_thumbprint = util_strdup(env(fn, user, "IDENTITY_SERVER_THUMBPRINT"));
     const char *imds = env(fn, user, "AZURE_POD_IDENTITY_AUTHORITY_HOST");
     cfg->imds_endpoint = util_strdup(imds ? imds : "http://169.254.169.254");
     util_log_add_secret(cfg->client_secret);
@@ -232,10 +290,17 @@ static void load_identity(struct config *cfg, config_getenv_fn fn, void *user)
     const char *pin = env(fn, user, "AZURE_TOKEN_CREDENTIALS");
     if (pin) {
         int k = parse_cred_kind(pin);
-        if (k < 0)
-            problem(cfg, "AZURE_TOKEN_CREDENTIALS=%s is not a credential this server knows; use "
+        if (k == CRED_NOT_HERE)
+            problem(cfg, "AZURE_TOKEN_CREDENTIALS=%s is a credential azure-identity knows, but this server does not "
+                         "implement it; use prod, dev, EnvironmentCredential, WorkloadIdentityCredential, "
+                         "ManagedIdentityCredential or AzureCliCredential",
+                    pin);
+        else if (k < 0)
+            problem(cfg, "AZURE_TOKEN_CREDENTIALS=%s is not a valid value; azure-identity's values are prod, dev, "
                          "EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential, "
-                         "AzureCliCredential, dev or prod",
+                         "VisualStudioCodeCredential, AzureCliCredential, AzurePowerShellCredential and "
+                         "AzureDeveloperCliCredential (this server also accepts ClientSecretCredential and "
+                         "ClientCertificateCredential)",
                     pin);
         else
             cfg->cred_kind = k;
@@ -255,6 +320,11 @@ static void load_identity(struct config *cfg, config_getenv_fn fn, void *user)
                 cfg->tenant_id);
     if (cfg->identity_endpoint && !cfg->identity_header)
         problem(cfg, "IDENTITY_ENDPOINT is set without IDENTITY_HEADER; managed identity needs both");
+    const char *tp = cfg->identity_server_thumbprint;
+    size_t hex = tp ? strspn(tp, "0123456789abcdefABCDEF") : 0;
+    if (tp && (hex != 40 || tp[hex]))
+        problem(cfg, "IDENTITY_SERVER_THUMBPRINT=%s is not a SHA-1 certificate thumbprint (40 hexadecimal "
+                     "characters); Service Fabric sets it for its managed identity endpoint", tp);
 }
 
 static void load_endpoints(struct config *cfg, config_getenv_fn fn, void *user)
@@ -434,6 +504,7 @@ void config_free(struct config *cfg)
     char **fields[] = {&cfg->subscription_id, &cfg->resource_group, &cfg->service_name, &cfg->service_id,
                        &cfg->tenant_id, &cfg->client_id, &cfg->client_secret, &cfg->cert_path, &cfg->cert_password,
                        &cfg->federated_token_file, &cfg->identity_endpoint, &cfg->identity_header,
+                       &cfg->identity_server_thumbprint,
                        &cfg->imds_endpoint, &cfg->authority_host, &cfg->arm_endpoint, &cfg->arm_scope,
                        &cfg->log_analytics_endpoint, &cfg->log_analytics_scope, &cfg->ca_file, &cfg->audit_log,
                        &cfg->model_subscriptions};

@@ -4,6 +4,14 @@
  * is kept; <choose> evaluated for its id, name and product), its effective tpm/rpm (every
  * element that runs is enforced: the minimum wins), and edits one subscription's tpm/rpm while
  * checking that every other subscription's effective limits stay identical.
+ *
+ * Counter keys (Learn, llm-token-limit: "For each key value, a single counter is used for all
+ * scopes at which the policy is configured"; rate-limit-by-key likewise): only an element whose
+ * counter-key is the subscription (optionally joined with string literals) is a team's own
+ * limit; one keyed by anything else is a shared pool, reported and never edited; <rate-limit>
+ * (per subscription) is valid at product, API and operation scope only, so a global one is
+ * flagged, not counted; and an edit never leaves two elements of one kind with the same key
+ * running for a subscription at different scopes (a new one gets a scope-specific key).
  */
 #include "policy_internal.h"
 
@@ -17,10 +25,15 @@ enum { K_NONE = 0, K_TOKEN, K_RATE, K_QUOTA };
 typedef struct qhit { size_t doc; xmlNodePtr node; } qhit;
 
 typedef struct qrun {
-    qhit *lim;     /* limit elements that run, innermost scope first */
+    qhit *lim;     /* the subscription's own limit elements that run, innermost scope first */
     size_t nlim;
     qhit *whens;   /* <when> / <otherwise> branches taken */
     size_t nwhens;
+    qhit *pools;   /* shared pools that run: a limit keyed by something else than the subscription */
+    size_t npools;
+    qhit *flagged; /* <rate-limit> in the global policy (not valid there): not counted */
+    size_t nflagged;
+    bool in_global; /* while walking the global policy */
     bool uncertain;
 } qrun;
 
@@ -34,24 +47,90 @@ typedef struct qctx {
 
 /* ---- which elements run --------------------------------------------------------------- */
 
-static bool mentions_subscription(xmlNodePtr n)
+#define SUB_KEY "@(context.Subscription.Id)"
+
+/* The counter-key as compared: whitespace dropped, "?." read as "." (NULL when absent). */
+static char *norm_key(xmlNodePtr n)
 {
     char *key = pol_attr_dup(n, "counter-key");
-    bool yes = key && strstr(key, "context.Subscription");
+    if (!key)
+        return NULL;
+    size_t w = 0;
+    for (size_t r = 0; key[r]; r++) {
+        if (key[r] == ' ' || key[r] == '\t' || key[r] == '\n' || key[r] == '\r')
+            continue;
+        if (key[r] == '?' && key[r + 1] == '.')
+            continue;
+        key[w++] = key[r];
+    }
+    key[w] = '\0';
+    return key;
+}
+
+/* One counter per subscription: @(context.Subscription.Id) (or .Key), alone or joined by + with
+ * string literals only (e.g. the scope-specific keys written here). */
+static bool key_is_subscription(const char *k)
+{
+    size_t n = k ? strlen(k) : 0;
+    if (n < 4 || strncmp(k, "@(", 2) != 0 || k[n - 1] != ')')
+        return false;
+    int subjects = 0;
+    for (size_t i = 2; i < n - 1;) {
+        if (k[i] == '"') {
+            for (i++; i < n - 1 && k[i] != '"'; i++)
+                if (k[i] == '\\')
+                    i++;
+            if (i >= n - 1)
+                return false;
+            i++;
+        } else {
+            static const char *const subj[] = {"context.Subscription.Id", "context.Subscription.Key"};
+            size_t len = 0;
+            for (size_t j = 0; j < 2 && !len; j++)
+                if (strncmp(k + i, subj[j], strlen(subj[j])) == 0)
+                    len = strlen(subj[j]);
+            if (!len)
+                return false;
+            subjects++;
+            i += len;
+        }
+        if (i < n - 1 && k[i++] != '+')
+            return false;
+    }
+    return subjects == 1;
+}
+
+static bool keyed_by_subscription(xmlNodePtr n)
+{
+    char *key = norm_key(n);
+    bool yes = key_is_subscription(key);
     free(key);
     return yes;
 }
 
+static bool is_token_element(xmlNodePtr n)
+{
+    return pol_is(n, "llm-token-limit") || pol_is(n, "azure-openai-token-limit");
+}
+
+/* The kind of a subscription's own limit element, else K_NONE. */
 static int limit_kind(xmlNodePtr n)
 {
-    const char *name = (const char *)n->name;
-    if (strcmp(name, "llm-token-limit") == 0 || strcmp(name, "azure-openai-token-limit") == 0)
-        return K_TOKEN;
-    if (strcmp(name, "rate-limit") == 0 || (strcmp(name, "rate-limit-by-key") == 0 && mentions_subscription(n)))
+    if (is_token_element(n))
+        return keyed_by_subscription(n) ? K_TOKEN : K_NONE;
+    if (pol_is(n, "rate-limit") || (pol_is(n, "rate-limit-by-key") && keyed_by_subscription(n)))
         return K_RATE;
-    if (strcmp(name, "quota") == 0 || (strcmp(name, "quota-by-key") == 0 && mentions_subscription(n)))
+    if (pol_is(n, "quota") || (pol_is(n, "quota-by-key") && keyed_by_subscription(n)))
         return K_QUOTA;
     return K_NONE;
+}
+
+/* A limit keyed by something else than the subscription: one counter shared by every request
+ * with that key (IP, product, a constant...). */
+static bool is_pool(xmlNodePtr n)
+{
+    return (is_token_element(n) || pol_is(n, "rate-limit-by-key") || pol_is(n, "quota-by-key")) &&
+           !keyed_by_subscription(n);
 }
 
 static void push(qhit **v, size_t *n, size_t doc, xmlNodePtr node)
@@ -85,7 +164,7 @@ static void walk(size_t doc, xmlNodePtr n, const policy_quota_sub *s, qrun *run)
 static bool has_limit(xmlNodePtr n)
 {
     for (xmlNodePtr c = pol_first_child(n); c; c = pol_next(c))
-        if (limit_kind(c) || has_limit(c))
+        if (limit_kind(c) || is_pool(c) || has_limit(c))
             return true;
     return false;
 }
@@ -116,8 +195,12 @@ static void walk(size_t doc, xmlNodePtr n, const policy_quota_sub *s, qrun *run)
     for (xmlNodePtr c = pol_first_child(n); c; c = pol_next(c)) {
         if (pol_is(c, "choose"))
             walk_choose(doc, c, s, run);
+        else if (run->in_global && pol_is(c, "rate-limit"))
+            push(&run->flagged, &run->nflagged, doc, c);
         else if (limit_kind(c))
             push(&run->lim, &run->nlim, doc, c);
+        else if (is_pool(c))
+            push(&run->pools, &run->npools, doc, c);
         else
             walk(doc, c, s, run);
     }
@@ -127,6 +210,8 @@ static void run_free(qrun *r)
 {
     free(r->lim);
     free(r->whens);
+    free(r->pools);
+    free(r->flagged);
     memset(r, 0, sizeof *r);
 }
 
@@ -138,6 +223,7 @@ static void collect(const qctx *q, const policy_quota_sub *s, qrun *run)
         if (!d)
             continue;
         xmlNodePtr inbound = pol_section(d, "inbound");
+        run->in_global = strcmp(q->docs[s->chain[k]].scope, "global") == 0;
         walk(s->chain[k], inbound, s, run);
         if (inbound && !pol_section_has_base(inbound))
             break;
@@ -177,6 +263,63 @@ static void describe(const qctx *q, qhit h, char *out, size_t n)
     else
         snprintf(out, n, "%s policy, <%s> (%s)", q->docs[h.doc].scope, (const char *)h.node->name, branch);
     free(expr);
+}
+
+static void note_add(char *note, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note_add(char *note, size_t n, const char *fmt, ...)
+{
+    size_t used = strlen(note);
+    if (used + 2 >= n)
+        return;
+    if (used)
+        note[used++] = ' ', note[used] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(note + used, n - used, fmt, ap);
+    va_end(ap);
+}
+
+/* Shared pools that run for the sub, as sentences in out->shared_source. */
+static void describe_pools(const qctx *q, const qrun *run, policy_limits *out)
+{
+    for (size_t i = 0; i < run->npools; i++) {
+        char where[300];
+        describe(q, run->pools[i], where, sizeof where);
+        char *key = pol_attr_dup(run->pools[i].node, "counter-key");
+        int64_t v = 0;
+        bool tok = is_token_element(run->pools[i].node);
+        bool has = int_attr(run->pools[i].node, tok ? "tokens-per-minute" : "calls", &v);
+        char val[48] = "";
+        if (has)
+            snprintf(val, sizeof val, " %s=%lld", tok ? "tokens-per-minute" : "calls", (long long)v);
+        note_add(out->shared_source, sizeof out->shared_source, "shared pool: %s%s keyed by %s (one counter for "
+                 "every request with that key, not this subscription's own limit).", where, val,
+                 key ? key : "(no counter-key)");
+        free(key);
+    }
+}
+
+static bool same_family(xmlNodePtr a, xmlNodePtr b)
+{
+    int ka = limit_kind(a), kb = limit_kind(b);
+    return ka == kb && (ka != K_RATE || pol_is(a, "rate-limit-by-key") == pol_is(b, "rate-limit-by-key")) &&
+           (ka != K_QUOTA || pol_is(a, "quota-by-key") == pol_is(b, "quota-by-key"));
+}
+
+/* Pairs of the sub's own limits of one kind, at different scopes, with the same counter-key. */
+static size_t duplicate_pairs(const qrun *run)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < run->nlim; i++)
+        for (size_t j = i + 1; j < run->nlim; j++) {
+            if (run->lim[i].doc == run->lim[j].doc || !same_family(run->lim[i].node, run->lim[j].node))
+                continue;
+            char *a = norm_key(run->lim[i].node), *b = norm_key(run->lim[j].node);
+            n += a && b && strcmp(a, b) == 0;
+            free(a);
+            free(b);
+        }
+    return n;
 }
 
 static void effective(const qctx *q, const qrun *run, policy_limits *out)
@@ -219,8 +362,17 @@ static void effective(const qctx *q, const qrun *run, policy_limits *out)
     }
     out->uncertain = run->uncertain;
     if (run->uncertain)
-        snprintf(out->note, sizeof out->note, "a <choose> holding limits tests something other than the "
-                 "subscription or product id; the limits shown assume those conditions are false");
+        note_add(out->note, sizeof out->note, "A <choose> holding limits tests something other than the "
+                 "subscription or product id; the limits shown assume those conditions are false.");
+    describe_pools(q, run, out);
+    for (size_t i = 0; i < run->nflagged; i++)
+        note_add(out->note, sizeof out->note, "The global policy's <rate-limit> is not counted: rate-limit is "
+                 "valid at product, API and operation scope only; use rate-limit-by-key there.");
+    out->duplicate_keys = duplicate_pairs(run) > 0;
+    if (out->duplicate_keys)
+        note_add(out->note, sizeof out->note, "Two of its limits of one kind at different scopes have the same "
+                 "counter-key, so one counter serves both and each request counts against both; give one a "
+                 "scope-specific key.");
 }
 
 static int check_inputs(size_t ndocs, const policy_quota_sub *s, util_error *err)
@@ -317,11 +469,16 @@ int policy_quota_effective(const policy_quota_doc *docs, size_t ndocs, const pol
 
 json_t *policy_limits_json(const policy_limits *l)
 {
-    json_t *src = json_null();
+    util_buf b;
+    util_buf_init(&b, 0);
     if (l->has_tpm && l->has_rpm && strcmp(l->tpm_source, l->rpm_source) != 0)
-        src = json_sprintf("tpm: %s; rpm: %s", l->tpm_source, l->rpm_source);
+        util_buf_printf(&b, "tpm: %s; rpm: %s", l->tpm_source, l->rpm_source);
     else if (l->has_tpm || l->has_rpm)
-        src = json_string(l->has_tpm ? l->tpm_source : l->rpm_source);
+        util_buf_puts(&b, l->has_tpm ? l->tpm_source : l->rpm_source);
+    if (l->shared_source[0])
+        util_buf_printf(&b, "%s%s", b.len ? "; " : "", l->shared_source);
+    json_t *src = b.len ? json_stringn(b.data, b.len) : json_null();
+    util_buf_free(&b);
     json_t *rpm = !l->has_rpm ? json_null()
                   : l->rpm == (double)(json_int_t)l->rpm ? json_integer((json_int_t)l->rpm) : json_real(l->rpm);
     json_t *o = json_pack("{s:o, s:o, s:o}", "tpm", l->has_tpm ? json_integer(l->tpm) : json_null(), "rpm", rpm,
@@ -334,7 +491,7 @@ json_t *policy_limits_json(const policy_limits *l)
         json_object_set_new(o, "quota_calls", json_integer(l->quota_calls));
         json_object_set_new(o, "quota_renewal_period", json_integer(l->quota_renewal_period));
     }
-    if (l->uncertain)
+    if (l->note[0])
         json_object_set_new(o, "note", json_string(l->note));
     return o;
 }
@@ -375,22 +532,90 @@ static void repls_free(repls *r)
     r->n = 0;
 }
 
-/* "@(context.Subscription.Id == &quot;ID&quot;)" with ID escaped for C# and XML. */
-static char *sub_condition(const char *id)
+/* A single-quoted attribute value, quotes included — 'prefix"LIT"suffix' — written as Microsoft's
+ * labs write expressions (raw double quotes; the document is sent as rawxml, "non XML encoded"),
+ * LIT escaped for a C# string (\\, \") and for the attribute (&amp; &lt; &apos;). */
+static char *sq_expr(const char *prefix, const char *lit, const char *suffix)
 {
     util_buf b;
     util_buf_init(&b, 0);
-    util_buf_puts(&b, "@(context.Subscription.Id == &quot;");
-    for (const char *p = id; *p; p++) {
+    util_buf_printf(&b, "'%s\"", prefix);
+    for (const char *p = lit; *p; p++) {
         if (*p == '\\' || *p == '"')
-            util_buf_puts(&b, *p == '"' ? "\\&quot;" : "\\\\");
+            util_buf_puts(&b, *p == '"' ? "\\\"" : "\\\\");
         else if (*p == '&' || *p == '<')
             util_buf_puts(&b, *p == '&' ? "&amp;" : "&lt;");
+        else if (*p == '\'')
+            util_buf_puts(&b, "&apos;");
         else
             util_buf_append(&b, p, 1);
     }
-    util_buf_puts(&b, "&quot;)");
+    util_buf_printf(&b, "\"%s'", suffix);
     return util_buf_steal(&b);
+}
+
+/* condition='@(context.Subscription.Id == "ID")' (the value with its quotes). */
+static char *sub_condition(const char *id) { return sq_expr("@(context.Subscription.Id == ", id, ")"); }
+
+/* ---- counter keys of new elements ------------------------------------------------------- */
+
+enum { F_OTHER = 0, F_TOKEN, F_RATE_KEY, F_QUOTA_KEY };
+
+static int family_of(xmlNodePtr n)
+{
+    return is_token_element(n) ? F_TOKEN : pol_is(n, "rate-limit-by-key") ? F_RATE_KEY
+                                 : pol_is(n, "quota-by-key") ? F_QUOTA_KEY : F_OTHER;
+}
+
+/* Whether an own element of family f keyed `key` (normalised) runs for the sub outside doc. */
+static bool key_elsewhere(const qrun *run, int f, size_t doc, const char *key)
+{
+    bool yes = false;
+    for (size_t i = 0; i < run->nlim && !yes; i++) {
+        if (run->lim[i].doc == doc || family_of(run->lim[i].node) != f)
+            continue;
+        char *k = norm_key(run->lim[i].node);
+        yes = k && key && strcmp(k, key) == 0;
+        free(k);
+    }
+    return yes;
+}
+
+/* The counter-key attribute values (quotes included) for new own elements in document doc: the
+ * subscription's key, or — when an element of that kind keyed so already runs for the sub at
+ * another scope, where one counter would serve both — a scope-specific one,
+ * '@(context.Subscription.Id + ":SCOPE")' (':' is not allowed in subscription names). */
+typedef struct qkeys {
+    char *attr[3];   /* [F_TOKEN], [F_RATE_KEY] */
+    bool scoped[3];
+    const char *scope;
+} qkeys;
+
+static void keys_for(const qctx *q, const qrun *run, size_t doc, qkeys *k)
+{
+    memset(k, 0, sizeof *k);
+    k->scope = q->docs[doc].scope;
+    char *lit = util_printf(":%s", k->scope);
+    for (int f = F_TOKEN; f <= F_RATE_KEY; f++) {
+        k->scoped[f] = key_elsewhere(run, f, doc, SUB_KEY);
+        k->attr[f] = k->scoped[f] ? sq_expr("@(context.Subscription.Id + ", lit, ")") : util_strdup("\"" SUB_KEY "\"");
+    }
+    free(lit);
+}
+
+static void keys_free(qkeys *k)
+{
+    for (int f = 0; f < 3; f++)
+        free(k->attr[f]);
+}
+
+/* Says in the plan when a new element got a scope-specific key. */
+static void keys_note(const qkeys *k, int f, char *note, size_t nn)
+{
+    if (k->scoped[f])
+        note_add(note, nn, "Its new %s in the %s policy counts on its own key %s: another limit keyed by the "
+                 "subscription already applies to it at another scope, and one counter per key serves every "
+                 "scope.", f == F_TOKEN ? "token limit" : "rate limit", k->scope, k->attr[f]);
 }
 
 static int repl_cmp(const void *a, const void *b)
@@ -430,9 +655,21 @@ static void set_attr_repl(const pol_elem *e, const char *name, const char *value
     free(esc);
 }
 
+/* Sets attribute `name` to `quoted` (a value with its quotes, as written). */
+static void set_attr_quoted(const pol_elem *e, const char *name, const char *quoted, repls *r)
+{
+    const pol_attr *a = pol_find_attr(e, name);
+    if (a) {
+        repls_add(r, a->vstart - 1, a->vend + 1, util_strdup(quoted));
+        return;
+    }
+    char q;
+    repls_add(r, pol_new_attr_at(e, &q), pol_new_attr_at(e, &q), util_printf(" %s=%s", name, quoted));
+}
+
 /* Replacements setting element e's limit to v (tpm, or rpm as calls per renewal period);
- * for_copy: also key a copied element's counter by subscription. */
-static void limit_repls(const pol_elem *e, int kind, int64_t v, bool for_copy, repls *r)
+ * key_attr: its new counter-key (quotes included), NULL to keep it. */
+static void limit_repls(const pol_elem *e, int kind, int64_t v, const char *key_attr, repls *r)
 {
     char num[32];
     if (kind == K_TOKEN) {
@@ -449,16 +686,13 @@ static void limit_repls(const pol_elem *e, int kind, int64_t v, bool for_copy, r
             set_attr_repl(e, "renewal-period", "60", r);
         }
     }
-    char *key = pol_attr_dup(e->node, "counter-key");
-    if (for_copy && key && !strstr(key, "context.Subscription.Id"))
-        set_attr_repl(e, "counter-key", "@(context.Subscription.Id)", r);
-    free(key);
+    if (key_attr)
+        set_attr_quoted(e, "counter-key", key_attr, r);
 }
 
-/* In a copy of [start, end): every <rate-limit> becomes <rate-limit-by-key counter-key=
- * "@(context.Subscription.Id)"> (the same per-subscription limit), so the document never holds
- * <rate-limit> twice. */
-static void rekey_rate_limits(const policy_doc *d, size_t start, size_t end, repls *r)
+/* In a copy of [start, end): every <rate-limit> becomes <rate-limit-by-key counter-key=KEY> (the
+ * same per-subscription limit), so the document never holds <rate-limit> twice. */
+static void rekey_rate_limits(const policy_doc *d, size_t start, size_t end, const char *key_attr, repls *r)
 {
     static const char NAME[] = "rate-limit";
     for (size_t i = 0; i < d->nelems; i++) {
@@ -468,40 +702,44 @@ static void rekey_rate_limits(const policy_doc *d, size_t start, size_t end, rep
         repls_add(r, e->start + 1, e->start + sizeof NAME, util_strdup("rate-limit-by-key"));
         if (!e->self_closing)
             repls_add(r, e->cend + 2, e->cend + 1 + sizeof NAME, util_strdup("rate-limit-by-key"));
-        set_attr_repl(e, "counter-key", "@(context.Subscription.Id)", r);
+        set_attr_quoted(e, "counter-key", key_attr, r);
     }
 }
 
-/* A copy of [start, end) for this sub alone: e's limit set to v, rate-limits re-keyed. */
-static char *copy_for_sub(const policy_doc *d, size_t start, size_t end, const pol_elem *e, int kind, int64_t v)
+/* A copy of [start, end) for this sub alone: e's limit set to v (and its key scope-specific when
+ * k says so), rate-limits re-keyed. */
+static char *copy_for_sub(const policy_doc *d, size_t start, size_t end, const pol_elem *e, int kind, int64_t v,
+                          const qkeys *k)
 {
     repls r = {0};
     if (e)
-        limit_repls(e, kind, v, true, &r);
-    rekey_rate_limits(d, start, end, &r);
+        limit_repls(e, kind, v, k->scoped[family_of(e->node)] ? k->attr[family_of(e->node)] : NULL, &r);
+    if (strcmp(k->scope, "global") != 0) /* a global <rate-limit> is not counted: its copy stays as it is */
+        rekey_rate_limits(d, start, end, k->attr[F_RATE_KEY], &r);
     char *out = copy_with(d, start, end, &r);
     repls_free(&r);
     return out;
 }
 
-static char *set_in_place(const policy_doc *d, const pol_elem *e, int kind, int64_t v)
+static char *set_in_place(const policy_doc *d, const pol_elem *e, int kind, int64_t v, const char *key_attr)
 {
     repls r = {0};
-    limit_repls(e, kind, v, false, &r);
+    limit_repls(e, kind, v, key_attr, &r);
     char *out = copy_with(d, 0, d->len, &r);
     repls_free(&r);
     return out;
 }
 
 /* Replaces a shared element E by <choose><when this sub>E'</when><otherwise>E</otherwise></choose>. */
-static char *wrap_in_choose(const policy_doc *d, const pol_elem *e, int kind, int64_t v, const char *id)
+static char *wrap_in_choose(const policy_doc *d, const pol_elem *e, int kind, int64_t v, const char *id,
+                            const qkeys *k)
 {
     char *unit = pol_indent_unit(d), *ind = pol_indent_str(d, e, "");
     char *two = util_printf("%s%s", unit, unit), *cond = sub_condition(id);
-    char *mine = copy_for_sub(d, e->start, e->end, e, kind, v);
+    char *mine = copy_for_sub(d, e->start, e->end, e, kind, v, k);
     char *old = util_strndup(d->text + e->start, e->end - e->start);
     char *mine_i = pol_indent_block(mine, two), *old_i = pol_indent_block(old, two);
-    char *text = util_printf("<choose>\n%s%s<when condition=\"%s\">\n%s%s%s\n%s%s</when>\n%s%s<otherwise>\n%s%s%s\n"
+    char *text = util_printf("<choose>\n%s%s<when condition=%s>\n%s%s%s\n%s%s</when>\n%s%s<otherwise>\n%s%s%s\n"
                              "%s%s</otherwise>\n%s</choose>", ind, unit, cond, ind, two, mine_i, ind, unit, ind,
                              unit, ind, two, old_i, ind, unit, ind);
     char *out = pol_splice(d->text, d->len, e->start, e->end, text);
@@ -511,12 +749,12 @@ static char *wrap_in_choose(const policy_doc *d, const pol_elem *e, int kind, in
 
 /* Inserts, before branch B (holding E), a <when> for this sub with a copy of B's content. */
 static char *branch_before(const policy_doc *d, const pol_elem *b, const pol_elem *e, int kind, int64_t v,
-                           const char *id)
+                           const char *id, const qkeys *k)
 {
-    char *content = copy_for_sub(d, b->cstart, b->cend, e, kind, v), *cond = sub_condition(id);
+    char *content = copy_for_sub(d, b->cstart, b->cend, e, kind, v, k), *cond = sub_condition(id);
     char *ind = pol_indent_str(d, b, "");
     bool own_line = pol_indent_of(d->text, b->start, NULL) >= 0;
-    char *text = util_printf("<when condition=\"%s\">%s</when>%s%s", cond, content, own_line ? "\n" : "",
+    char *text = util_printf("<when condition=%s>%s</when>%s%s", cond, content, own_line ? "\n" : "",
                              own_line ? ind : "");
     char *out = pol_splice(d->text, d->len, b->start, b->start, text);
     free(content), free(cond), free(ind), free(text);
@@ -570,15 +808,15 @@ static const char *token_element_name(const qctx *q)
 
 /* Before branch W (which the sub takes today, shared with others), a <when> for the sub alone
  * with a copy of W's content plus `elem`, so it keeps everything else W gives it. */
-static char *branch_with(const policy_doc *d, const pol_elem *w, const char *elem, const char *cond)
+static char *branch_with(const policy_doc *d, const pol_elem *w, const char *elem, const char *cond, const qkeys *k)
 {
     const pol_elem *last = pol_last_child(w->node);
     size_t split = last ? last->end : w->cstart;
     char *ind = last ? pol_indent_str(d, last, "") : util_strdup("");
     bool own_line = pol_indent_of(d->text, w->start, NULL) >= 0;
     char *wind = pol_indent_str(d, w, "");
-    char *head = copy_for_sub(d, w->cstart, split, NULL, 0, 0), *tail = copy_for_sub(d, split, w->cend, NULL, 0, 0);
-    char *text = util_printf("<when condition=\"%s\">%s%s%s%s%s</when>%s%s", cond, head, last ? "\n" : "", ind, elem,
+    char *head = copy_for_sub(d, w->cstart, split, NULL, 0, 0, k), *tail = copy_for_sub(d, split, w->cend, NULL, 0, 0, k);
+    char *text = util_printf("<when condition=%s>%s%s%s%s%s</when>%s%s", cond, head, last ? "\n" : "", ind, elem,
                              tail, own_line ? "\n" : "", own_line ? wind : "");
     char *out = pol_splice(d->text, d->len, w->start, w->start, text);
     free(ind), free(wind), free(text), free(head), free(tail);
@@ -605,16 +843,16 @@ static size_t home_doc(const qctx *q, const policy_quota_sub *s)
 /* A new <when> for the sub in an existing per-subscription choose: before the branch it takes
  * today (with a copy of that branch), else after the last <when>. */
 static char *add_to_choose(const policy_doc *d, size_t doc, xmlNodePtr choose, const qrun *run, const char *elem,
-                           const char *cond)
+                           const char *cond, const qkeys *k)
 {
     for (size_t i = 0; i < run->nwhens; i++)
         if (run->whens[i].doc == doc && run->whens[i].node->parent == choose)
-            return branch_with(d, pol_elem_of(run->whens[i].node), elem, cond);
+            return branch_with(d, pol_elem_of(run->whens[i].node), elem, cond, k);
     const pol_elem *last = NULL;
     for (xmlNodePtr b = pol_first_child(choose); b; b = pol_next(b))
         if (pol_is(b, "when"))
             last = pol_elem_of(b);
-    char *unit = pol_indent_unit(d), *when = util_printf("<when condition=\"%s\">\n%s%s\n</when>", cond, unit, elem);
+    char *unit = pol_indent_unit(d), *when = util_printf("<when condition=%s>\n%s%s\n</when>", cond, unit, elem);
     char *out = pol_insert_in(d, pol_elem_of(choose), last, when);
     free(unit), free(when);
     return out;
@@ -622,14 +860,14 @@ static char *add_to_choose(const policy_doc *d, size_t doc, xmlNodePtr choose, c
 
 /* A new limit for this sub alone in document `doc` (no branch of its own there). */
 static char *add_in_doc(const policy_doc *d, size_t doc, const qrun *run, const char *elem, const char *cond,
-                        util_error *err)
+                        const qkeys *k, util_error *err)
 {
     xmlNodePtr inbound = pol_section(d, "inbound");
     for (xmlNodePtr c = pol_first_child(inbound); c; c = pol_next(c))
         if (pol_is(c, "choose") && per_sub_choose(c))
-            return add_to_choose(d, doc, c, run, elem, cond);
+            return add_to_choose(d, doc, c, run, elem, cond, k);
     char *unit = pol_indent_unit(d), *out = NULL;
-    char *xml = util_printf("<choose>\n%s<when condition=\"%s\">\n%s%s%s\n%s</when>\n</choose>", unit, cond, unit,
+    char *xml = util_printf("<choose>\n%s<when condition=%s>\n%s%s%s\n%s</when>\n</choose>", unit, cond, unit,
                             unit, elem, unit);
     if (policy_insert_element(d, "inbound", xml, true, &out, err))
         out = NULL;
@@ -640,30 +878,36 @@ static char *add_in_doc(const policy_doc *d, size_t doc, const qrun *run, const 
 /* A new limit for this sub alone, when none of this kind runs for it: into its own branch if it
  * has one, else in its home scope (whose policy is created when missing). */
 static char *add_limit(qctx *q, const policy_quota_sub *s, const qrun *run, int kind, int64_t v, size_t *doc,
-                       util_error *err)
+                       char *note, size_t nn, util_error *err)
 {
+    const qhit *own = NULL;
+    for (size_t i = 0; i < run->nwhens && !own; i++)
+        if (own_when(run->whens[i].node, s->id))
+            own = &run->whens[i];
+    *doc = own ? own->doc : home_doc(q, s);
+    qkeys k;
+    keys_for(q, run, *doc, &k);
+    int f = kind == K_TOKEN ? F_TOKEN : F_RATE_KEY;
     char *elem = kind == K_TOKEN
-                     ? util_printf("<%s counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"%lld\" "
-                                   "estimate-prompt-tokens=\"false\" />", token_element_name(q), (long long)v)
-                     : util_printf("<rate-limit-by-key calls=\"%lld\" renewal-period=\"60\" "
-                                   "counter-key=\"@(context.Subscription.Id)\" />", (long long)v);
+                     ? util_printf("<%s counter-key=%s tokens-per-minute=\"%lld\" estimate-prompt-tokens=\"false\" />",
+                                   token_element_name(q), k.attr[f], (long long)v)
+                     : util_printf("<rate-limit-by-key calls=\"%lld\" renewal-period=\"60\" counter-key=%s />",
+                                   (long long)v, k.attr[f]);
     char *out = NULL;
-    for (size_t i = 0; i < run->nwhens && !out; i++)
-        if (own_when(run->whens[i].node, s->id)) {
-            *doc = run->whens[i].doc;
-            out = pol_insert_in(q->pd[*doc], pol_elem_of(run->whens[i].node), pol_last_child(run->whens[i].node),
-                                elem);
-        }
-    if (!out) {
-        *doc = home_doc(q, s);
+    if (own) {
+        out = pol_insert_in(q->pd[*doc], pol_elem_of(own->node), pol_last_child(own->node), elem);
+    } else {
         if (!q->texts[*doc]) { /* only this document is parsed anew: run's nodes stay valid */
             q->texts[*doc] = util_strdup(DEFAULT_POLICY);
             q->pd[*doc] = policy_parse(DEFAULT_POLICY, strlen(DEFAULT_POLICY), err);
         }
         char *cond = sub_condition(s->id);
-        out = q->pd[*doc] ? add_in_doc(q->pd[*doc], *doc, run, elem, cond, err) : NULL;
+        out = q->pd[*doc] ? add_in_doc(q->pd[*doc], *doc, run, elem, cond, &k, err) : NULL;
         free(cond);
     }
+    if (out)
+        keys_note(&k, f, note, nn);
+    keys_free(&k);
     free(elem);
     return out;
 }
@@ -741,20 +985,6 @@ static bool exclusive(const qctx *q, const policy_quota_sub *subs, size_t nsubs,
     return true;
 }
 
-static void note_add(char *note, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void note_add(char *note, size_t n, const char *fmt, ...)
-{
-    size_t used = strlen(note);
-    if (used + 2 >= n)
-        return;
-    if (used)
-        note[used++] = ' ', note[used] = '\0';
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(note + used, n - used, fmt, ap);
-    va_end(ap);
-}
-
 static bool limit_is(xmlNodePtr n, int kind, int64_t v)
 {
     int64_t a, b;
@@ -812,7 +1042,19 @@ static int edit_text(qctx *q, const policy_quota_sub *subs, size_t nsubs, size_t
                      "added there later would get the same limit.", what, where, s->id);
         else
             note_add(note, nn, "Edited its own %s (%s).", what, where);
-        *out = set_in_place(q->pd[home.doc], pol_elem_of(home.node), kind, v);
+        /* it is this sub's alone: when another of its limits of that kind has the same key at
+         * another scope (one counter for both), this one gets a scope-specific key */
+        char *key = norm_key(home.node);
+        qkeys k;
+        keys_for(q, &run, home.doc, &k);
+        int f = family_of(home.node);
+        bool rekey = f != F_OTHER && key_elsewhere(&run, f, home.doc, key);
+        *out = set_in_place(q->pd[home.doc], pol_elem_of(home.node), kind, v, rekey ? k.attr[f] : NULL);
+        if (rekey)
+            note_add(note, nn, "Its key became %s: another of its limits of that kind at another scope had the "
+                     "same key, and one counter per key serves every scope.", k.attr[f]);
+        keys_free(&k);
+        free(key);
     } else if (first.node) {
         *doc = first.doc;
         describe(q, first, where, sizeof where);
@@ -821,15 +1063,19 @@ static int edit_text(qctx *q, const policy_quota_sub *subs, size_t nsubs, size_t
         note_add(note, nn, "The %s it shares with other subscriptions (%s) was kept for them; a branch for "
                  "subscription %s was added %s it.", what, where, s->id, in_branch ? "before the branch holding" :
                  "around");
-        *out = in_branch ? branch_before(q->pd[first.doc], pol_elem_of(p), pol_elem_of(first.node), kind, v, s->id)
-                         : wrap_in_choose(q->pd[first.doc], pol_elem_of(first.node), kind, v, s->id);
+        qkeys k;
+        keys_for(q, &run, first.doc, &k);
+        *out = in_branch ? branch_before(q->pd[first.doc], pol_elem_of(p), pol_elem_of(first.node), kind, v, s->id, &k)
+                         : wrap_in_choose(q->pd[first.doc], pol_elem_of(first.node), kind, v, s->id, &k);
+        keys_note(&k, kind == K_TOKEN ? F_TOKEN : F_RATE_KEY, note, nn);
+        keys_free(&k);
     } else if (any) {
         if (!*note)
             note_add(note, nn, "Subscription %s's %s is already %lld; nothing to change.", s->id, what, (long long)v);
         run_free(&run);
         return 0; /* every element that runs for it already says v */
     } else {
-        *out = add_limit(q, s, &run, kind, v, doc, err);
+        *out = add_limit(q, s, &run, kind, v, doc, note, nn, err);
         if (*out)
             note_add(note, nn, "It had no %s; one was added for subscription %s alone in the %s policy.", what,
                      s->id, q->docs[*doc].scope);
@@ -959,6 +1205,29 @@ static void limits_text(const policy_limits *l, char *out, size_t n)
     snprintf(out, n, "tpm %s, rpm %s%s", tpm, rpm, l->has_token_quota || l->has_quota ? " (+quotas)" : "");
 }
 
+static size_t dup_count(const qctx *q, const policy_quota_sub *s)
+{
+    qrun run;
+    collect(q, s, &run);
+    size_t n = duplicate_pairs(&run);
+    run_free(&run);
+    return n;
+}
+
+/* No subscription may end with more pairs of same-kind limits sharing one counter-key across
+ * scopes than it had. */
+static int check_keys(const qctx *q, const policy_quota_sub *subs, size_t nsubs, const size_t *dups,
+                      util_error *err)
+{
+    for (size_t i = 0; i < nsubs; i++)
+        if (dup_count(q, &subs[i]) > dups[i])
+            return util_error_set(err, UTIL_EINVAL, "refused: this edit would leave two limits of one kind with "
+                                  "the same counter-key running for subscription %s at different scopes (one "
+                                  "counter would serve both); nothing was changed. Edit the policy by hand with "
+                                  "apply_policy", subs[i].id);
+    return 0;
+}
+
 /* Every other subscription's effective limits must be identical. */
 static int check_others(const qctx *q, const policy_quota_sub *subs, size_t nsubs, size_t target,
                         const policy_limits *before, util_error *err)
@@ -1012,10 +1281,13 @@ int policy_quota_update(const policy_quota_doc *docs, size_t ndocs, const policy
     qctx q;
     rc = qctx_init(&q, docs, ndocs, err);
     policy_limits *before = calloc(nsubs, sizeof *before);
-    if (!before)
+    size_t *dups = calloc(nsubs ? nsubs : 1, sizeof *dups);
+    if (!before || !dups)
         abort();
-    for (size_t i = 0; !rc && i < nsubs; i++)
+    for (size_t i = 0; !rc && i < nsubs; i++) {
         limits_of(&q, &subs[i], &before[i]);
+        dups[i] = dup_count(&q, &subs[i]);
+    }
     if (!rc && before[target].uncertain)
         rc = util_error_set(err, UTIL_EINVAL, "refused: a <choose> that holds limits for subscription %s tests "
                             "something other than the subscription or product id, so which limit applies to it "
@@ -1032,7 +1304,10 @@ int policy_quota_update(const policy_quota_doc *docs, size_t ndocs, const policy
     if (!rc)
         rc = check_others(&q, subs, nsubs, target, before, err);
     if (!rc)
+        rc = check_keys(&q, subs, nsubs, dups, err);
+    if (!rc)
         fill_result(&q, docs, res);
+    free(dups);
     free(before);
     qctx_free(&q);
     if (rc)

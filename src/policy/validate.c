@@ -1,12 +1,18 @@
 /*
  * policy/validate.c: structural validation of a policy document (root <policies>, the four
- * sections, <base /> placement) with errors and warnings located in the original text.
+ * sections, <base /> placement) with errors and warnings located in the original text, and a
+ * warning for a semantic-cache lookup whose score-threshold (a distance) is above 0.2.
  */
 #include "policy_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Learn (llm-/azure-openai-semantic-cache-lookup): score-threshold is a distance from 0.0 to 1.0;
+ * lower values require higher similarity; start low (about 0.05); above 0.2 risks mismatches. */
+#define CACHE_THRESHOLD_WARN 0.2
 
 static const char *const SECTIONS[] = {"inbound", "backend", "outbound", "on-error"};
 #define NSECTIONS 4
@@ -55,6 +61,24 @@ static void check_section(const policy_doc *d, xmlNodePtr sec, json_t *errors, j
               (const char *)sec->name);
 }
 
+/* A numeric score-threshold above 0.2 on a semantic-cache lookup (expressions and named values
+ * are not judged). */
+static void check_cache_thresholds(const policy_doc *d, xmlNodePtr n, json_t *warnings)
+{
+    for (xmlNodePtr c = pol_first_child(n); c; c = pol_next(c)) {
+        if (pol_is(c, "llm-semantic-cache-lookup") || pol_is(c, "azure-openai-semantic-cache-lookup")) {
+            char *v = pol_attr_dup(c, "score-threshold"), *end = NULL;
+            double th = v ? strtod(v, &end) : 0;
+            if (v && end != v && *end == '\0' && th > CACHE_THRESHOLD_WARN)
+                issue(warnings, d, c, "score-threshold %s is above 0.2: it is a distance (lower requires more "
+                      "similarity), so this lookup serves cached answers to prompts that are not alike; "
+                      "Microsoft suggests starting near 0.05 and raising it in small steps", v);
+            free(v);
+        }
+        check_cache_thresholds(d, c, warnings);
+    }
+}
+
 static int section_index(xmlNodePtr n)
 {
     for (int i = 0; i < NSECTIONS; i++)
@@ -88,6 +112,7 @@ json_t *policy_validate(const policy_doc *d)
             if (!seen[i])
                 issue(warnings, d, root, "the <%s> section is missing; add <%s><base /></%s> so the "
                       "enclosing scopes' policies keep running there", SECTIONS[i], SECTIONS[i], SECTIONS[i]);
+        check_cache_thresholds(d, root, warnings);
     }
     return json_pack("{s:b, s:o, s:o}", "valid", json_array_size(errors) == 0, "errors", errors,
                      "warnings", warnings);

@@ -1,7 +1,8 @@
 /* arm.c: the ARM router of apim-sim — bearer-token checks (401 AuthenticationFailed /
  * InvalidAuthenticationToken / ExpiredAuthenticationToken), api-version checks, subscription,
- * resource group and service resolution, role checks (403 AuthorizationFailed), the common ARM
- * response headers, and dispatch to APIM resources or to the traffic routes. */
+ * resource group and service resolution, role checks (403 AuthorizationFailed), the caller's
+ * permissions on the service (Permissions_ListForResource), the common ARM response headers,
+ * and dispatch to APIM resources or to the traffic routes. */
 #include "sim.h"
 #include "traffic.h"
 
@@ -143,7 +144,7 @@ static bool is_write(const char *m) { return strcmp(m, "GET") != 0 && strcmp(m, 
 static int check_role(const arm_principal *who, const sim_request *req, const char *scope, const char *rel,
                       sim_response *resp)
 {
-    if (!is_write(req->method) || strcmp(who->role, "contributor") == 0)
+    if (!is_write(req->method) || strcmp(who->role, "reader") != 0)
         return 0;
     char *action = action_name(req->method, rel);
     sim_response_arm_error(resp, 403, "AuthorizationFailed", NULL,
@@ -152,6 +153,45 @@ static int check_role(const arm_principal *who, const sim_request *req, const ch
                            "your credentials.", who->appid, who->oid, action, scope);
     free(action);
     return -1;
+}
+
+/* The permissions of a role at the service scope, as Learn's built-in role definitions list
+ * them (learn.microsoft.com/azure/role-based-access-control/built-in-roles): "owner" is Owner;
+ * "contributor" is API Management Service Contributor plus Monitoring Reader; "reader" is Reader. */
+static json_t *role_permissions(const char *role)
+{
+    if (strcmp(role, "owner") == 0)
+        return json_pack("[{s:[s],s:[],s:[],s:[]}]", "actions", "*", "notActions", "dataActions", "notDataActions");
+    if (strcmp(role, "reader") == 0)
+        return json_pack("[{s:[s],s:[],s:[],s:[]}]", "actions", "*/read", "notActions", "dataActions",
+                         "notDataActions");
+    return json_pack("[{s:[s,s,s,s,s,s,s],s:[],s:[],s:[]},{s:[s,s,s],s:[],s:[],s:[]}]", "actions",
+                     "Microsoft.ApiManagement/service/*", "Microsoft.Authorization/*/read",
+                     "Microsoft.Insights/alertRules/*", "Microsoft.ResourceHealth/availabilityStatuses/read",
+                     "Microsoft.Resources/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read",
+                     "Microsoft.Support/*", "notActions", "dataActions", "notDataActions", "actions", "*/read",
+                     "Microsoft.OperationalInsights/workspaces/search/action", "Microsoft.Support/*", "notActions",
+                     "dataActions", "notDataActions");
+}
+
+/* GET {service}/providers/Microsoft.Authorization/permissions?api-version=2022-04-01: the
+ * caller's permissions (a client's own "permissions" array when its entry has one). */
+static void permissions_route(sim_state *st, const sim_request *req, const arm_principal *who, sim_response *resp)
+{
+    const char *v = json_string_value(json_object_get(req->query, "api-version"));
+    if (strcmp(req->method, "GET") != 0) {
+        sim_response_arm_error(resp, 405, "MethodNotAllowed", NULL, "The requested method is not allowed.");
+        return;
+    }
+    if (!v || strcmp(v, "2022-04-01") != 0) {
+        sim_response_arm_error(resp, 400, v ? "InvalidApiVersionParameter" : "MissingApiVersionParameter", NULL,
+                               "The api-version '%s' is invalid. The supported versions are '2022-04-01'.",
+                               v ? v : "");
+        return;
+    }
+    json_t *own = json_object_get(json_object_get(st->clients, who->appid), "permissions");
+    json_t *value = json_is_array(own) ? json_deep_copy(own) : role_permissions(who->role);
+    sim_response_json(resp, 200, json_pack("{s:o}", "value", value));
 }
 
 /* Splits "/subscriptions/S/resourceGroups/R/providers/Microsoft.ApiManagement/service/N[/rest]" and
@@ -230,6 +270,10 @@ static void route(sim_state *st, const sim_request *req, sim_response *resp)
     if (off < 0)
         return;
     const char *rel = req->path + off;
+    if (strcasecmp(rel, "providers/Microsoft.Authorization/permissions") == 0) {
+        permissions_route(st, req, &who, resp);
+        return;
+    }
     if (check_role(&who, req, req->path, rel, resp) != 0)
         return;
     if (is_traffic_route(rel))

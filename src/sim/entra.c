@@ -214,12 +214,24 @@ static void managed_identity(sim_state *st, const sim_request *req, bool imds, s
 {
     json_t *mi = st->managed_identity;
     const char *resource = json_string_value(json_object_get(req->query, "resource"));
-    const char *hdr = json_string_value(json_object_get(req->headers, imds ? "metadata" : "x-identity-header"));
+    /* App Service / Container Apps (api-version 2019-08-01, X-IDENTITY-HEADER) or Service Fabric
+     * (2019-07-01-preview, the IDENTITY_HEADER in "secret"), as msal-node's sources send them */
+    const char *v = json_string_value(json_object_get(req->query, "api-version"));
+    bool sf = !imds && v && strcmp(v, "2019-07-01-preview") == 0;
+    if (!imds && (!v || (!sf && strcmp(v, "2019-08-01") != 0))) {
+        sim_response_json(resp, 400, json_pack("{s:s,s:s}", "error", "invalid_request", "error_description",
+                                               "api-version must be 2019-08-01 (App Service) or 2019-07-01-preview "
+                                               "(Service Fabric)."));
+        return;
+    }
+    const char *hdr = json_string_value(json_object_get(req->headers, imds ? "metadata" : sf ? "secret"
+                                                                                           : "x-identity-header"));
     const char *want = imds ? "true" : json_string_value(json_object_get(mi, "identity_header"));
     if (!hdr || !want || strcmp(hdr, want) != 0) {
         sim_response_json(resp, imds ? 400 : 401,
                           json_pack("{s:s,s:s}", "error", "invalid_request", "error_description",
                                     imds ? "Required metadata header not specified"
+                                    : sf ? "The secret header is missing or does not match IDENTITY_HEADER."
                                          : "The X-IDENTITY-HEADER header is missing or does not match IDENTITY_HEADER."));
         return;
     }

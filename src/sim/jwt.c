@@ -155,9 +155,11 @@ static int verify_signature(const sim_jwt *jwt, X509 *cert, const char *alg, uti
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
     int ok = key && EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL, key) == 1;
+    /* PS256 (RFC 7518 3.5): RSASSA-PSS, SHA-256, MGF1 SHA-256, a salt as long as the hash */
     if (ok && strcmp(alg, "PS256") == 0)
         ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) == 1;
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) == 1;
     ok = ok && EVP_DigestVerify(ctx, jwt->sig, jwt->sig_len, (const unsigned char *)jwt->signing_input,
                                 strlen(jwt->signing_input)) == 1;
     EVP_MD_CTX_free(ctx);

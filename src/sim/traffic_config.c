@@ -114,22 +114,38 @@ static json_t *token_metric(xmlNodePtr n)
     return m;
 }
 
-/* Walks one document and folds what runs for the subscription into cfg. */
-static void fold(xmlNodePtr n, const char *sub, const char *product, json_t *cfg)
+/* A team's own limit: its counter is keyed by the subscription. Limits keyed by anything else
+ * (IP, product...) are shared pools, one counter for every request with the key (Learn,
+ * llm-token-limit / rate-limit-by-key): not modelled per team. */
+static bool keyed_by_subscription(xmlNodePtr n)
+{
+    xmlChar *k = xmlGetProp(n, (const xmlChar *)"counter-key");
+    bool yes = k && strstr((const char *)k, "context.Subscription");
+    xmlFree(k);
+    return yes;
+}
+
+/* Walks one document and folds what runs for the subscription into cfg. A <rate-limit> in the
+ * global policy is not valid there (product, API and operation scope only) and is not counted. */
+static void fold(xmlNodePtr n, const char *sub, const char *product, bool global, json_t *cfg)
 {
     for (; n; n = n->next) {
         if (n->type != XML_ELEMENT_NODE)
             continue;
         const char *name = (const char *)n->name;
         if (runs_for(n, sub, product)) {
-            if (!strcmp(name, "llm-token-limit") || !strcmp(name, "azure-openai-token-limit"))
+            if ((!strcmp(name, "llm-token-limit") || !strcmp(name, "azure-openai-token-limit")) &&
+                keyed_by_subscription(n))
                 keep_min(cfg, "limit_tpm", num_prop(n, "tokens-per-minute"));
-            else if ((!strcmp(name, "rate-limit") || !strcmp(name, "rate-limit-by-key")) &&
+            else if (((!strcmp(name, "rate-limit") && !global) ||
+                      (!strcmp(name, "rate-limit-by-key") && keyed_by_subscription(n))) &&
                      num_prop(n, "renewal-period") > 0)
                 keep_min(cfg, "rpm", num_prop(n, "calls") * 60.0 / num_prop(n, "renewal-period"));
             else if (!strcmp(name, "llm-semantic-cache-lookup") || !strcmp(name, "azure-openai-semantic-cache-lookup")) {
+                /* score-threshold is a distance: lower requires more similarity, so fewer hits
+                 * (Learn, llm-semantic-cache-lookup policy) */
                 double th = num_prop(n, "score-threshold");
-                double hit = 1.5 * (1.0 - (th > 0 ? th : 0.8));
+                double hit = 5.0 * (th > 0 ? th : 0);
                 json_object_set_new(cfg, "cache", json_true());
                 json_object_set_new(cfg, "hit", json_real(hit < 0 ? 0 : hit > 0.9 ? 0.9 : hit));
             } else if (!strcmp(name, "llm-emit-token-metric") || !strcmp(name, "azure-openai-emit-token-metric"))
@@ -141,7 +157,7 @@ static void fold(xmlNodePtr n, const char *sub, const char *product, json_t *cfg
                 xmlFree(b);
             }
         }
-        fold(n->children, sub, product, cfg);
+        fold(n->children, sub, product, global, cfg);
     }
 }
 
@@ -149,7 +165,7 @@ static void fold_policy(sim_state *st, const char *rel, const char *sub, const c
 {
     xmlDocPtr doc = load_policy(st, rel);
     if (doc)
-        fold(xmlDocGetRootElement(doc), sub, product, cfg);
+        fold(xmlDocGetRootElement(doc), sub, product, strcmp(rel, "policies/policy") == 0, cfg);
     xmlFreeDoc(doc);
 }
 

@@ -64,6 +64,19 @@ static json_t *pick(const json_t *facts, const char *name, const char *const *ke
     return out;
 }
 
+/* What score-threshold means (Learn, llm-/azure-openai-semantic-cache-lookup: a distance, lower
+ * values require higher similarity; start about 0.05; above 0.2 risks mismatches). */
+static const char *threshold_note(const json_t *th)
+{
+    if (json_is_number(th) && json_number_value(th) > 0.2)
+        return "score-threshold is a distance: lower values require higher similarity. This value is above "
+               "0.2, so the cache serves answers to prompts that are not alike; older samples (such as the 2024 "
+               "AI-Gateway lab policy with 0.8) predate Microsoft's clarified text. Start near 0.05 and raise it "
+               "in small steps.";
+    return "score-threshold is a distance: lower values require higher similarity (fewer, safer hits); start "
+           "near 0.05 and raise it in small steps for more hits, staying at or below 0.2.";
+}
+
 static json_t *cache_summary(const json_t *facts)
 {
     json_t *c = json_object_get(facts, "semantic_cache");
@@ -73,8 +86,9 @@ static json_t *cache_summary(const json_t *facts)
         return json_null();
     json_t *th = json_object_get(lookup, "score_threshold"), *eb = json_object_get(lookup, "embeddings_backend_id");
     json_t *du = json_object_get(store, "duration");
-    return json_pack("{s:O, s:O, s:O}", "score_threshold", th ? th : json_null(), "embeddings_backend_id",
-                     eb ? eb : json_null(), "duration", du ? du : json_null());
+    return json_pack("{s:O, s:O, s:O, s:s}", "score_threshold", th ? th : json_null(), "embeddings_backend_id",
+                     eb ? eb : json_null(), "duration", du ? du : json_null(), "threshold_note",
+                     threshold_note(th));
 }
 
 /* The compact summary of a policy document (NEW reference). */
@@ -132,7 +146,8 @@ static char *text_of(const char *label, const char *etag, const json_t *summary,
     if (json_is_object(c)) {
         char *th = json_dumps(json_object_get(c, "score_threshold"), JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
         char *du = json_dumps(json_object_get(c, "duration"), JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
-        util_buf_printf(&t, "\nsemantic cache: score-threshold %s, duration %s s", th, du);
+        util_buf_printf(&t, "\nsemantic cache: score-threshold %s, duration %s s (%s)", th, du,
+                        json_string_value(json_object_get(c, "threshold_note")));
         free(th);
         free(du);
     }

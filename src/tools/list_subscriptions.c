@@ -38,7 +38,7 @@ static char *table(json_t *rows)
 {
     util_buf b;
     util_buf_init(&b, 0);
-    util_buf_printf(&b, "%zu subscription(s); tpm/rpm = limits APIM enforces (- = none)\n"
+    util_buf_printf(&b, "%zu subscription(s); tpm/rpm = each one's own limits APIM enforces (- = none)\n"
                     "id | scope | tpm | rpm | state\n", json_array_size(rows));
     size_t i;
     json_t *r;
@@ -52,8 +52,10 @@ static char *table(json_t *rows)
                         json_string_value(json_object_get(r, "scope_type")), scope ? ":" : "", scope ? scope : "");
         cell_num(&b, json_object_get(r, "tpm"));
         cell_num(&b, json_object_get(r, "rpm"));
-        util_buf_printf(&b, " | %s%s\n", json_string_value(json_object_get(r, "state")),
-                        json_object_get(r, "by_api") ? " (differs by API, see by_api)" : "");
+        const char *src = json_string_value(json_object_get(r, "quota_source"));
+        util_buf_printf(&b, " | %s%s%s\n", json_string_value(json_object_get(r, "state")),
+                        json_object_get(r, "by_api") ? " (differs by API, see by_api)" : "",
+                        src && strstr(src, "shared pool:") ? " (+ shared pool, see quota_source)" : "");
     }
     return util_buf_steal(&b);
 }

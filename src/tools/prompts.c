@@ -1,8 +1,13 @@
 /* prompts: the three guided use cases offered as MCP prompts — per-team token quotas,
  * multi-region failover, semantic caching. Each turns its arguments into step-by-step
  * instructions that lead the assistant through the tools, pitfalls included. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tools.h"
 
@@ -22,17 +27,17 @@ static json_t *one_message(const char *description, char *text)
 
 static bool parse_positive(const char *s, long long max, long long *out)
 {
-    if (!s || !*s)
+    if (!s || !isdigit((unsigned char)*s)) /* digits first: no sign, space, "nan" or hex */
         return false;
     char *end;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    /* accept "100k" / "1m" as people say them */
-    if (*end == 'k' || *end == 'K')
-        v *= 1000, end++;
-    else if (*end == 'm' || *end == 'M')
-        v *= 1000000, end++;
-    if (*end || v < 1 || v > max)
+    /* accept "100k" / "1m" as people say them (the multiplication cannot overflow: v is bounded first) */
+    long long unit = *end == 'k' || *end == 'K' ? 1000 : *end == 'm' || *end == 'M' ? 1000000 : 1;
+    end += unit > 1;
+    if (errno == ERANGE || *end || v < 1 || v > max / unit)
         return false;
+    v *= unit;
     *out = v;
     return true;
 }
@@ -92,20 +97,43 @@ static json_t *failover_prompt(json_t *args, void *user, util_error *err)
     return one_message("Configure multi-region failover", text);
 }
 
+/* Reads the threshold argument. APIM's score-threshold is a distance (Learn,
+ * llm-/azure-openai-semantic-cache-lookup: lower values require higher similarity; start about
+ * 0.05; above 0.2 risks mismatches). "similarity 0.95", or any value of 0.5 or more, is read as a
+ * similarity and translated to 1 - similarity (*similarity holds it, else -1). */
+static bool parse_threshold(const char *th, double *out, double *similarity)
+{
+    *similarity = -1;
+    *out = 0.05;
+    if (!th)
+        return true;
+    bool said = strncasecmp(th, "similarity", 10) == 0;
+    if (said)
+        for (th += 10; *th == ' ' || *th == ':' || *th == '='; th++)
+            ;
+    char *end;
+    double v = strtod(th, &end);
+    /* a plain decimal only: strtod also takes "nan", "inf" and hex, which are no thresholds */
+    if (end == th || *end || th[strspn(th, "0123456789.")] || !(v > 0) || v >= 1)
+        return false;
+    if (said || v >= 0.5) {
+        *similarity = v;
+        v = 1 - v;
+    }
+    *out = round(v * 1000) / 1000;
+    return *out > 0;
+}
+
 static json_t *cache_prompt(json_t *args, void *user, util_error *err)
 {
     const char *api = arg(args, "api_id");
     const char *th = arg(args, "threshold");
     const char *ttl_s = arg(args, "ttl_seconds");
-    double threshold = 0.97;
-    if (th) {
-        char *end;
-        threshold = strtod(th, &end);
-        if (*end || threshold <= 0 || threshold > 1) {
-            util_error_set(err, UTIL_EINVAL, "threshold must be a number above 0 and at most 1 (start at 0.97), "
-                                             "got '%s'", th);
-            return NULL;
-        }
+    double threshold, similarity;
+    if (!parse_threshold(th, &threshold, &similarity)) {
+        util_error_set(err, UTIL_EINVAL, "threshold must be APIM's score-threshold, a distance above 0 and below 1 "
+                                         "(lower is stricter; start at 0.05), or 'similarity 0.95'; got '%s'", th);
+        return NULL;
     }
     long long ttl = 3600;
     if (ttl_s && !parse_positive(ttl_s, 31536000, &ttl)) {
@@ -113,22 +141,34 @@ static json_t *cache_prompt(json_t *args, void *user, util_error *err)
                        ttl_s);
         return NULL;
     }
+    char said[256] = "";
+    if (similarity > 0)
+        snprintf(said, sizeof said,
+                 "Note: %g reads as a similarity; APIM's score-threshold is a distance (lower is stricter), so a "
+                 "similarity of %g is score-threshold %g. Tell me this translation.\n",
+                 similarity, similarity, threshold);
+    else if (threshold > 0.2)
+        snprintf(said, sizeof said,
+                 "Note: score-threshold %g is above 0.2, so the cache will serve answers to prompts that are not "
+                 "alike; warn me and ask before applying it.\n", threshold);
     char *text = util_printf(
-        "Deploy semantic caching on API '%s' of our Azure API Management AI gateway with score threshold %.2f "
-        "and a cache lifetime of %lld seconds.\n\n"
-        "1. Call get_policy with api_id='%s' and read its summary: is there already a semantic-cache lookup, "
-        "and which embeddings backend exists (the cache needs one)?\n"
+        "Deploy semantic caching on API '%s' of our Azure API Management AI gateway with score-threshold %g "
+        "and a cache lifetime of %lld seconds.\n%s\n"
+        "1. Call get_policy with api_id='%s' and read its summary: is there already a semantic-cache lookup "
+        "(and its threshold note), and which embeddings backend exists (the cache needs one)?\n"
         "2. Write the new policy: keep everything, add in <inbound> after <base /> an "
-        "<azure-openai-semantic-cache-lookup score-threshold=\"%.2f\" embeddings-backend-id=\"...\" "
+        "<azure-openai-semantic-cache-lookup score-threshold=\"%g\" embeddings-backend-id=\"...\" "
         "embeddings-backend-auth=\"system-assigned\" /> and in <outbound> an "
         "<azure-openai-semantic-cache-store duration=\"%lld\" />.\n"
         "3. Call apply_policy with dry_run=true and show me the diff and any warnings; then apply it after I "
         "agree, keeping the change_id.\n"
-        "4. Pitfall: start the threshold high (0.97) and lower it only on measured answer quality; a low "
-        "threshold serves wrong answers. Check the hit rate with get_metrics (since='1h'): a hit rate of 0%% "
-        "usually means the embeddings backend is not configured.\n"
+        "4. Pitfall: score-threshold is a distance, not a similarity: LOWER is STRICTER (Microsoft: lower values "
+        "require higher semantic similarity). Start low (0.05) and raise it in small steps only for more hits, "
+        "checking answer quality; above 0.2 the cache serves answers to prompts that are not alike. Check the "
+        "hit rate with get_metrics (since='1h'): a hit rate of 0%% usually means the embeddings backend is not "
+        "configured.\n"
         "5. revert_change with the change_id removes the cache again.",
-        api, threshold, ttl, api, threshold, ttl);
+        api, threshold, ttl, said, api, threshold, ttl);
     return one_message("Deploy semantic caching", text);
 }
 
@@ -142,7 +182,8 @@ static const struct mcp_prompt_arg failover_args[] = {
     {NULL, NULL, false}};
 static const struct mcp_prompt_arg cache_args[] = {
     {"api_id", "the API to cache (see list_apis)", true},
-    {"threshold", "similarity score threshold, 0 to 1 (default 0.97)", false},
+    {"threshold", "score-threshold, a distance: lower is stricter (default 0.05); 'similarity 0.95' is translated",
+     false},
     {"ttl_seconds", "how long answers stay cached, in seconds (default 3600)", false},
     {NULL, NULL, false}};
 
@@ -154,7 +195,8 @@ static const struct mcp_prompt prompts[] = {
      "Add a secondary region to an API's backend pool with a circuit breaker, and rehearse an outage.",
      failover_args, failover_prompt},
     {"deploy_semantic_caching", "Deploy semantic caching",
-     "Add a semantic cache to an API's policy, starting at a high threshold, and measure its hit rate.",
+     "Add a semantic cache to an API's policy, starting at a strict (low) score-threshold, and measure its hit "
+     "rate.",
      cache_args, cache_prompt},
 };
 

@@ -97,16 +97,23 @@ test('flow 2: multi-region failover (show the pool, add a breaker, rehearse an o
   assert.equal(after['westeurope-aoai'].priority, 2);
 });
 
-test('flow 3: semantic caching (read the policy, dry run, apply at 0.95 / 1 h, measure the hit rate)', async () => {
-  await prompt('deploy_semantic_caching', { api_id: 'aoai-completions', threshold: '0.95', ttl_seconds: '3600' },
-    ['get_policy', 'apply_policy', '0.97', 'embeddings']);
+test('flow 3: semantic caching (read the policy, dry run, apply "similarity 0.95" as score-threshold 0.05 / 1 h, measure the hit rate)', async () => {
+  // score-threshold is a distance (lower is stricter): the prompt translates a similarity and says so
+  const text = await prompt('deploy_semantic_caching', { api_id: 'aoai-completions', threshold: 'similarity 0.95', ttl_seconds: '3600' },
+    ['get_policy', 'apply_policy', 'score-threshold="0.05"', 'embeddings', 'LOWER is STRICTER']);
+  assert.match(text, /similarity of 0\.95 is score-threshold 0\.05/);
+  assert.doesNotMatch(text, /0\.97|0\.95"/);
+  const plain = await prompt('deploy_semantic_caching', { api_id: 'aoai-completions' }, ['score-threshold="0.05"']);
+  assert.doesNotMatch(plain, /reads as a similarity|is above 0\.2/);
+  const loose = await prompt('deploy_semantic_caching', { api_id: 'aoai-completions', threshold: '0.3' }, ['score-threshold="0.3"']);
+  assert.match(loose, /score-threshold 0\.3 is above 0\.2, so the cache will serve answers to prompts that are not alike/);
   const { policy_xml: xml } = await call('get_policy', { api_id: 'aoai-completions' });
-  const wanted = xml.replace(/score-threshold="[0-9.]+"/, 'score-threshold="0.95"')
+  const wanted = xml.replace(/score-threshold="[0-9.]+"/, 'score-threshold="0.05"')
     .replace(/semantic-cache-store duration="\d+"/, 'semantic-cache-store duration="3600"');
   assert.notEqual(wanted, xml);
   const plan = await call('apply_policy', { api_id: 'aoai-completions', policy_xml: wanted, dry_run: true });
   assert.equal(plan.applied, false);
-  assert.match(plan.diff, /\+.*score-threshold="0\.95"/);
+  assert.match(plan.diff, /\+.*score-threshold="0\.05"/);
   const done = await call('apply_policy', { api_id: 'aoai-completions', policy_xml: wanted });
   assert.equal(done.applied, true);
   const now = await call('get_policy', { api_id: 'aoai-completions' });

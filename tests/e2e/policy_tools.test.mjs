@@ -33,8 +33,10 @@ async function setup({ args = [], capabilities = {}, env = {} } = {}) {
 
 const puts = async (sim) => (await sim.counters()).routes[PUT_POLICY_ROUTE] ?? 0;
 
-// The demo policy with the semantic cache at threshold 0.95 and a one-hour TTL.
-const cached = (xml) => xml.replace('score-threshold="0.8"', 'score-threshold="0.95"').replace('duration="120"', 'duration="3600"');
+// The demo policy with the semantic cache at score-threshold 0.05 (a distance: "similarity 0.95")
+// and a one-hour TTL.
+const cached = (xml) => xml.replace('score-threshold="0.8"', 'score-threshold="0.05"').replace('duration="120"', 'duration="3600"');
+const NOT_ALIKE = /score-threshold 0\.[0-9]+ is above 0\.2: it is a distance .* serves cached answers to prompts that are not alike/;
 
 test('list_apis names each API, its backend, pool and products in a few round trips', async () => {
   const t = await setup();
@@ -84,11 +86,14 @@ test('get_policy returns the raw XML, its ETag and a summary of what it does', a
     assert.equal(r.structuredContent.etag.replaceAll('"', ''), st.etag.replaceAll('"', ''));
     const sum = r.structuredContent.summary;
     assert.deepEqual(sum.backends, [{ backend_id: 'aoai-pool', base_url: null, applies_to: 'all' }]);
-    assert.deepEqual(sum.semantic_cache, { score_threshold: 0.8, embeddings_backend_id: 'embeddings-backend', duration: 120 });
+    const { threshold_note: note, ...cache } = sum.semantic_cache;
+    assert.deepEqual(cache, { score_threshold: 0.8, embeddings_backend_id: 'embeddings-backend', duration: 120 });
+    // a distance: 0.8 (the 2024 lab's value) is loose, and the summary says so
+    assert.match(note, /distance: lower values require higher similarity.*above 0\.2.*not alike.*2024 AI-Gateway lab.*predate/);
     assert.deepEqual(sum.token_metrics, ['openai']);
     assert.equal(sum.retries[0].count, 1);
     assert.deepEqual(sum.sections_without_base, ['backend']);
-    assert.match(r.content[0].text, /semantic cache: score-threshold 0.8, duration 120 s/);
+    assert.match(r.content[0].text, /semantic cache: score-threshold 0.8, duration 120 s \(score-threshold is a distance/);
 
     const p = await t.call('get_policy', { api_id: 'aoai-completions', scope: 'product', product_id: 'aoai' });
     const limits = p.structuredContent.summary.token_limits;
@@ -108,7 +113,7 @@ test('get_policy returns the raw XML, its ETag and a summary of what it does', a
   }
 });
 
-test('semantic cache 0.95 / 1 h: dry run, apply, APIM rejects a bad one, revert; journal holds both', async () => {
+test('semantic cache 0.05 / 1 h: dry run, apply, APIM rejects a bad one, revert; journal holds both', async () => {
   const t = await setup();
   try {
     const original = await t.policyValue();
@@ -121,7 +126,8 @@ test('semantic cache 0.95 / 1 h: dry run, apply, APIM rejects a bad one, revert;
     assert.equal(dry.structuredContent.applied, false);
     assert.equal(dry.structuredContent.change_id, null);
     assert.match(dry.structuredContent.diff, /^-.*score-threshold="0.8"/m);
-    assert.match(dry.structuredContent.diff, /^\+.*score-threshold="0.95"/m);
+    assert.match(dry.structuredContent.diff, /^\+.*score-threshold="0.05"/m);
+    assert.ok(!dry.structuredContent.warnings.some((w) => NOT_ALIKE.test(w)), dry.structuredContent.warnings.join('\n'));
     assert.match(dry.structuredContent.diff, /^\+.*duration="3600"/m);
     assert.equal(dry.structuredContent.before, original);
     assert.equal(dry.structuredContent.after, xml);
@@ -136,8 +142,13 @@ test('semantic cache 0.95 / 1 h: dry run, apply, APIM rejects a bad one, revert;
     assert.match(applied.structuredContent.change_id, /^[0-9a-f-]{36}$/);
     assert.equal(await t.policyValue(), xml);
     const back = await t.call('get_policy', { api_id: 'aoai-completions' });
-    assert.deepEqual(back.structuredContent.summary.semantic_cache,
-      { score_threshold: 0.95, embeddings_backend_id: 'embeddings-backend', duration: 3600 });
+    const { threshold_note: note, ...cache } = back.structuredContent.summary.semantic_cache;
+    assert.deepEqual(cache, { score_threshold: 0.05, embeddings_backend_id: 'embeddings-backend', duration: 3600 });
+    assert.doesNotMatch(note, /above 0\.2/);
+
+    // a loose threshold (a distance above 0.2) is written only with a warning saying why
+    const loose = await t.call('apply_policy', { api_id: 'aoai-completions', policy_xml: xml.replace('score-threshold="0.05"', 'score-threshold="0.3"'), dry_run: true });
+    assert.ok(loose.structuredContent.warnings.some((w) => NOT_ALIKE.test(w)), loose.structuredContent.warnings.join('\n'));
 
     // accepted by our local check, refused by APIM (raw '<' in an element's expression)
     const bad = xml.replace('<base />', '<base />\n        <set-body>@(1 < 2 ? "a" : "b")</set-body>');
@@ -212,7 +223,7 @@ test('elicitation: decline writes nothing, accept applies after showing the diff
     assert.equal(declined.structuredContent.applied, false);
     assert.equal(declined.structuredContent.change_id, null);
     assert.match(declined.structuredContent.message, /declined.*nothing was written/);
-    assert.match(asked[0], /\+.*score-threshold="0.95"/);
+    assert.match(asked[0], /\+.*score-threshold="0.05"/);
     assert.equal(await puts(t.sim), 0);
     assert.equal(await t.policyValue(), original);
 
@@ -248,7 +259,8 @@ test('a concurrent change between read and write is a conflict that writes nothi
     });
     const r = await t.call('apply_policy', { api_id: 'aoai-completions', policy_xml: cached(original) });
     assert.ok(r.isError);
-    assert.match(r.content[0].text, /was changed by someone else since it was read \(ETag .+\); nothing was written\. Read it again and retry/);
+    assert.match(r.content[0].text, /was changed by someone else since it was read \(ETag .+\); this change is not in effect there \(checked by reading it again\)\. Read it again and retry/);
+    assert.doesNotMatch(r.content[0].text, /nothing was written/, 'a 412 alone does not prove it (issue 14 item 4)');
     const now = await t.policyValue();
     assert.match(now, /concurrent edit simulated by apim-sim/);
     assert.match(now, /score-threshold="0.8"/);

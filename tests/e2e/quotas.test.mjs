@@ -178,7 +178,7 @@ test('state filter and null removing a subscription\'s own limit', async () => {
     assert.equal(r.applied, true);
     assert.deepEqual([r.before.tpm, r.after.tpm], [100000, 50000]);
     assert.match(r.plan, /Removed its own tokens-per-minute limit/);
-    assert.doesNotMatch(await policy(s.sim, 'products/aoai'), /&quot;search&quot;/);
+    assert.doesNotMatch(await policy(s.sim, 'products/aoai'), /&quot;search&quot;|"search"/);
     const again = await rows(s.client);
     assert.equal(again.search.tpm, 50000);
     assert.match(again.search.quota_source, /otherwise/);
@@ -289,7 +289,7 @@ test('layout: a product per team (FinOps lab, first generation)', async () => {
     // no limit yet and no product policy: one is created, for bronze-1 alone
     const bronze = ok(await call(s.client, 'update_quota', { subscription_id: 'bronze-1', tpm: 100 }));
     assert.match(bronze.plan, /had no tokens-per-minute limit; one was added for subscription bronze-1 alone/);
-    assert.match(await policy(s.sim, 'products/bronze'), /&quot;bronze-1&quot;[\s\S]*tokens-per-minute="100"/);
+    assert.match(await policy(s.sim, 'products/bronze'), /<when condition='@\(context\.Subscription\.Id == "bronze-1"\)'>[\s\S]*tokens-per-minute="100"/);
     const b = await rows(s.client, { product_id: 'bronze' });
     assert.deepEqual([b['bronze-1'].tpm, b['bronze-2'].tpm], [100, null]);
     assert.match(all['gold-1'].quota_source, /product:gold policy, <azure-openai-token-limit> \(unconditional\)/);
@@ -303,7 +303,7 @@ test('layout: a product per team (FinOps lab, first generation)', async () => {
     const gold = ok(await call(s.client, 'update_quota', { subscription_id: 'gold-1', tpm: 1500 }));
     assert.match(gold.plan, /kept for them/);
     const gp = await policy(s.sim, 'products/gold');
-    assert.match(gp, /<choose>[\s\S]*&quot;gold-1&quot;[\s\S]*tokens-per-minute="1500"[\s\S]*<otherwise>[\s\S]*tokens-per-minute="1000"/);
+    assert.match(gp, /<choose>[\s\S]*<when condition='@\(context\.Subscription\.Id == "gold-1"\)'>[\s\S]*tokens-per-minute="1500"[\s\S]*<otherwise>[\s\S]*tokens-per-minute="1000"/);
     assert.equal(await policy(s.sim, 'products/silver'), limit(500));
     const again = await rows(s.client);
     assert.deepEqual(Object.fromEntries(Object.entries(again).map(([k, v]) => [k, v.tpm])),
@@ -337,7 +337,7 @@ test('layout: one API policy branching on the product (FinOps lab, current gener
     const stored = await policy(s.sim, 'apis/aoai-completions');
     assert.ok(stored.includes(when('platinum', 2000)), 'the other branches were rewritten');
     assert.ok(stored.includes(when('silver', 500)));
-    assert.match(stored, /&quot;gold-1&quot;[\s\S]*tokens-per-minute="800"[\s\S]*context.Product\?.Id == "gold"/);
+    assert.match(stored, /<when condition='@\(context\.Subscription\.Id == "gold-1"\)'>[\s\S]*tokens-per-minute="800"[\s\S]*context.Product\?.Id == "gold"/);
     const again = await rows(s.client);
     assert.deepEqual(Object.fromEntries(Object.entries(again).map(([k, v]) => [k, v.tpm])),
       { 'plat-1': 2000, 'gold-1': 800, 'gold-2': 1000, 'silver-1': 500 });
@@ -389,6 +389,42 @@ test('layout: one shared unconditional limit; conditions written in other ways',
     assert.match(await policy(s2.sim, 'products/aoai'), /context.Subscription.Name == "Team search"/);
   } finally {
     await s2.close();
+  }
+});
+
+test('counter keys: shared pools reported, never edited; a global rate-limit not counted; no two same-key limits per team', async () => {
+  // Learn (llm-token-limit): "For each key value, a single counter is used for all scopes at which
+  // the policy is configured". An IP-keyed limit is a pool shared by everyone, not a team's own.
+  const POOL = '<llm-token-limit counter-key="@(context.Request.IpAddress)" tokens-per-minute="400000" estimate-prompt-tokens="false" />';
+  const sc = demoScenario();
+  sc.global_policy = sc.global_policy.replace('<inbound>', '<inbound>\n        <rate-limit calls="5" renewal-period="60" />');
+  const aoai = sc.products.find((p) => p.name === 'aoai');
+  aoai.policy = aoai.policy.replace('<base />', `<base />\n        ${POOL}`);
+  const api = sc.apis.find((a) => a.name === 'aoai-completions');
+  api.policy = api.policy.replace('<base />', '<base />\n        <llm-token-limit counter-key="@(context.Subscription.Id)" tokens-per-minute="250000" />');
+  const s = await session({ scenario: sc });
+  try {
+    const listed = await call(s.client, 'list_subscriptions', { product_id: 'aoai' });
+    assert.match(listed.content[0].text, /growth \| product:aoai \| 200000 \| 600 \| active \(\+ shared pool, see quota_source\)/);
+    const all = await rows(s.client, { product_id: 'aoai' });
+    assert.equal(all.growth.tpm, 200000); // its own: the pool's 400000 is not a team's figure
+    assert.equal(all.growth.rpm, 600); // the product's rate-limit; the global one (5/min) is not counted
+    assert.match(all.growth.quota_source, /shared pool: product:aoai policy, <llm-token-limit> \(unconditional\) tokens-per-minute=400000 keyed by @\(context.Request.IpAddress\)/);
+    assert.match(all.growth.note, /global policy's <rate-limit> is not counted: rate-limit is valid at product, API and operation scope only/);
+    assert.match(all.growth.note, /same counter-key, so one counter serves both/); // product 200000 and API 250000
+
+    const r = ok(await call(s.client, 'update_quota', { subscription_id: 'growth', tpm: 150000 }));
+    assert.equal(r.after.tpm, 150000);
+    assert.match(r.plan, /Its key became '@\(context\.Subscription\.Id \+ ":product:aoai"\)'/);
+    const product = await policy(s.sim, 'products/aoai');
+    assert.ok(product.includes(POOL), 'the shared pool is left as it was');
+    assert.match(product, /counter-key='@\(context\.Subscription\.Id \+ ":product:aoai"\)' tokens-per-minute="150000"/);
+    const again = await rows(s.client, { product_id: 'aoai' });
+    assert.equal(again.growth.tpm, 150000);
+    assert.doesNotMatch(again.growth.note ?? '', /same counter-key/, 'growth no longer has two limits on one counter');
+    for (const id of ['search', 'prod-critical']) assert.deepEqual(pick(again)[id], pick(all)[id]);
+  } finally {
+    await s.close();
   }
 });
 

@@ -191,6 +191,53 @@ static void test_429_storm_succeeds(void **state)
     config_free(&cfg);
 }
 
+/* One GET of products against a 429 rule with these wait headers: its outcome and requests. */
+static int throttled_get(const char *waits, int *requests, util_error *err)
+{
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET); /* max_delay 2 s */
+    sim_reset(&g_sim);
+    char *rules = util_printf("{\"rules\": [{\"method\": \"GET\", \"path_contains\": \"/products\", \"status\": 429, "
+                              "%s, \"count\": 1}]}", waits);
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults", rules), 200);
+    free(rules);
+    struct arm_result r;
+    int rc = arm_get(c, "products", &r, err);
+    arm_result_free(&r);
+    *requests = (int)sim_counter(&g_sim, "arm_requests");
+    sim_reset(&g_sim);
+    arm_client_free(c);
+    config_free(&cfg);
+    return rc;
+}
+
+/* Retry-After is never shortened: a wait beyond the retry budget stops the call and says when
+ * to come back; retry-after-ms, then x-ms-retry-after-ms, then Retry-After (azcore's order). */
+static void test_retry_after_is_honoured(void **state)
+{
+    util_error err;
+    int n = 0;
+    /* 600 s asked, 2 s allowed per wait: no retry (today's code waited 2 s and retried) */
+    assert_int_equal(throttled_get("\"retry_after\": 600", &n, &err), UTIL_ETHROTTLED);
+    assert_int_equal(n, 1);
+    if (!strstr(err.message, "ARM asked to wait 600.0 s before the next try (Retry-After)") ||
+        !strstr(err.message, "nothing more was sent: retry after 20"))
+        fail_msg("%s", err.message);
+    /* x-ms-retry-after-ms alone is read (milliseconds) */
+    assert_int_equal(throttled_get("\"x_ms_retry_after_ms\": 600000", &n, &err), UTIL_ETHROTTLED);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(err.message, "ARM asked to wait 600.0 s"));
+    /* retry-after-ms comes first: 50 ms, although Retry-After says 600 s */
+    assert_int_equal(throttled_get("\"retry_after_ms\": 50, \"retry_after\": 600", &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(throttled_get("\"retry_after_ms\": 600000, \"x_ms_retry_after_ms\": 50", &n, &err),
+                     UTIL_ETHROTTLED);
+    assert_int_equal(n, 1);
+    /* then x-ms-retry-after-ms before Retry-After */
+    assert_int_equal(throttled_get("\"x_ms_retry_after_ms\": 50, \"retry_after\": 600", &n, &err), 0);
+    assert_int_equal(n, 2);
+}
+
 static void test_dropped_connection_is_retried(void **state)
 {
     struct config cfg;
@@ -288,6 +335,12 @@ static void test_stale_etag_conflict(void **state)
     assert_string_not_equal(w.etag, r.etag);
     arm_result_free(&w);
     arm_result_free(&r);
+    /* issue 14: an ETag with CR/LF (from a hostile body "etag") is never sent as If-Match */
+    sim_reset(&g_sim);
+    assert_int_equal(arm_put(c, POLICY, body, "\"x\"\r\nX-Evil: 1", &w, &err), UTIL_EINVAL);
+    assert_non_null(strstr(err.message, "control character"));
+    assert_int_equal(sim_counter(&g_sim, "arm_requests"), 0);
+    arm_result_free(&w);
     json_decref(body);
     free(touch);
     arm_client_free(c);
@@ -349,7 +402,7 @@ static void test_cancelled(void **state)
 {
     struct config cfg;
     struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
-    volatile int cancelled = 1;
+    atomic_int cancelled = 1;
     arm_set_cancel(c, &cancelled);
     util_error err;
     struct arm_result r;
@@ -359,7 +412,8 @@ static void test_cancelled(void **state)
     config_free(&cfg);
 }
 
-static void check_report(const char *id, const char *secret, int read_only, const char *expect)
+static void check_report(const char *id, const char *secret, int read_only, const char *const *expect,
+                         const char *const *absent)
 {
     struct config cfg;
     struct arm_client *c = client_as(&cfg, id, secret);
@@ -367,12 +421,33 @@ static void check_report(const char *id, const char *secret, int read_only, cons
     util_buf report;
     util_buf_init(&report, 0);
     util_error err;
+    assert_int_equal(sim_request(&g_sim, "DELETE", "/_sim/counters", NULL, NULL), 204);
     assert_int_equal(arm_check(c, &report, &err), 0);
     assert_non_null(strstr(report.data, "ClientSecretCredential"));
     assert_non_null(strstr(report.data, "SKU"));
     assert_non_null(strstr(report.data, "region"));
-    if (!strstr(report.data, expect))
-        fail_msg("report lacks \"%s\":\n%s", expect, report.data);
+    for (; expect && *expect; expect++)
+        if (!strstr(report.data, *expect))
+            fail_msg("report lacks \"%s\":\n%s", *expect, report.data);
+    for (; absent && *absent; absent++)
+        if (strstr(report.data, *absent))
+            fail_msg("report has \"%s\":\n%s", *absent, report.data);
+    /* --check never writes: only GETs reached ARM (the permissions list among them) */
+    char *body = NULL;
+    assert_int_equal(sim_request(&g_sim, "GET", "/_sim/counters", NULL, &body), 200);
+    json_t *doc = json_loads(body, 0, NULL);
+    json_t *routes = json_object_get(doc, "routes");
+    const char *key;
+    json_t *v;
+    int saw_permissions = 0;
+    json_object_foreach(routes, key, v) {
+        if (strstr(key, "/subscriptions/") && strncmp(key, "GET ", 4) != 0)
+            fail_msg("--check sent %s", key);
+        saw_permissions |= strstr(key, "/providers/Microsoft.Authorization/permissions") != NULL;
+    }
+    assert_true(saw_permissions);
+    json_decref(doc);
+    free(body);
     util_buf_free(&report);
     arm_client_free(c);
     config_free(&cfg);
@@ -380,9 +455,37 @@ static void check_report(const char *id, const char *secret, int read_only, cons
 
 static void test_check(void **state)
 {
-    check_report(DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET, 0, "writes:     allowed");
-    check_report(DEMO_READER_ID, DEMO_READER_SECRET, 0, "writes:     NOT allowed");
-    check_report(DEMO_READER_ID, DEMO_READER_SECRET, 1, "writes:     disabled");
+    const char *contributor[] = {"read:           allowed", "write policies: allowed", "write backends: allowed",
+                                 "read metrics:   allowed", "writes:     allowed", NULL};
+    const char *no_warning[] = {"warning:", NULL};
+    check_report(DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET, 0, contributor, no_warning);
+    const char *reader[] = {"read:           allowed", "write policies: NOT allowed",
+                            "write backends: NOT allowed (lacks Microsoft.ApiManagement/service/backends/write; "
+                            "grant API Management Service Contributor)",
+                            "read metrics:   allowed", "writes:     NOT allowed", NULL};
+    check_report(DEMO_READER_ID, DEMO_READER_SECRET, 0, reader, no_warning);
+    const char *reader_ro[] = {"writes:     disabled", NULL};
+    check_report(DEMO_READER_ID, DEMO_READER_SECRET, 1, reader_ro, no_warning);
+    /* an Owner: everything allowed, and a warning naming the least role that would do */
+    assert_int_equal(sim_post(&g_sim, "/_sim/clients",
+                              "{\"client_id\":\"aaaaaaaa-0000-0000-0000-0000000000e1\",\"tenant_id\":\"" DEMO_TENANT
+                              "\",\"secret\":\"owner-secret-for-check\",\"role\":\"owner\"}"),
+                     201);
+    const char *owner[] = {"writes:     allowed", "warning:    the identity may write role assignments",
+                           "API Management Service Contributor on the service, plus Monitoring Reader", NULL};
+    check_report("aaaaaaaa-0000-0000-0000-0000000000e1", "owner-secret-for-check", 0, owner, NULL);
+    /* Contributor: '*' less Microsoft.Authorization/ * /Write — wildcards in notActions count */
+    assert_int_equal(sim_post(&g_sim, "/_sim/clients",
+                              "{\"client_id\":\"aaaaaaaa-0000-0000-0000-0000000000e2\",\"tenant_id\":\"" DEMO_TENANT
+                              "\",\"secret\":\"contrib-secret-for-check\",\"role\":\"contributor\","
+                              "\"permissions\":[{\"actions\":[\"*\"],\"notActions\":[\"Microsoft.Authorization/*/Delete\","
+                              "\"Microsoft.Authorization/*/Write\",\"Microsoft.ApiManagement/service/backends/*\"],"
+                              "\"dataActions\":[],\"notDataActions\":[]}]}"),
+                     201);
+    const char *wide[] = {"write policies: allowed", "write backends: NOT allowed", "writes:     partly allowed",
+                          "warning:    the identity holds '*'", NULL};
+    const char *no_auth[] = {"role assignments", NULL};
+    check_report("aaaaaaaa-0000-0000-0000-0000000000e2", "contrib-secret-for-check", 0, wide, no_auth);
     /* a wrong secret: --check fails with the reason */
     struct config cfg;
     struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, "bad-secret-for-check");
@@ -455,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_one_token_many_calls),
         cmocka_unit_test(test_refresh_on_expired_token),
         cmocka_unit_test(test_429_storm_succeeds),
+        cmocka_unit_test(test_retry_after_is_honoured),
         cmocka_unit_test(test_dropped_connection_is_retried),
         cmocka_unit_test(test_503_gives_up),
         cmocka_unit_test(test_paging),

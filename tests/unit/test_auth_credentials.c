@@ -204,6 +204,35 @@ static void assert_arm_accepts(const char *token)
     http_client_free(http);
 }
 
+/* issue 14 item 10: a token that could inject a header (CR/LF, spaces, controls) is refused. */
+static void test_header_injecting_token_is_refused(void **state)
+{
+    struct config cfg;
+    test_cfg_init(&cfg, &g_sim);
+    test_cfg_secret(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    sim_reset(&g_sim);
+    struct http_client *http = http_client_new(NULL, NULL);
+    struct auth_credential *a = auth_credential_new(&cfg, http, NULL);
+    const char *t = NULL;
+    util_error err;
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults",
+                              "{\"rules\": [{\"path_contains\": \"/oauth2/v2.0/token\", \"status\": 200, \"body\": "
+                              "\"{\\\"token_type\\\":\\\"Bearer\\\",\\\"expires_in\\\":3600,\\\"access_token\\\":"
+                              "\\\"eyJhbGciOi.x\\\\r\\\\nX-Evil: 1\\\"}\", \"count\": 1}]}"), 200);
+    assert_int_equal(auth_get_token(a, ARM_SCOPE, 0, &t, &err), UTIL_EAUTH);
+    assert_non_null(strstr(err.message, "control character"));
+    assert_null(strstr(err.message, "X-Evil"));
+    sim_reset(&g_sim);
+    assert_int_equal(auth_get_token(a, ARM_SCOPE, 0, &t, &err), 0); /* a good token afterwards is taken */
+    assert_int_equal(auth_check_token("abc def", "x", &err), UTIL_EAUTH);
+    assert_int_equal(auth_check_token("abc\x01", "x", &err), UTIL_EAUTH);
+    assert_int_equal(auth_check_token("", "x", &err), UTIL_EAUTH);
+    assert_int_equal(auth_check_token("eyJ0eXAi.eyJzdWIi.c2ln-_", "x", &err), 0);
+    auth_credential_free(a);
+    http_client_free(http);
+    config_free(&cfg);
+}
+
 static void test_client_secret_and_cache(void **state)
 {
     struct config cfg;
@@ -325,8 +354,10 @@ static void test_assertion_claims(void **state)
     assert_non_null(strstr(claims, "\"jti\""));
     assert_non_null(strstr(claims, "\"nbf\""));
     assert_non_null(strstr(claims, "\"exp\""));
-    assert_non_null(strstr(header, "\"alg\":\"RS256\""));
+    /* Entra: the algorithm "should be PS256", with the x5t#S256 thumbprint (no SHA-1 x5t) */
+    assert_non_null(strstr(header, "\"alg\":\"PS256\""));
     assert_non_null(strstr(header, "\"x5t#S256\""));
+    assert_null(strstr(header, "\"x5t\""));
     free(claims), free(header), free(cp), free(hp), free(jwt), free(both);
 }
 
@@ -410,6 +441,62 @@ static void test_managed_identity(void **state)
     assert_arm_accepts(tok);
     free(tok);
     free(ep);
+    config_free(&cfg);
+}
+
+/* Service Fabric (IDENTITY_SERVER_THUMBPRINT set): api-version 2019-07-01-preview and the
+ * IDENTITY_HEADER in a "secret" header, as msal-node sends them (the simulator refuses anything
+ * else); over https the self-signed server certificate is accepted only with that thumbprint. */
+static void test_managed_identity_service_fabric(void **state)
+{
+    struct config cfg;
+    test_cfg_init(&cfg, &g_sim);
+    char *ep = util_printf("%s/msi/token", g_sim.base_url), *tok;
+    test_cfg_set(&cfg.identity_endpoint, ep);
+    test_cfg_set(&cfg.identity_header, DEMO_IDENTITY_HEADER);
+    test_cfg_set(&cfg.identity_server_thumbprint, "0123456789abcdef0123456789abcdef01234567");
+    assert_int_equal(sim_request(&g_sim, "DELETE", "/_sim/counters", NULL, NULL), 204);
+    assert_int_equal(get_token(&cfg, &tok, NULL), 0);
+    assert_arm_accepts(tok);
+    free(tok);
+    json_t *log = sim_get_json(&g_sim, "/_sim/requests");
+    char *text = json_dumps(log, 0);
+    if (!strstr(text, "api-version=2019-07-01-preview"))
+        fail_msg("%s", text);
+    free(text);
+    json_decref(log);
+
+    /* https with a self-signed certificate (openssl s_server): pinned by its SHA-1 thumbprint */
+    char *cmd = util_printf("cd %s && (openssl s_server -accept 127.0.0.1:0 -cert cert.pem -key key.pem -www "
+                            "> sserver.out 2>&1 & echo $! > sserver.pid) && openssl x509 -in cert.pem -noout "
+                            "-fingerprint -sha1 | sed 's/.*=//; s/://g' | tr -d '\\n' > thumb.txt; "
+                            "for i in $(seq 50); do grep -q ACCEPT sserver.out && break; sleep 0.1; done", g_dir);
+    assert_int_equal(run(cmd), 0);
+    free(cmd);
+    char *out_path = path_in("sserver.out"), *thumb_path = path_in("thumb.txt"), *out = NULL, *thumb = NULL;
+    util_error err;
+    assert_int_equal(util_read_file(out_path, 65536, &out, NULL, &err), 0);
+    assert_int_equal(util_read_file(thumb_path, 65536, &thumb, NULL, &err), 0);
+    const char *port = strstr(out, "127.0.0.1:");
+    assert_non_null(port);
+    char *https = util_printf("https://127.0.0.1:%d/msi/token", atoi(port + 10));
+    test_cfg_set(&cfg.identity_endpoint, https);
+    test_cfg_set(&cfg.identity_server_thumbprint, thumb);
+    /* the pin holds: the TLS handshake passes and the server's (non-token) answer is judged */
+    assert_int_not_equal(get_token(&cfg, &tok, NULL), 0);
+    if (!strstr(tok, "answered without an access_token"))
+        fail_msg("pinned certificate refused: %s", tok);
+    free(tok);
+    /* another thumbprint: the connection is refused before anything is sent */
+    test_cfg_set(&cfg.identity_server_thumbprint, "0123456789abcdef0123456789abcdef01234567");
+    assert_int_not_equal(get_token(&cfg, &tok, NULL), 0);
+    if (!strstr(tok, "SSL certificate verification failed"))
+        fail_msg("a wrong thumbprint was accepted: %s", tok);
+    free(tok);
+    cmd = util_printf("kill $(cat %s/sserver.pid)", g_dir);
+    run(cmd);
+    free(cmd);
+    free(https), free(out), free(thumb), free(out_path), free(thumb_path), free(ep);
     config_free(&cfg);
 }
 
@@ -535,11 +622,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_secret_and_cache),
+        cmocka_unit_test(test_header_injecting_token_is_refused),
         cmocka_unit_test(test_entra_errors_are_sentences),
         cmocka_unit_test(test_certificate_pem_and_p12),
         cmocka_unit_test(test_assertion_claims),
         cmocka_unit_test(test_workload_identity_rereads_file),
         cmocka_unit_test(test_managed_identity),
+        cmocka_unit_test(test_managed_identity_service_fabric),
         cmocka_unit_test(test_azure_cli),
         cmocka_unit_test(test_pinned_kind_needs_settings),
         cmocka_unit_test(test_secret_scan),

@@ -130,6 +130,16 @@ static void test_endpoints_and_clouds(void **state)
     assert_string_equal(cfg.authority_host, "https://login.chinacloudapi.cn");
     config_free(&cfg);
 
+    /* issue 14 item 9: the secret would go to login.attacker.example over plain http */
+    const char *const userinfo[] = {"AZURE_AUTHORITY_HOST", "http://127.0.0.1:1@login.attacker.example",
+                                    "AZURE_RESOURCE_MANAGER_ENDPOINT", "https://user:pw@management.azure.com",
+                                    "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, userinfo, 0, NULL);
+    assert_true(has_problem(&cfg, "AZURE_AUTHORITY_HOST holds user information"));
+    assert_true(has_problem(&cfg, "AZURE_RESOURCE_MANAGER_ENDPOINT holds user information"));
+    assert_string_equal(cfg.authority_host, "https://login.microsoftonline.com");
+    config_free(&cfg);
+
     const char *const unknown[] = {"AZURE_CLOUD", "Mars", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
     load(&cfg, unknown, 0, NULL);
     assert_true(has_problem(&cfg, "AZURE_CLOUD=Mars is unknown"));
@@ -183,6 +193,14 @@ static void test_loopback(void **state)
     assert_false(config_is_loopback_url("http://localhost.evil.com"));
     assert_false(config_is_loopback_url("http://10.0.0.1"));
     assert_false(config_is_loopback_url("https://127.0.0.1"));
+    /* issue 14 item 9: "127.0.0.1:1@" is user information; the host is login.attacker.example */
+    assert_false(config_is_loopback_url("http://127.0.0.1:1@login.attacker.example"));
+    assert_false(config_is_loopback_url("http://localhost:80@evil.example/x"));
+    assert_false(config_is_loopback_url("http://127.0.0.1:80x/"));
+    assert_false(config_is_loopback_url("http://127.0.0.1\\@evil.example/"));
+    assert_true(config_is_loopback_url("http://127.0.0.1"));
+    assert_true(config_url_has_userinfo("https://u:p@management.azure.com"));
+    assert_false(config_url_has_userinfo("https://management.azure.com/a@b"));
 }
 
 static void test_credentials(void **state)
@@ -204,7 +222,49 @@ static void test_credentials(void **state)
 
     const char *const pinned[] = {"AZURE_TOKEN_CREDENTIALS", "MagicCredential", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
     load(&cfg, pinned, 0, NULL);
-    assert_true(has_problem(&cfg, "AZURE_TOKEN_CREDENTIALS=MagicCredential"));
+    assert_true(has_problem(&cfg, "AZURE_TOKEN_CREDENTIALS=MagicCredential is not a valid value; azure-identity's "
+                                  "values are prod, dev, EnvironmentCredential"));
+    config_free(&cfg);
+
+    /* exactly azure-identity's values (trimmed, any case), ours beyond them as extensions */
+    static const struct {
+        const char *value;
+        int kind; /* -1: a problem */
+        const char *problem;
+    } cases[] = {{" prod ", CONFIG_CRED_PROD, NULL},
+                 {"DEV", CONFIG_CRED_DEV, NULL},
+                 {"environmentcredential", CONFIG_CRED_ENVIRONMENT, NULL},
+                 {"WorkloadIdentityCredential\n", CONFIG_CRED_WORKLOAD_IDENTITY, NULL},
+                 {"ManagedIdentityCredential", CONFIG_CRED_MANAGED_IDENTITY, NULL},
+                 {"AzureCliCredential", CONFIG_CRED_AZURE_CLI, NULL},
+                 {"ClientSecretCredential", CONFIG_CRED_CLIENT_SECRET, NULL},
+                 {"ClientCertificateCredential", CONFIG_CRED_CLIENT_CERTIFICATE, NULL},
+                 {"AzurePowerShellCredential", -1, "is a credential azure-identity knows, but this server does not"},
+                 {"VisualStudioCodeCredential", -1, "is a credential azure-identity knows, but this server does not"},
+                 {"AzureDeveloperCliCredential", -1, "is a credential azure-identity knows, but this server does not"},
+                 {"DefaultAzureCredential", -1, "is not a valid value"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const one[] = {"AZURE_TOKEN_CREDENTIALS", cases[i].value, "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+        load(&cfg, one, 0, NULL);
+        if (cases[i].kind >= 0 && (cfg.cred_kind != cases[i].kind || has_problem(&cfg, "AZURE_TOKEN_CREDENTIALS")))
+            fail_msg("AZURE_TOKEN_CREDENTIALS='%s' was not read as kind %d", cases[i].value, cases[i].kind);
+        if (cases[i].kind < 0 && !has_problem(&cfg, cases[i].problem))
+            fail_msg("AZURE_TOKEN_CREDENTIALS='%s' lacks the problem '%s'", cases[i].value, cases[i].problem);
+        config_free(&cfg);
+    }
+
+    const char *const sf[] = {"IDENTITY_ENDPOINT", "https://10.0.0.4:2377/metadata/identity/oauth2/token",
+                              "IDENTITY_HEADER", "h", "IDENTITY_SERVER_THUMBPRINT", "AB:CD", "AIGW_AUDIT_LOG", "/tmp/j",
+                              NULL};
+    load(&cfg, sf, 0, NULL);
+    assert_true(has_problem(&cfg, "IDENTITY_SERVER_THUMBPRINT=AB:CD is not a SHA-1 certificate thumbprint"));
+    config_free(&cfg);
+    const char *const sf_ok[] = {"IDENTITY_ENDPOINT", "https://10.0.0.4:2377/metadata/identity/oauth2/token",
+                                 "IDENTITY_HEADER", "h", "IDENTITY_SERVER_THUMBPRINT",
+                                 "0123456789ABCDEF0123456789abcdef01234567", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, sf_ok, 0, NULL);
+    assert_false(has_problem(&cfg, "IDENTITY_SERVER_THUMBPRINT"));
+    assert_string_equal(cfg.identity_server_thumbprint, "0123456789ABCDEF0123456789abcdef01234567");
     config_free(&cfg);
 
     const char *const wi[] = {"AZURE_FEDERATED_TOKEN_FILE", "/var/run/token", "AIGW_AUDIT_LOG", "/tmp/j", NULL};

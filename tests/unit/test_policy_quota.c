@@ -132,7 +132,7 @@ static void test_per_subscription_choose(void **state)
                 "             <when condition=\"@(context.Subscription.Name == \"Billing Team\")\">\n"
                 "                 <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"30000\" estimate-prompt-tokens=\"false\" />\n"
                 "             </when>\n"
-                "+            <when condition=\"@(context.Subscription.Id == &quot;ops&quot;)\">\n"
+                "+            <when condition='@(context.Subscription.Id == \"ops\")'>\n"
                 "+                <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"20000\" estimate-prompt-tokens=\"false\" />\n"
                 "+            </when>\n"
                 "             <otherwise>\n"
@@ -190,7 +190,7 @@ static void test_shared_unconditional(void **state)
                 "-\t\t\ttokens-per-minute=\"100000\" estimate-prompt-tokens=\"false\" remaining-tokens-variable-name=\"remainingTokens\">\n"
                 "-\t\t</azure-openai-token-limit>\n"
                 "+\t\t<choose>\n"
-                "+\t\t\t<when condition=\"@(context.Subscription.Id == &quot;b&quot;)\">\n"
+                "+\t\t\t<when condition='@(context.Subscription.Id == \"b\")'>\n"
                 "+\t\t\t\t<azure-openai-token-limit counter-key=\"@(context.Subscription.Id)\"\n"
                 "+\t\t\t\t\ttokens-per-minute=\"50000\" estimate-prompt-tokens=\"false\" remaining-tokens-variable-name=\"remainingTokens\">\n"
                 "+\t\t\t\t</azure-openai-token-limit>\n"
@@ -244,7 +244,7 @@ static void test_product_per_team(void **state)
     /* team-b has two subscriptions: b1 gets a branch, b2 keeps 3000 */
     update_ok(docs, 4, subs, 3, 1, SET_TPM(5000), &res);
     assert_null(res.texts[1]);
-    assert_non_null(strstr(res.texts[2], "<when condition=\"@(context.Subscription.Id == &quot;b1&quot;)\">"));
+    assert_non_null(strstr(res.texts[2], "<when condition='@(context.Subscription.Id == \"b1\")'>"));
     policy_quota_doc after[] = {{"global", NULL}, {"product:team-a", team}, {"product:team-b", res.texts[2]}, {"api:aoai", NULL}};
     assert_int_equal(limits(after, 4, &subs[2]).tpm, 3000);
     assert_int_equal(limits(after, 4, &subs[1]).tpm, 5000);
@@ -269,7 +269,7 @@ static void test_product_branch(void **state)
     const char *gold = "<when condition='@((string)context.Product?.Id == \"gold\")'>";
     char *expect = malloc(strlen(api) + 1024);
     const char *at = strstr(api, gold);
-    sprintf(expect, "%.*s<when condition=\"@(context.Subscription.Id == &quot;g1&quot;)\"><llm-token-limit counter-key=\"@(context.Subscription.Id)\" "
+    sprintf(expect, "%.*s<when condition='@(context.Subscription.Id == \"g1\")'><llm-token-limit counter-key=\"@(context.Subscription.Id)\" "
                     "tokens-per-minute=\"1500\" token-quota=\"1000000\" token-quota-period=\"Monthly\" estimate-prompt-tokens=\"false\" /></when>%s",
             (int)(at - api), api, at);
     assert_string_equal(res.texts[3], expect);
@@ -297,7 +297,7 @@ static void test_no_limit_yet(void **state)
     update_ok(docs, 3, subs, 2, 0, SET_TPM(1000), &res);
     assert_diff(api, res.texts[2], "--- before\n+++ after\n@@ -1,6 +1,11 @@\n <policies>\n     <inbound>\n         <base />\n"
                 "+        <choose>\n"
-                "+            <when condition=\"@(context.Subscription.Id == &quot;x&quot;)\">\n"
+                "+            <when condition='@(context.Subscription.Id == \"x\")'>\n"
                 "+                <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"1000\" estimate-prompt-tokens=\"false\" />\n"
                 "+            </when>\n"
                 "+        </choose>\n"
@@ -318,9 +318,109 @@ static void test_no_limit_yet(void **state)
     subs[0].home = 1;
     update_ok(none, 3, subs, 2, 0, SET_TPM(1000), &res);
     assert_non_null(res.texts[1]);
-    assert_non_null(strstr(res.texts[1], "<base />\n        <choose>\n            <when condition=\"@(context.Subscription.Id == &quot;x&quot;)\">"));
+    assert_non_null(strstr(res.texts[1], "<base />\n        <choose>\n            <when condition='@(context.Subscription.Id == \"x\")'>"));
     policy_quota_result_free(&res);
     free(api);
+}
+
+/* New conditions are written as Microsoft's labs write them: a single-quoted attribute with raw
+ * double quotes; an id with an apostrophe or an ampersand is escaped for the attribute and still
+ * selects exactly that subscription. */
+static void test_condition_quoting(void **state)
+{
+    (void)state;
+    char *api = fixture("semantic-cache.xml");
+    policy_quota_doc docs[] = {{"global", NULL}, {"product:aoai", NULL}, {"api:aoai", api}};
+    policy_quota_sub subs[] = {sub("team-a", NULL, "aoai", 1, 2), sub("o'b&e", NULL, "aoai", 1, 2)};
+    subs[0].home = subs[1].home = 2;
+    policy_quota_result res;
+    update_ok(docs, 3, subs, 2, 0, SET_TPM(1000), &res);
+    assert_non_null(strstr(res.texts[2], "<when condition='@(context.Subscription.Id == \"team-a\")'>"));
+    assert_null(strstr(res.texts[2], "&quot;"));
+    policy_quota_result_free(&res);
+    update_ok(docs, 3, subs, 2, 1, SET_TPM(2000), &res);
+    assert_non_null(strstr(res.texts[2], "<when condition='@(context.Subscription.Id == \"o&apos;b&amp;e\")'>"));
+    policy_quota_doc after[] = {{"global", NULL}, {"product:aoai", NULL}, {"api:aoai", res.texts[2]}};
+    policy_limits l = limits(after, 3, &subs[1]);
+    assert_true(l.has_tpm);
+    assert_int_equal(l.tpm, 2000);
+    assert_false(limits(after, 3, &subs[0]).has_tpm);
+    policy_quota_result_free(&res);
+    free(api);
+}
+
+/* Counter keys: only a subscription-keyed limit is a team's own; others are shared pools,
+ * reported and never edited; a global <rate-limit> is flagged, not counted; a limit added at
+ * another scope than an existing same-key one gets a scope-specific key, said in the plan. */
+static void test_counter_keys(void **state)
+{
+    (void)state;
+    const char *global = "<policies><inbound><rate-limit calls=\"10\" renewal-period=\"60\" /></inbound></policies>";
+    const char *product = "<policies>\n    <inbound>\n        <base />\n"
+                          "        <llm-token-limit counter-key=\"@(context.Request.IpAddress)\" tokens-per-minute=\"5000\" />\n"
+                          "        <rate-limit-by-key calls=\"100\" renewal-period=\"60\" counter-key=\"@(context.Product.Id)\" />\n"
+                          "    </inbound>\n</policies>\n";
+    const char *api = "<policies>\n    <inbound>\n        <base />\n"
+                      "        <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"40000\" />\n"
+                      "    </inbound>\n</policies>\n";
+    policy_quota_doc docs[] = {{"global", global}, {"product:aoai", product}, {"api:aoai", api}};
+    policy_quota_sub subs[] = {sub("a", NULL, "aoai", 1, 2), sub("b", NULL, "aoai", 1, 2)};
+    policy_limits l = limits(docs, 3, &subs[0]);
+    /* own: the API's subscription-keyed 40000; the IP- and product-keyed ones are shared pools */
+    assert_true(l.has_tpm);
+    assert_int_equal(l.tpm, 40000);
+    assert_false(l.has_rpm); /* the global <rate-limit> is not counted */
+    json_t *j = policy_limits_json(&l);
+    const char *src = json_string_value(json_object_get(j, "quota_source"));
+    assert_non_null(strstr(src, "api:aoai policy, <llm-token-limit> (unconditional)"));
+    assert_non_null(strstr(src, "shared pool: product:aoai policy, <llm-token-limit> (unconditional) "
+                                "tokens-per-minute=5000 keyed by @(context.Request.IpAddress)"));
+    assert_non_null(strstr(src, "shared pool: product:aoai policy, <rate-limit-by-key> (unconditional) calls=100 "
+                                "keyed by @(context.Product.Id)"));
+    assert_non_null(strstr(json_string_value(json_object_get(j, "note")), "global policy's <rate-limit> is not counted"));
+    assert_true(json_is_null(json_object_get(j, "rpm")));
+    json_decref(j);
+
+    /* setting a's tpm: the shared API limit gets a branch for a; the pools are left as they were */
+    policy_quota_result res;
+    update_ok(docs, 3, subs, 2, 0, SET_TPM(20000), &res);
+    assert_null(res.texts[1]);
+    assert_null(res.texts[0]);
+    policy_quota_result_free(&res);
+
+    /* setting a's rpm: no own rate limit runs (the global one is not counted, the product's is a
+     * pool), so one is added for a in its home scope, keyed by the subscription */
+    update_ok(docs, 3, subs, 2, 0, (policy_quota_change){0, 0, POLICY_QUOTA_SET, 30}, &res);
+    assert_null(res.texts[0]);
+    assert_non_null(strstr(res.texts[1], "<rate-limit-by-key calls=\"100\" renewal-period=\"60\" counter-key=\"@(context.Product.Id)\" />"));
+    assert_non_null(strstr(res.texts[1], "<rate-limit-by-key calls=\"30\" renewal-period=\"60\" counter-key=\"@(context.Subscription.Id)\" />"));
+    policy_quota_result_free(&res);
+
+    /* a team with only a shared pool has no limit of its own (tpm null, quota_source names the
+     * pool): one is added for it alone; the pool stays, and no team ends with two same-key limits */
+    const char *api2 = "<policies>\n    <inbound>\n        <base />\n        <choose>\n"
+                       "            <when condition='@(context.Subscription.Id == \"b\")'>\n"
+                       "                <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"40000\" />\n"
+                       "            </when>\n        </choose>\n    </inbound>\n</policies>\n";
+    policy_quota_doc docs2[] = {{"global", NULL}, {"product:aoai", product}, {"api:aoai", api2}};
+    policy_limits la = limits(docs2, 3, &subs[0]);
+    assert_false(la.has_tpm);
+    j = policy_limits_json(&la);
+    assert_true(json_is_null(json_object_get(j, "tpm")));
+    assert_true(strncmp(json_string_value(json_object_get(j, "quota_source")), "shared pool: ", 13) == 0);
+    json_decref(j);
+    update_ok(docs2, 3, subs, 2, 1, SET_TPM(60000), &res); /* b: its own API branch, edited in place */
+    assert_null(res.texts[1]);
+    policy_quota_result_free(&res);
+    update_ok(docs2, 3, subs, 2, 0, SET_TPM(7000), &res); /* a: added at its home (product) scope */
+    assert_non_null(strstr(res.texts[1], "tokens-per-minute=\"5000\"")); /* the pool, untouched */
+    assert_non_null(strstr(res.texts[1], "<when condition='@(context.Subscription.Id == \"a\")'>"));
+    policy_quota_doc after[] = {{"global", NULL}, {"product:aoai", res.texts[1]}, {"api:aoai", api2}};
+    for (size_t i = 0; i < 2; i++)
+        assert_false(limits(after, 3, &subs[i]).duplicate_keys);
+    assert_int_equal(limits(after, 3, &subs[0]).tpm, 7000);
+    assert_int_equal(limits(after, 3, &subs[1]).tpm, 40000);
+    policy_quota_result_free(&res);
 }
 
 static void test_refusals(void **state)
@@ -338,10 +438,18 @@ static void test_refusals(void **state)
     policy_quota_change ch = SET_TPM(100000);
     update_ok(docs, 3, subs, 2, 0, ch, &res);
     assert_non_null(strstr(res.texts[0], "<choose>\n"));
-    assert_non_null(strstr(res.texts[0], "<when condition=\"@(context.Subscription.Id == &quot;growth&quot;)\">\n"
+    assert_non_null(strstr(res.texts[0], "<when condition='@(context.Subscription.Id == \"growth\")'>\n"
                                          "        <llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"100000\" />"));
     assert_non_null(strstr(res.texts[2], "tokens-per-minute=\"100000\""));
     assert_int_equal(res.after.tpm, 100000);
+    /* one counter per key serves every scope: growth's global and API limits shared the key
+     * @(context.Subscription.Id); the edit leaves them distinct, and says so */
+    assert_true(limits(docs, 3, &subs[0]).duplicate_keys);
+    assert_non_null(strstr(res.texts[2], "counter-key='@(context.Subscription.Id + \":api:aoai\")' tokens-per-minute=\"100000\""));
+    assert_non_null(strstr(res.note, "Its key became '@(context.Subscription.Id + \":api:aoai\")'"));
+    policy_quota_doc after[] = {{"global", res.texts[0]}, {"product:aoai", NULL}, {"api:aoai", res.texts[2]}};
+    assert_false(limits(after, 3, &subs[0]).duplicate_keys);
+    assert_int_equal(limits(after, 3, &subs[0]).tpm, 100000);
     policy_quota_result_free(&res);
     ch = SET_TPM(0);
     assert_int_equal(policy_quota_update(docs, 3, subs, 2, 0, &ch, &res, &err), UTIL_EINVAL);
@@ -386,7 +494,7 @@ static void test_rate_limit_copies_rekeyed(void **state)
     update_ok(docs, 3, subs, 2, 0, (policy_quota_change){0, 0, POLICY_QUOTA_SET, 30}, &res);
     assert_string_equal(res.texts[2],
                         "<policies>\n    <inbound>\n        <base />\n        <choose>\n"
-                        "            <when condition=\"@(context.Subscription.Id == &quot;a&quot;)\">\n"
+                        "            <when condition='@(context.Subscription.Id == \"a\")'>\n"
                         "                <rate-limit-by-key calls=\"30\" renewal-period=\"60\" counter-key=\"@(context.Subscription.Id)\" />\n"
                         "            </when>\n            <otherwise>\n"
                         "                <rate-limit calls=\"100\" renewal-period=\"60\" />\n"
@@ -426,6 +534,22 @@ static void pt_limit(util_buf *b, const char *ind)
     if (kind == 2)
         util_buf_printf(b, "%s<rate-limit-by-key calls=\"%d\" renewal-period=\"60\" counter-key=\"@(context.Subscription.Id)\" />\n",
                         ind, 5 * (1 + rand() % 20));
+    if (rand() % 5 == 0) /* a shared pool: never a team's own, never edited */
+        util_buf_printf(b, "%s<llm-token-limit counter-key=\"@(context.Request.IpAddress)\" tokens-per-minute=\"%d\" />\n",
+                        ind, 1000 * (1 + rand() % 90));
+}
+
+/* Every shared-pool element of before is still in after, as it was. */
+static void pt_pools_kept(unsigned seed, const char *before, const char *after)
+{
+    static const char KEY[] = "<llm-token-limit counter-key=\"@(context.Request.IpAddress)\"";
+    for (const char *p = before ? strstr(before, KEY) : NULL; p; p = strstr(p + 1, KEY)) {
+        const char *e = strstr(p, "/>");
+        char elem[200];
+        snprintf(elem, sizeof elem, "%.*s", (int)(e - p), p);
+        if (!strstr(after, elem))
+            fail_msg("seed %u: the shared pool %s was edited", seed, elem);
+    }
 }
 
 /* A random policy: nothing, shared limits, a per-subscription choose, or a per-product choose. */
@@ -524,10 +648,14 @@ static void pt_one(unsigned seed, int *applied, int *refused)
                 if (policy_check(res.texts[i], strlen(res.texts[i]), &report, &err))
                     fail_msg("seed %u: edited document invalid: %s\n%s", seed, err.message, res.texts[i]);
                 json_decref(report);
+                pt_pools_kept(seed, texts[i], res.texts[i]);
             }
         }
         for (size_t i = 0; i < nsubs; i++) {
             policy_limits now = limits(after, 4, &subs[i]);
+            /* one counter per key serves every scope: no team ends with a same-key pair it lacked */
+            if (!before[i].duplicate_keys && now.duplicate_keys)
+                fail_msg("seed %u: subscription %s now has two limits sharing one counter-key", seed, subs[i].id);
             if (i != target && !policy_limits_equal(&before[i], &now))
                 fail_msg("seed %u: subscription %s changed (tpm %lld -> %lld)", seed, subs[i].id,
                          (long long)before[i].tpm, (long long)now.tpm);
@@ -563,7 +691,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_per_subscription_choose), cmocka_unit_test(test_shared_unconditional),
         cmocka_unit_test(test_product_per_team), cmocka_unit_test(test_product_branch),
-        cmocka_unit_test(test_no_limit_yet), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_no_limit_yet), cmocka_unit_test(test_condition_quoting), cmocka_unit_test(test_counter_keys),
+        cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_rate_limit_copies_rekeyed),
         cmocka_unit_test(test_property_others_unchanged)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
