@@ -22,8 +22,8 @@
 #define MODELS_ACCOUNTS_MAX 2000         /* accounts read per subscription */
 #define MODELS_DEPLOYMENTS_MAX 500       /* deployments read per account */
 #define MODELS_DEPLOYMENTS_TTL_SEC 300   /* a deployment list is read again after this */
-#define MODELS_ROLE "Reader (or Cognitive Services Usages Reader) on the Azure OpenAI accounts, which grants " \
-                    "Microsoft.CognitiveServices/accounts/read and .../accounts/deployments/read"
+#define MODELS_ROLE "Reader on the subscription holding the Azure OpenAI accounts (it grants " \
+                    "Microsoft.CognitiveServices/accounts/read and accounts/deployments/read)"
 
 /* True when url's host is an Azure OpenAI / AI Foundry endpoint: *.openai.azure.com,
  * *.cognitiveservices.azure.com, *.services.ai.azure.com and their US Government (.azure.us) and
