@@ -84,7 +84,7 @@ typedef struct sim_state {
     json_t *routes;      /* route key -> count */
     json_t *log;         /* array of request records */
     json_t *managed_identity; /* {identity_header, object_id, client_id} */
-    json_t *traffic_history;  /* traffic model: [{"t": epoch sec, "subs": snapshot}] (traffic.h) */
+    json_t *traffic_history;  /* traffic model: [{"t": epoch sec, "subs": snapshot, "refused": shares}] (traffic.h) */
     char service_id[512];     /* /subscriptions/.../service/NAME (original case) */
     int64_t token_requests;
     int64_t arm_requests;

@@ -35,10 +35,18 @@ double sim_traffic_backend_latency(sim_state *st, const char *backend)
     return json_is_number(l) ? json_number_value(l) : knob(st, "default_backend_latency_ms", 700);
 }
 
+static json_t *refusals(sim_state *st, json_t *subs);
+
+/* One history entry: the snapshot, timed t, with the share each backend refuses (computed once). */
+static json_t *entry(sim_state *st, double t, json_t *snap)
+{
+    return json_pack("{s:f,s:o,s:o}", "t", t, "subs", snap, "refused", refusals(st, snap));
+}
+
 static json_t *history(sim_state *st)
 {
     if (!st->traffic_history)
-        st->traffic_history = json_pack("[{s:f,s:o}]", "t", 0.0, "subs", sim_traffic_snapshot(st));
+        st->traffic_history = json_pack("[o]", entry(st, 0.0, sim_traffic_snapshot(st)));
     return st->traffic_history;
 }
 
@@ -51,7 +59,7 @@ void sim_traffic_after_write(sim_state *st)
     if (json_equal(json_object_get(json_array_get(h, json_array_size(h) - 1), "subs"), snap))
         json_decref(snap);
     else
-        json_array_append_new(h, json_pack("{s:f,s:o}", "t", (double)util_now_ms() / 1000.0, "subs", snap));
+        json_array_append_new(h, entry(st, (double)util_now_ms() / 1000.0, snap));
 }
 
 /* Seconds of [0, t] spent in burst minutes. */
@@ -148,6 +156,20 @@ static double refused_share(sim_state *st, json_t *subs, const char *backend, bo
     return load > cap ? 1 - cap / load : 0;
 }
 
+/* {backend: [base share, burst share]} of every backend of the snapshot subs. */
+static json_t *refusals(sim_state *st, json_t *subs)
+{
+    json_t *out = json_object(), *cfg;
+    const char *name;
+    json_object_foreach(subs, name, cfg) {
+        const char *b = json_string_value(json_object_get(cfg, "backend"));
+        if (b && !json_object_get(out, b))
+            json_object_set_new(out, b, json_pack("[f,f]", refused_share(st, subs, b, false),
+                                                  refused_share(st, subs, b, true)));
+    }
+    return out;
+}
+
 static void cumulate(sim_state *st, const char *sub, double t, sim_traffic_stats *names, cumul *c)
 {
     memset(c, 0, sizeof(*c));
@@ -170,8 +192,9 @@ static void cumulate(sim_state *st, const char *sub, double t, sim_traffic_stats
         c->lookups += (ns * base.lookups + bs * peak.lookups) / 60;
         int slot = backend_slot(names, backend);
         c->miss[slot] += (ns * base.miss + bs * peak.miss) / 60;
-        c->refused[slot] += (ns * base.miss * refused_share(st, subs, backend, false) +
-                       bs * peak.miss * refused_share(st, subs, backend, true)) / 60;
+        json_t *shares = backend ? json_object_get(json_object_get(json_array_get(h, k), "refused"), backend) : NULL;
+        c->refused[slot] += (ns * base.miss * json_number_value(json_array_get(shares, 0)) +
+                             bs * peak.miss * json_number_value(json_array_get(shares, 1))) / 60;
         if (json_is_object(json_object_get(cfg, "metric")))
             c->metric += (ns * base.miss + bs * peak.miss) / 60;
     }

@@ -136,10 +136,10 @@ const struct mcp_tool tools_get_backend_pool = {
     .name = "get_backend_pool",
     .title = "Get backend pool",
     .description = "Shows where an API sends its traffic: the backend or pool its policy routes to, each member's "
-                   "url, priority, weight and circuit breaker, the Azure OpenAI deployments behind it (model, "
-                   "version, SKU, capacity_tpm), the policy's retry on 429/5xx, and warnings such as regions on "
-                   "different model versions or a failover region smaller than its primary. Call it before "
-                   "update_backend_pool. Credentials appear by name only.",
+                   "url, priority, weight, circuit breaker and Azure OpenAI deployments (model, version, "
+                   "capacity_tpm), the policy's retry on 429/5xx, and warnings such as mismatched model versions "
+                   "or an undersized failover region. Call it before update_backend_pool. Credentials appear "
+                   "by name only.",
     .input_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\",\"minLength\":1,"
                     "\"maxLength\":256}},\"required\":[\"api_id\"],\"additionalProperties\":false}",
     .output_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\"},\"pool_id\":{\"type\":"
