@@ -183,30 +183,17 @@ void sim_accounts_route(sim_state *st, const sim_request *req, const char *appid
     page(st, req, items, resp);
 }
 
-/* The host of an URL ("https://HOST/..."), lowercased into out. */
-static void host_of(const char *url, char *out, size_t n)
-{
-    out[0] = '\0';
-    const char *p = url ? strstr(url, "://") : NULL;
-    if (!p)
-        return;
-    p += 3;
-    size_t len = strcspn(p, "/:?#");
-    snprintf(out, n, "%.*s", (int)len, p);
-    for (char *c = out; *c; c++)
-        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-}
 
 double sim_accounts_capacity_tpm(sim_state *st, const char *backend_url, const char *deployment)
 {
     char want[256], have[256];
-    host_of(backend_url, want, sizeof want);
+    util_url_host(backend_url, want, sizeof want);
     if (!want[0])
         return 0;
     size_t i, j;
     json_t *a, *d;
     json_array_foreach(accounts(st), i, a) {
-        host_of(json_string_value(json_object_get(a, "endpoint")), have, sizeof have);
+        util_url_host(json_string_value(json_object_get(a, "endpoint")), have, sizeof have);
         if (strcmp(want, have) != 0)
             continue;
         json_array_foreach(json_object_get(a, "deployments"), j, d) {

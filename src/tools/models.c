@@ -11,21 +11,6 @@
 
 /* ---- pure helpers ------------------------------------------------------------------------ */
 
-/* The lowercased host of an https:// URL into out ("" when none). */
-static void host_of(const char *url, char *out, size_t n)
-{
-    out[0] = '\0';
-    const char *p = url ? strstr(url, "://") : NULL;
-    if (!p)
-        return;
-    p += 3;
-    size_t len = strcspn(p, "/:?#");
-    if (len >= n)
-        return;
-    for (size_t i = 0; i < len; i++)
-        out[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] - 'A' + 'a' : p[i]);
-    out[len] = '\0';
-}
 
 static const char *const endpoint_suffixes[] = {
     ".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com",
@@ -48,7 +33,7 @@ static size_t endpoint_suffix(const char *host)
 bool models_is_endpoint(const char *url)
 {
     char host[256];
-    host_of(url, host, sizeof host);
+    util_url_host(url, host, sizeof host);
     return host[0] && endpoint_suffix(host) > 0;
 }
 
@@ -192,13 +177,13 @@ static bool account_has_host(json_t *a, const char *host)
 {
     json_t *props = json_object_get(a, "properties");
     char h[256];
-    host_of(json_string_value(json_object_get(props, "endpoint")), h, sizeof h);
+    util_url_host(json_string_value(json_object_get(props, "endpoint")), h, sizeof h);
     if (h[0] && !strcmp(h, host))
         return true;
     const char *k;
     json_t *v;
     json_object_foreach(json_object_get(props, "endpoints"), k, v) {
-        host_of(json_string_value(v), h, sizeof h);
+        util_url_host(json_string_value(v), h, sizeof h);
         if (h[0] && !strcmp(h, host))
             return true;
     }
@@ -335,7 +320,7 @@ void models_attach(struct tools_ctx *ctx, struct arm_client *arm, json_t *member
     json_t *wanted = json_object();
     json_array_foreach(members, i, m) {
         char host[256];
-        host_of(json_string_value(json_object_get(m, "url")), host, sizeof host);
+        util_url_host(json_string_value(json_object_get(m, "url")), host, sizeof host);
         json_t *a = any && host[0] && endpoint_suffix(host) ? find_account(ctx, host) : NULL;
         if (a) {
             char *id = lower_dup(json_string_value(json_object_get(a, "id")));
@@ -347,7 +332,7 @@ void models_attach(struct tools_ctx *ctx, struct arm_client *arm, json_t *member
     json_array_foreach(members, i, m) {
         const char *url = json_string_value(json_object_get(m, "url"));
         char host[256];
-        host_of(url, host, sizeof host);
+        util_url_host(url, host, sizeof host);
         json_object_set_new(m, "account", json_null());
         if (!url || !host[0] || !endpoint_suffix(host)) {
             unavailable(m, util_printf("%s is not an Azure OpenAI endpoint (*.openai.azure.com, "

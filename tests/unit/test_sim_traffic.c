@@ -127,6 +127,22 @@ static void a_limit_cut_throttles_only_after_it(void **state)
     free(id);
 }
 
+/* Replaces `from` by `to` (same length) in the policy at rel (relative to the service), as a write
+ * would, and records the snapshot after it. */
+static void edit_policy(sim_state *st, const char *rel, const char *from, const char *to)
+{
+    char *id = util_printf("%s/%s", SVC, rel);
+    json_t *props = json_object_get(json_object_get(sim_state_get(st, id), "resource"), "properties");
+    char *xml = util_strdup(json_string_value(json_object_get(props, "value"))), *at = strstr(xml, from);
+    assert_non_null(at);
+    assert_int_equal(strlen(from), strlen(to));
+    memcpy(at, to, strlen(to));
+    json_object_set_new(props, "value", json_string(xml));
+    free(xml);
+    free(id);
+    sim_traffic_after_write(st);
+}
+
 /* With the semantic cache tightened to score-threshold 0.05 (25% hits) the calls reaching
  * eastus-aoai count (700 prompt + 350 max_tokens) x 415.5 req/min = 436K TPM in bursts, under its
  * gpt-4o deployment's 450K. Raising growth's limit to 400k lets its 250k bursts through the gateway:
@@ -136,25 +152,11 @@ static void a_raise_past_capacity_gets_backend_429s(void **state)
     sim_state *st = *state;
     double now = (double)util_now_ms() / 1000.0;
     sim_traffic_before_write(st);
-    char *id = util_printf("%s/products/aoai/policies/policy", SVC);
-    json_t *props = json_object_get(json_object_get(sim_state_get(st, id), "resource"), "properties");
-    char *api = util_printf("%s/apis/aoai-completions/policies/policy", SVC);
-    json_t *aprops = json_object_get(json_object_get(sim_state_get(st, api), "resource"), "properties");
-    char *strict = util_strdup(json_string_value(json_object_get(aprops, "value")));
-    char *th = strstr(strict, "score-threshold=\"0.8\"");
-    assert_non_null(th);
-    memcpy(th, "score-threshold=\".05\"", strlen("score-threshold=\".05\""));
-    json_object_set_new(aprops, "value", json_string(strict));
-    sim_traffic_after_write(st);
+    edit_policy(st, "apis/aoai-completions/policies/policy", "score-threshold=\"0.8\"", "score-threshold=\".05\"");
     double tightened = (double)util_now_ms() / 1000.0;
     sim_traffic_stats strict_cache = window(st, NULL, tightened + 1, tightened + 3601);
     assert_int_equal(strict_cache.backend_throttled, 0);
-    char *raised = util_strdup(json_string_value(json_object_get(props, "value")));
-    char *at = strstr(raised, "tokens-per-minute=\"200000\"");
-    assert_non_null(at);
-    memcpy(at, "tokens-per-minute=\"400000\"", strlen("tokens-per-minute=\"400000\""));
-    json_object_set_new(props, "value", json_string(raised));
-    sim_traffic_after_write(st);
+    edit_policy(st, "products/aoai/policies/policy", "tokens-per-minute=\"200000\"", "tokens-per-minute=\"400000\"");
     now = (double)util_now_ms() / 1000.0;
     sim_traffic_stats before = window(st, NULL, now - 7200, now - 3600);
     sim_traffic_stats after = window(st, NULL, now + 1, now + 3601);
@@ -168,10 +170,6 @@ static void a_raise_past_capacity_gets_backend_429s(void **state)
     for (int i = 0; i < after.nbackends; i++)
         refused += after.backend_refused[i];
     assert_int_equal(refused, after.backend_throttled);
-    free(raised);
-    free(strict);
-    free(api);
-    free(id);
 }
 
 static void removed_primary_moves_traffic_to_priority_two(void **state)
