@@ -508,6 +508,23 @@ static void warn_failover(json_t *members, const char *name, json_t *warnings)
     util_buf_free(&pids);
 }
 
+/* True when at least two members have deployment name and none of them says NoAutoUpgrade. */
+static bool all_auto_upgrade(json_t *members, const char *name)
+{
+    size_t i, n = 0;
+    json_t *m;
+    json_array_foreach(members, i, m) {
+        json_t *d = deployment_named(m, name);
+        if (!d)
+            continue;
+        const char *o = json_string_value(json_object_get(d, "version_upgrade_option"));
+        if (!o || !strcmp(o, "NoAutoUpgrade"))
+            return false;
+        n++;
+    }
+    return n >= 2;
+}
+
 void models_pool_warnings(json_t *members, json_t *warnings)
 {
     size_t known = 0, i;
@@ -535,6 +552,12 @@ void models_pool_warnings(json_t *members, json_t *warnings)
                                                          "region can move to a new model version alone; give every "
                                                          "member the same option (NoAutoUpgrade, then upgrade them "
                                                          "together)",
+                                                         name, list.data));
+        else if (all_auto_upgrade(members, name))
+            json_array_append_new(warnings, json_sprintf("deployment '%s' upgrades automatically in every member (%s): "
+                                                         "nothing promises the regions move at the same moment; "
+                                                         "NoAutoUpgrade, then upgrading them together, keeps one "
+                                                         "version",
                                                          name, list.data));
         util_buf_free(&list);
         warn_failover(members, name, warnings);

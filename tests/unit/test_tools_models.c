@@ -113,6 +113,28 @@ static void test_consistent_pool_has_no_warnings(void **state)
     json_decref(members);
 }
 
+static void test_every_member_auto_upgrading_is_warned(void **state)
+{
+    (void)state;
+    const char *a[] = {"gpt-4o:2024-08-06:OnceNewDefaultVersionAvailable:300", NULL};
+    const char *b[] = {"gpt-4o:2024-08-06:OnceCurrentVersionExpired:300", NULL};
+    json_t *members = json_pack("[o,o]", member("a", 1, a), member("b", 1, a));
+    json_t *w = json_array();
+    models_pool_warnings(members, w);
+    assert_int_equal(json_array_size(w), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(w, 0)),
+                           "deployment 'gpt-4o' upgrades automatically in every member (OnceNewDefaultVersionAvailable "
+                           "in a, OnceNewDefaultVersionAvailable in b)"));
+    json_decref(members);
+    json_array_clear(w);
+    members = json_pack("[o,o]", member("a", 1, a), member("b", 1, b)); /* two options: the difference is warned */
+    models_pool_warnings(members, w);
+    assert_int_equal(json_array_size(w), 1);
+    assert_non_null(strstr(json_string_value(json_array_get(w, 0)), "has different versionUpgradeOption"));
+    json_decref(w);
+    json_decref(members);
+}
+
 static void test_unknown_members_are_not_compared(void **state)
 {
     (void)state;
@@ -138,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_capacity_tpm),
         cmocka_unit_test(test_demo_warnings),
         cmocka_unit_test(test_consistent_pool_has_no_warnings),
+        cmocka_unit_test(test_every_member_auto_upgrading_is_warned),
         cmocka_unit_test(test_unknown_members_are_not_compared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
