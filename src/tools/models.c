@@ -96,9 +96,13 @@ static size_t subscriptions(struct tools_ctx *ctx, char **out)
     return n;
 }
 
-void models_prefetch_plan(struct tools_ctx *ctx, struct models_prefetch *p)
+/* The Accounts_List requests of the subscriptions not cached (nor failed in this call when
+ * keep_errors: those are reported, not asked again). */
+static void plan(struct tools_ctx *ctx, struct models_prefetch *p, bool keep_errors)
 {
     memset(p, 0, sizeof *p);
+    if (!keep_errors)
+        json_object_clear(cache(ctx, "errors"));
     char *subs[MODELS_SUBS_MAX];
     size_t n = subscriptions(ctx, subs);
     json_t *accounts = cache(ctx, "accounts"), *errors = cache(ctx, "errors");
@@ -113,6 +117,8 @@ void models_prefetch_plan(struct tools_ctx *ctx, struct models_prefetch *p)
         p->n++;
     }
 }
+
+void models_prefetch_plan(struct tools_ctx *ctx, struct models_prefetch *p) { plan(ctx, p, false); }
 
 /* A list answer's items, with the pages its nextLink leads to (NEW array), or NULL with err. */
 static json_t *all_items(struct arm_client *arm, json_t *body, size_t max, util_error *err)
@@ -165,7 +171,7 @@ void models_prefetch_free(struct models_prefetch *p)
 static void ensure_accounts(struct tools_ctx *ctx, struct arm_client *arm)
 {
     struct models_prefetch p;
-    models_prefetch_plan(ctx, &p);
+    plan(ctx, &p, true);
     if (p.n)
         arm_batch(arm, p.n, p.reqs, p.res, p.rcs, p.errs);
     models_prefetch_store(ctx, arm, &p);
