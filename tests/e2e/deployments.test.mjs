@@ -105,6 +105,24 @@ test('without the Cognitive Services read role the pool is still shown, with dep
   } finally { await s.close(); }
 });
 
+test('deployments refused for one account: that member says why, the others keep theirs', async () => {
+  const s = await session();
+  try {
+    await s.sim.faults({ rules: [{ path_contains: '/accounts/aoai-westeurope/deployments', status: 403 }] });
+    const r = ok(await s.call('get_backend_pool', { api_id: API }));
+    const m = byId(r);
+    assert.equal(m['eastus-aoai'].deployments.length, 2);
+    assert.equal(m['westeurope-aoai'].account.name, 'aoai-westeurope');
+    assert.equal(m['westeurope-aoai'].deployments, null);
+    assert.match(m['westeurope-aoai'].deployments_unavailable,
+      /^the deployments of account aoai-westeurope cannot be read \(.*\); grant the gateway's identity Reader/);
+    assert.ok(!r.warnings.some((w) => /model versions|failover priority/.test(w)), 'nothing compared with an unknown member');
+    await s.sim.clearFaults(); // a failed list is not cached: the next call reads it
+    const again = byId(ok(await s.call('get_backend_pool', { api_id: API })));
+    assert.equal(again['westeurope-aoai'].deployments[0].model_version, '2024-05-13');
+  } finally { await s.close(); }
+});
+
 test('an account in another subscription is found only through AIGW_MODEL_SUBSCRIPTIONS', async () => {
   const edit = (d) => { d.model_accounts[1].subscription_id = OTHER_SUB; };
   let s = await session({ edit });
