@@ -57,8 +57,11 @@ int64_t metrics_grain_reports(int64_t window, int max_points);
 
 /* ---- parsing each source's answer (pure; NULL or a partial object when the shape is off) -- */
 
-/* Monitor Requests split by GatewayResponseCode (aggregation Total) →
- * {"requests","successful","blocked","failed","throttled","series":[{"t","requests","throttled"}]}. */
+/* Monitor Requests split by GatewayResponseCode and BackendResponseCode (aggregation Total) →
+ * {"requests","successful","blocked","failed","throttled","throttled_gateway","throttled_backend",
+ * "series":[{"t","requests","throttled"}]}: throttled_backend = gateway 429 with backend 429 (Azure
+ * OpenAI refused), throttled_gateway = the rest of the 429s (the gateway's own limits); both null when
+ * the series do not carry the BackendResponseCode dimension. */
 json_t *metrics_parse_monitor_requests(json_t *body);
 /* Monitor Duration and BackendDuration (aggregation Average: they support Average, Minimum and
  * Maximum, not Count) → {"avg_latency_ms","avg_backend_latency_ms"} (each null without data): bin

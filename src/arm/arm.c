@@ -25,6 +25,7 @@ static const char *const api_versions[] = {
     [ARM_API_METRICS] = "2024-02-01",
     [ARM_API_DIAGNOSTICS] = "2021-05-01-preview",
     [ARM_API_WORKSPACES] = "2025-07-01",
+    [ARM_API_COGNITIVE] = "2025-12-01",
     [ARM_API_LOGS_QUERY] = "",
     [ARM_API_AUTHORIZATION] = "2022-04-01",
 };

@@ -262,6 +262,10 @@ static void route(sim_state *st, const sim_request *req, sim_response *resp)
         sim_traffic_external_route(st, req, resp);
         return;
     }
+    if (sim_accounts_is_path(req->path)) { /* the Azure OpenAI accounts behind the backends */
+        sim_accounts_route(st, req, who.appid, who.oid, resp);
+        return;
+    }
     int off = resolve_service(st, req->path, resp);
     if (off < 0)
         return;

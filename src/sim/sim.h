@@ -11,6 +11,7 @@
  *   validate.c  policy XML and backend validation (pure)
  *   filter.c    the OData $filter subset of list operations (pure)
  *   control.c   the loopback-only /_sim/ control endpoint
+ *   accounts.c  Microsoft.CognitiveServices accounts and deployments (the models behind backends)
  *
  * Ownership: sim_response owns its body and headers (json_decref'd by sim_response_clear).
  * sim_request fields are borrowed for the duration of one request. Functions returning json_t *
@@ -83,7 +84,7 @@ typedef struct sim_state {
     json_t *routes;      /* route key -> count */
     json_t *log;         /* array of request records */
     json_t *managed_identity; /* {identity_header, object_id, client_id} */
-    json_t *traffic_history;  /* traffic model: [{"t": epoch sec, "subs": snapshot}] (traffic.h) */
+    json_t *traffic_history;  /* traffic model: [{"t": epoch sec, "subs": snapshot, "refused": shares}] (traffic.h) */
     char service_id[512];     /* /subscriptions/.../service/NAME (original case) */
     int64_t token_requests;
     int64_t arm_requests;
@@ -172,6 +173,16 @@ int sim_control_set_faults(sim_state *st, json_t *body, util_error *err);
 bool sim_arm_handle(sim_state *st, const sim_request *req, sim_response *resp);
 /* POST /v1/workspaces/{customerId}/query, the Logs query API (src/sim/traffic_logs.c); takes the lock. */
 bool sim_traffic_logs_handle(sim_state *st, const sim_request *req, sim_response *resp);
+
+/* accounts.c: true for a .../providers/Microsoft.CognitiveServices/accounts path; its route
+ * (Accounts_List, Deployments_List) for the principal appid/oid. Lock held. */
+bool sim_accounts_is_path(const char *path);
+void sim_accounts_route(sim_state *st, const sim_request *req, const char *appid, const char *oid,
+                        sim_response *resp);
+/* Tokens per minute the deployment (NULL = the first with a TPM SKU) of the account whose endpoint
+ * has backend_url's host can serve: capacity x 1000 for Standard, GlobalStandard and
+ * DataZoneStandard SKUs; 0 when unknown (no limit). Lock held. */
+double sim_accounts_capacity_tpm(sim_state *st, const char *backend_url, const char *deployment);
 
 /* Resource operations under the APIM service, called by the ARM router with the lock held.
  * rel is the path relative to the service id ("" for the service itself, "apis/x", ...). */

@@ -20,13 +20,13 @@
 /* The KQL shapes the client sends; "%s" is the API id (a copy of the wire contract, not shared code). */
 static const char *const kql_subscriptions =
     "ApiManagementGatewayLogs | where ApiId == '%s' | summarize requests = count(), throttled = countif(ResponseCode "
-    "== 429), blocked = countif(ResponseCode >= 400 and ResponseCode < 500 and ResponseCode != 429), failed = "
+    "== 429), throttled_backend = countif(ResponseCode == 429 and BackendResponseCode == 429), blocked = countif(ResponseCode >= 400 and ResponseCode < 500 and ResponseCode != 429), failed = "
     "countif(ResponseCode >= 500), cache_hits = countif(Cache == 'hit'), cache_misses = countif(Cache == 'miss'), "
     "backend_calls = countif(isnotempty(BackendId)), total_ms = sum(TotalTime), backend_ms = sum(BackendTime) by "
     "ApimSubscriptionId";
 static const char *const kql_backends =
     "ApiManagementGatewayLogs | where ApiId == '%s' and isnotempty(BackendId) | summarize requests = count(), "
-    "backend_ms = sum(BackendTime) by BackendId";
+    "throttled_backend = countif(BackendResponseCode == 429), backend_ms = sum(BackendTime) by BackendId";
 /* Rows of a large message split across SequenceNumber rows carry no DeploymentName (Microsoft's own
  * queries filter them out); only this filtered form is answered. */
 static const char *const kql_tokens =
@@ -150,16 +150,17 @@ static json_t *la_subscriptions(sim_state *st, const char *api, double from, dou
             json_array_append_new(rows, json_pack("[s,o,o,o]", sub, cell(s.prompt_tokens), cell(s.completion_tokens),
                                                   cell(s.prompt_tokens + s.completion_tokens)));
         else if (!tokens)
-            json_array_append_new(rows, json_pack("[s,o,o,o,o,o,o,o,o,o]", sub, cell(s.requests), cell(s.throttled),
-                                                  cell(0), cell(0), cell(s.hits), cell(s.cache_misses), cell(s.misses),
+            json_array_append_new(rows, json_pack("[s,o,o,o,o,o,o,o,o,o,o]", sub, cell(s.requests), cell(s.throttled),
+                                                  cell(s.backend_throttled), cell(0), cell(0), cell(s.hits), cell(s.cache_misses), cell(s.misses),
                                                   cell(s.total_ms), cell(s.backend_ms)));
     }
     if (tokens)
         return la_table(json_pack("[o,o,o,o]", column("ApimSubscriptionId", "string"), column("prompt_tokens", "long"),
                                   column("completion_tokens", "long"), column("total_tokens", "long")),
                         rows);
-    return la_table(json_pack("[o,o,o,o,o,o,o,o,o,o]", column("ApimSubscriptionId", "string"),
-                              column("requests", "long"), column("throttled", "long"), column("blocked", "long"),
+    return la_table(json_pack("[o,o,o,o,o,o,o,o,o,o,o]", column("ApimSubscriptionId", "string"),
+                              column("requests", "long"), column("throttled", "long"),
+                              column("throttled_backend", "long"), column("blocked", "long"),
                               column("failed", "long"), column("cache_hits", "long"), column("cache_misses", "long"),
                               column("backend_calls", "long"), column("total_ms", "long"), column("backend_ms", "long")),
                     rows);
@@ -175,11 +176,12 @@ static json_t *la_backends(sim_state *st, const char *api, double from, double t
         if (!s.backend_calls[i] || !strcmp(s.backend[i], "(none)"))
             continue;
         double lat = sim_traffic_backend_latency(st, s.backend[i]);
-        json_array_append_new(rows, json_pack("[s,o,o]", s.backend[i], cell(s.backend_calls[i]),
+        json_array_append_new(rows, json_pack("[s,o,o,o]", s.backend[i], cell(s.backend_calls[i]),
+                                              cell(s.backend_refused[i]),
                                               cell((int64_t)((double)s.backend_calls[i] * lat))));
     }
-    return la_table(json_pack("[o,o,o]", column("BackendId", "string"), column("requests", "long"),
-                              column("backend_ms", "long")),
+    return la_table(json_pack("[o,o,o,o]", column("BackendId", "string"), column("requests", "long"),
+                              column("throttled_backend", "long"), column("backend_ms", "long")),
                     rows);
 }
 

@@ -64,9 +64,13 @@ static json_t *quota_prompt(json_t *args, void *user, util_error *err)
         "4. After I agree, call update_quota again without dry_run. Keep the change_id.\n"
         "5. Call list_subscriptions again and check that every OTHER team's tpm and rpm are exactly as before.\n"
         "6. Pitfall: roll quota cuts out gradually (for example halve the gap at a time) and watch the 429s "
-        "with get_metrics (since='15m') after each step. If 429s persist after RAISING a quota, the Azure OpenAI "
-        "deployment's own TPM capacity may be the bottleneck, not the gateway. revert_change with the "
-        "change_id undoes the change.",
+        "with get_metrics (since='15m') after each step. revert_change with the change_id undoes the change.\n"
+        "7. Capacity: list_subscriptions' `capacity` and update_quota's dry-run warnings set the teams' limits "
+        "against the TPM of the Azure OpenAI deployments behind the API (capacity_tpm); a limit above it only "
+        "moves the 429s to Azure OpenAI. If 429s persist after RAISING a quota, answer with numbers: "
+        "get_metrics' throttled_gateway vs throttled_backend for the team (backend = Azure OpenAI out of "
+        "capacity), its limit, and get_backend_pool's capacity_tpm of the priority-1 deployment; when "
+        "throttled_backend dominates, the fix is deployment capacity or a region, not a higher limit.",
         team, tpm, team, tpm, tpm);
     return one_message("Enforce a per-team token quota", text);
 }
@@ -84,8 +88,12 @@ static json_t *failover_prompt(json_t *args, void *user, util_error *err)
         "secondary region.\n\n"
         "1. Call get_backend_pool with api_id='%s': tell me how many backends there are, their priorities, "
         "weights and circuit breakers, and any retry policy (failover needs a retry on 429 and 5xx).\n"
-        "2. Pitfall: every member of a pool must serve the SAME model name and version; check the deployment "
-        "names in the URLs and the tool's warnings, and ask me before mixing versions.\n"
+        "2. Pitfall: every member of a pool must serve the SAME model name and version, and a failover region "
+        "must carry the primary's load. get_backend_pool lists each member's Azure OpenAI deployments (model, "
+        "model_version, version_upgrade_option, capacity_tpm) and warns of version mismatches, deployments "
+        "missing in a member, upgrade options that let one region move alone, and a failover member smaller "
+        "than its primary: quote those numbers to me and ask before mixing versions or adding a smaller region. "
+        "If deployments_unavailable says a role is missing, tell me which.\n"
         "3. Call update_backend_pool with api_id='%s', dry_run=true, adding a member with url='%s', priority 2 "
         "(keep the current primary at priority 1), and a circuit breaker such as 5 failures in 1 minute on "
         "429 and 500-599, tripping for 5 minutes, accept_retry_after=true. Show me every resource the diff "

@@ -35,6 +35,7 @@ void tools_ctx_free(struct tools_ctx *ctx)
     if (!ctx)
         return;
     arm_client_free(ctx->arm);
+    json_decref(ctx->models);
     free(ctx);
 }
 

@@ -6,6 +6,7 @@
  * argument checks and turning the plan into pipeline writes. */
 #include <string.h>
 
+#include "capacity.h"
 #include "change.h"
 #include "quota_scope.h"
 
@@ -153,6 +154,8 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
     size_t t = quota_scope_find(&qs, id);
     struct change *ch = t == (size_t)-1 ? NULL : change_new(ctx, call, "update_quota", args);
     int rc = ch ? plan_change(ch, &qs, t, &want, &err) : quota_scope_not_found(&qs, id, &err);
+    if (!rc && want.tpm_op == POLICY_QUOTA_SET) /* the Azure OpenAI capacity behind the team (issue 16) */
+        capacity_check_quota(ctx, arm, ch, &qs, t, want.tpm);
     quota_scope_free(&qs);
     if (rc) {
         change_free(ch);

@@ -50,7 +50,8 @@ async function prompt(name, args, mentions) {
 
 test('flow 1: enforce per-team token quotas (list, dry run, cut growth, others unchanged, watch 429s)', async () => {
   await prompt('enforce_team_quotas', { team: 'growth', tpm: '100k' },
-    ['list_subscriptions', 'update_quota', 'dry_run', 'get_metrics', 'gradually']);
+    ['list_subscriptions', 'update_quota', 'dry_run', 'get_metrics', 'gradually', 'throttled_backend',
+      'capacity_tpm']);
   const limits = async () => Object.fromEntries((await call('list_subscriptions', { product_id: 'aoai' }))
     .subscriptions.map((x) => [x.id, { tpm: x.tpm, rpm: x.rpm }]));
   const before = await limits();
@@ -75,7 +76,7 @@ test('flow 1: enforce per-team token quotas (list, dry run, cut growth, others u
 test('flow 2: multi-region failover (show the pool, add a breaker, rehearse an outage, restore)', async () => {
   await prompt('configure_failover', { api_id: 'aoai-completions',
     secondary_url: 'https://aoai-westeurope.openai.azure.com/openai' },
-  ['get_backend_pool', 'update_backend_pool', 'SAME model', 'revert_change']);
+  ['get_backend_pool', 'update_backend_pool', 'SAME model', 'revert_change', 'capacity_tpm', 'failover member smaller']);
   const pool = await call('get_backend_pool', { api_id: 'aoai-completions' });
   const byId = (p) => Object.fromEntries(p.backends.map((b) => [b.backend_id, b]));
   assert.equal(byId(pool)['eastus-aoai'].priority, 1);
