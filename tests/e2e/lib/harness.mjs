@@ -91,6 +91,7 @@ export async function startSim(args = []) {
     touch: (path) => control('POST', '/_sim/touch', { path }),
     state: (path) => control('GET', `/_sim/state?path=${encodeURIComponent(path)}`),
     addClient: (c) => control('POST', '/_sim/clients', c),
+    clock: (c) => (c ? control('POST', '/_sim/clock', c) : control('GET', '/_sim/clock')), // the virtual clock
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const { code, signal } = await waitExit(proc);
