@@ -94,14 +94,21 @@ static int add_writes(struct change *ch, const struct quota_scope *qs, const pol
     return 0;
 }
 
-static int plan_change(struct change *ch, const struct quota_scope *qs, size_t t,
-                           const policy_quota_change *want, util_error *err)
+int update_quota_plan(const struct quota_scope *qs, size_t t, const policy_quota_change *want,
+                      policy_quota_result *res, util_error *err)
 {
     size_t n = 0, target = 0;
     policy_quota_sub *subs = plan_subs(qs, t, &n, &target);
-    policy_quota_result res;
-    int rc = policy_quota_update(qs->pdocs, qs->ndocs, subs, n, target, want, &res, err);
+    int rc = policy_quota_update(qs->pdocs, qs->ndocs, subs, n, target, want, res, err);
     free(subs);
+    return rc;
+}
+
+static int plan_change(struct change *ch, const struct quota_scope *qs, size_t t,
+                           const policy_quota_change *want, util_error *err)
+{
+    policy_quota_result res;
+    int rc = update_quota_plan(qs, t, want, &res, err);
     if (!rc)
         rc = add_writes(ch, qs, &res, err);
     if (rc) {
