@@ -130,6 +130,10 @@ struct metrics_la {
  * ARM error of the settings read. Free la->workspace. */
 int metrics_la_discover(struct arm_client *arm, struct metrics_la *la, json_t *missing, util_error *err);
 
+/* What the per-minute replay lacks with this setup, as {reason, enable, wait} (NEW), or NULL when
+ * Log Analytics has what it needs (tokens: GatewayLlmLogs too). */
+json_t *metrics_minutes_missing(const struct metrics_la *la, bool tokens);
+
 /* The KQL of tokens and requests per minute and subscription: "%s" = a list of quoted ids. */
 extern const char *const metrics_kql_minutes;
 #define METRICS_MINUTES_MAX_SUBS 20

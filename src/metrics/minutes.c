@@ -82,6 +82,33 @@ int metrics_minutes_query(struct arm_client *arm, const struct metrics_la *la, c
     return rc;
 }
 
+json_t *metrics_minutes_missing(const struct metrics_la *la, bool tokens)
+{
+    const char *wait = "Rows reach the workspace a few minutes after each request (Azure Monitor ingestion "
+                       "time); a replay over 24 h needs 24 h of traffic after the change. update_quota mode "
+                       "\"shadow\" records the proposal meanwhile.";
+    const char *reason = NULL, *enable = NULL;
+    if (!la->workspace) {
+        reason = "the service sends no gateway logs to a Log Analytics workspace";
+        enable = "a diagnostic setting on the API Management service sending the GatewayLogs and GatewayLlmLogs "
+                 "categories to a Log Analytics workspace, destination table \"Resource specific\" "
+                 "(logAnalyticsDestinationType Dedicated)";
+    } else if (!la->dedicated) {
+        reason = "the diagnostic setting writes to the AzureDiagnostics table; the per-minute replay reads the "
+                 "resource-specific tables ApiManagementGatewayLogs and ApiManagementGatewayLlmLog";
+        enable = "switch that diagnostic setting's destination table to \"Resource specific\" (REST/ARM: "
+                 "logAnalyticsDestinationType \"Dedicated\"); rows logged after the switch land there";
+    } else if (!la->customer_id[0]) {
+        reason = "the workspace receiving the gateway logs could not be read (its workspace id is needed to query it)";
+        enable = "Log Analytics Reader on the workspace for this identity";
+        wait = "none: retry after the role assignment";
+    } else if (tokens && !la->llm_logs) {
+        reason = "GatewayLlmLogs (the tokens of each request) do not reach the workspace";
+        enable = "the GatewayLlmLogs category in the diagnostic setting sending GatewayLogs to the workspace";
+    }
+    return reason ? json_pack("{s:s,s:s,s:s}", "reason", reason, "enable", enable, "wait", wait) : NULL;
+}
+
 /* ---- the replay (pure) ------------------------------------------------------------------ */
 
 struct minute {

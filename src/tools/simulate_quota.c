@@ -37,7 +37,8 @@ struct proposal {
 };
 
 /* The pending shadow proposal for sub in the journal: the last update_quota record for it, when
- * that record is a shadow one (a later enforced change supersedes it). false when none. */
+ * that record is a shadow one (a later enforced change supersedes it, a revert of it withdraws
+ * it). false when none. */
 static bool journal_proposal(const char *path, const char *sub, struct proposal *p)
 {
     char *text = NULL;
@@ -50,8 +51,12 @@ static bool journal_proposal(const char *path, const char *sub, struct proposal 
         const char *e = memchr(s, '\n', (size_t)(end - s));
         if (!e)
             e = end;
-        json_t *rec = e - s > 1 && memmem(s, (size_t)(e - s), sub, strlen(sub)) ? json_loadb(s, (size_t)(e - s), 0, NULL)
-                                                                                : NULL;
+        size_t l = (size_t)(e - s);
+        json_t *rec = l > 1 && (memmem(s, l, sub, strlen(sub)) || memmem(s, l, "\"reverts\"", 9))
+                          ? json_loadb(s, l, 0, NULL) : NULL;
+        const char *reverts = json_string_value(json_object_get(rec, "reverts"));
+        if (found && reverts && strstr(p->from, reverts))
+            found = false;
         json_t *args = json_object_get(rec, "arguments");
         const char *tool = json_string_value(json_object_get(rec, "tool"));
         const char *id = json_string_value(json_object_get(args, "subscription_id"));
@@ -117,34 +122,6 @@ static json_t *others_of(const struct quota_scope *qs, size_t t, const struct pr
     free(lim);
     policy_quota_result_free(&res);
     return others;
-}
-
-/* What is missing for a replay, as {reason, enable, wait} (NEW), or NULL when the data is there. */
-static json_t *missing_of(const struct metrics_la *la, bool tokens)
-{
-    const char *wait = "Rows reach the workspace a few minutes after each request (Azure Monitor ingestion "
-                       "time); a replay over 24 h needs 24 h of traffic after the change. update_quota mode "
-                       "\"shadow\" records the proposal meanwhile.";
-    const char *reason = NULL, *enable = NULL;
-    if (!la->workspace) {
-        reason = "the service sends no gateway logs to a Log Analytics workspace";
-        enable = "a diagnostic setting on the API Management service sending the GatewayLogs and GatewayLlmLogs "
-                 "categories to a Log Analytics workspace, destination table \"Resource specific\" "
-                 "(logAnalyticsDestinationType Dedicated)";
-    } else if (!la->dedicated) {
-        reason = "the diagnostic setting writes to the AzureDiagnostics table; the per-minute replay reads the "
-                 "resource-specific tables ApiManagementGatewayLogs and ApiManagementGatewayLlmLog";
-        enable = "switch that diagnostic setting's destination table to \"Resource specific\" (REST/ARM: "
-                 "logAnalyticsDestinationType \"Dedicated\"); rows logged after the switch land there";
-    } else if (!la->customer_id[0]) {
-        reason = "the workspace receiving the gateway logs could not be read (its workspace id is needed to query it)";
-        enable = "Log Analytics Reader on the workspace for this identity";
-        wait = "none: retry after the role assignment";
-    } else if (tokens && !la->llm_logs) {
-        reason = "GatewayLlmLogs (the tokens of each request) do not reach the workspace";
-        enable = "the GatewayLlmLogs category in the diagnostic setting sending GatewayLogs to the workspace";
-    }
-    return reason ? json_pack("{s:s,s:s,s:s}", "reason", reason, "enable", enable, "wait", wait) : NULL;
 }
 
 struct target {
@@ -298,7 +275,7 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
         tokens |= tg[i].p.tpm != 0;
     if (!rc)
         rc = metrics_la_discover(arm, &la, unread, &err);
-    if (!rc && !(missing = missing_of(&la, tokens))) {
+    if (!rc && !(missing = metrics_minutes_missing(&la, tokens))) {
         const char *ids[METRICS_MINUTES_MAX_SUBS];
         for (size_t i = 0; i < n; i++)
             ids[i] = qs.subs[tg[i].index].id;

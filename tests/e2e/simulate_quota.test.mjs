@@ -6,7 +6,7 @@
 // proposal (update_quota mode "shadow") replayed when no limit is given.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR } from './lib/harness.mjs';
 
@@ -146,3 +146,53 @@ test('no per-minute data: says what to enable and how long to wait, computes not
     } finally { await s.close(); }
   }
 });
+
+test('shadow mode: no limit changes, the proposal is journaled and replayed with no limit given, revert withdraws it',
+  async () => {
+    const s = await session();
+    try {
+      const limits = async () => Object.fromEntries(ok(await s.call('list_subscriptions', {})).subscriptions
+        .map((x) => [x.id, [x.tpm, x.rpm]]));
+      const before = await limits();
+      const dry = ok(await s.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow', dry_run: true }));
+      assert.equal(dry.applied, false);
+      assert.equal(dry.diff, '');
+      assert.ok(!existsSync(s.audit) || readFileSync(s.audit, 'utf8') === '', 'a dry run journals nothing');
+      await s.sim.resetCounters();
+      const res = await s.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow' });
+      const sh = ok(res);
+      assert.equal(sh.applied, true);
+      assert.equal(sh.mode, 'shadow');
+      assert.equal(sh.diff, '', 'no policy changes');
+      assert.deepEqual(sh.before, sh.after);
+      assert.equal(sh.proposed.tpm, 100000);
+      assert.ok(Date.parse(sh.data_ready_at) <= Date.now() + 60e3, 'the demo already has 24 h of per-minute data');
+      assert.match(res.content[0].text, /NO limit changes: APIM has no log-only limit/);
+      assert.ok(!(await s.sim.requests()).some((q) => ['PUT', 'PATCH', 'DELETE'].includes(q.method)), 'nothing written');
+      assert.deepEqual(await limits(), before);
+      const journal = readFileSync(s.audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(journal.length, 1);
+      assert.equal(journal[0].arguments.mode, 'shadow');
+      assert.deepEqual(journal[0].resources, []);
+      // simulate_quota with no limit replays the pending proposal
+      const replay = ok(await s.call('simulate_quota', { subscription_id: 'growth' }));
+      assert.deepEqual(replay.proposed, { tpm: 100000, rpm: null });
+      assert.equal(replay.proposed_from, `shadow change ${sh.change_id}`);
+      assert.ok(replay.requests_refused > 0);
+      // a revert withdraws it (journaled, nothing written)
+      const rev = ok(await s.call('revert_change', { change_id: sh.change_id }));
+      assert.equal(rev.applied, true);
+      failed(await s.call('simulate_quota', { subscription_id: 'growth' }), /none is pending/);
+      // null has nothing to replay
+      failed(await s.call('update_quota', { subscription_id: 'growth', tpm: null, mode: 'shadow' }), /positive integers/);
+    } finally { await s.close(); }
+    // without per-minute data: says what to enable, writes and journals nothing
+    const noLa = demoScenario();
+    delete noLa.traffic.log_analytics;
+    const n = await session(noLa);
+    try {
+      failed(await n.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow' }),
+        /not collected: the service sends no gateway logs.*Enable a diagnostic setting.*nothing was written or journaled/);
+      assert.ok(!existsSync(n.audit) || readFileSync(n.audit, 'utf8') === '');
+    } finally { await n.close(); }
+  });
