@@ -139,20 +139,31 @@ extern const char *const metrics_kql_minutes;
 #define METRICS_MINUTES_MAX_SUBS 20
 #define METRICS_MINUTES_MAX_DAYS 7
 
-/* Per-minute rows of the subscriptions ids[0..n) over [since, until) from la's workspace (one
- * Logs query for all of them): *rows = [{"sub", "t" (epoch s), "requests", "throttled",
- * "token_requests", "tokens"}] (NEW). ids must hold no quote or backslash. 0 or an error. */
+/* One minute of one subscription: t (epoch seconds, a whole minute), its requests (429s included),
+ * the requests with a token row, and their tokens. */
+struct metrics_minute {
+    int64_t t, requests, token_requests, tokens;
+};
+struct metrics_team {
+    char sub[257];
+    struct metrics_minute *m; /* heap, n entries, in no particular order */
+    size_t n;
+};
+void metrics_teams_free(struct metrics_team *teams, size_t n);
+
+/* The minutes of the subscriptions ids[0..n) over [since, until) from la's workspace (one Logs query
+ * for all of them): *teams (heap, *nteams entries; subscriptions without rows are absent). ids must
+ * hold no quote or backslash. 0 or an error. */
 int metrics_minutes_query(struct arm_client *arm, const struct metrics_la *la, const char *const *ids, size_t n,
-                          int64_t since, int64_t until, json_t **rows, util_error *err);
-/* Replays subscription sub's rows (metrics_minutes_query's) against a tokens-per-minute limit tpm
- * and a requests-per-minute limit rpm (0 = none), each counted per minute as llm-token-limit and
- * rate-limit-by-key count (docs/quotas.md "What-if"): a minute's requests are admitted up to the
- * limit, the rest refused; a minute's token demand is its requests times its mean tokens per
- * logged request. {minutes_observed, minutes_over, requests, requests_refused, tokens_refused,
- * share_refused, peak_tpm, p95_tpm, p50_tpm, worst_minutes: [{at, tokens}] (at most worst),
- * token_requests} (NEW). Pure. */
-json_t *metrics_replay(json_t *rows, const char *sub, int64_t tpm, int64_t rpm, size_t worst);
-/* The same rows from an already received Logs query answer (pure; NULL when the shape is off). */
-json_t *metrics_parse_minutes(json_t *body);
+                          int64_t since, int64_t until, struct metrics_team **teams, size_t *nteams, util_error *err);
+/* The teams of an already received answer (pure; NULL when the shape is off). */
+struct metrics_team *metrics_parse_minutes(json_t *body, size_t *nteams);
+/* Replays one subscription's minutes against a tokens-per-minute limit tpm and a requests-per-minute
+ * limit rpm (0 = none), each counted per minute as llm-token-limit and rate-limit-by-key count
+ * (docs/quotas.md "What-if"): a minute's requests are admitted up to the limit, the rest refused; a
+ * minute's token demand is its requests times its mean tokens per logged request. {minutes_observed,
+ * minutes_over, requests, requests_refused, tokens_refused, share_refused, peak_tpm, p95_tpm,
+ * p50_tpm, worst_minutes: [{at, tokens}] (at most worst), token_requests} (NEW). Pure. */
+json_t *metrics_replay(const struct metrics_minute *m, size_t n, int64_t tpm, int64_t rpm, size_t worst);
 
 #endif

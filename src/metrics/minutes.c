@@ -3,7 +3,9 @@
  * 429s included, with its ApimSubscriptionId) left-joined on CorrelationId to
  * ApiManagementGatewayLlmLog (the tokens of the requests that reached the model; rows of a large
  * message split across SequenceNumber rows carry no DeploymentName and are left out, as in
- * get_metrics), summarised by subscription and bin(TimeGenerated, 1m). */
+ * get_metrics), summarised by subscription and bin(TimeGenerated, 1m), then packed into one list per
+ * subscription (make_list of [minute, requests, token_requests, tokens]): 20 teams x 24 h is 20 rows
+ * of compact text instead of 28,800 JSON rows, which jansson alone would take ~50 ms to parse. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,44 +16,105 @@
 const char *const metrics_kql_minutes =
     "ApiManagementGatewayLogs | where ApimSubscriptionId in (%s) | join kind=leftouter (ApiManagementGatewayLlmLog | "
     "where DeploymentName != '' | project CorrelationId, TotalTokens) on CorrelationId | summarize requests = count(), "
-    "throttled = countif(ResponseCode == 429), token_requests = countif(isnotnull(TotalTokens)), tokens = "
-    "sum(TotalTokens) by ApimSubscriptionId, bin(TimeGenerated, 1m)";
+    "token_requests = countif(isnotnull(TotalTokens)), tokens = sum(TotalTokens) by ApimSubscriptionId, minute = "
+    "bin(TimeGenerated, 1m) | summarize minutes = make_list(pack_array(datetime_diff('minute', minute, "
+    "datetime(1970-01-01)), requests, token_requests, tokens), 1048576) by ApimSubscriptionId";
 
-static int64_t num(json_t *row, const char *key)
+void metrics_teams_free(struct metrics_team *teams, size_t n)
 {
-    json_t *v = json_object_get(row, key);
-    return json_is_number(v) ? (int64_t)json_number_value(v) : 0;
+    for (size_t i = 0; teams && i < n; i++)
+        free(teams[i].m);
+    free(teams);
 }
 
-json_t *metrics_parse_minutes(json_t *body)
+/* Reads "[[minute, requests, token_requests, tokens], ...]" (the dynamic cell as text) into t. */
+static bool read_minutes(const char *s, struct metrics_team *t)
 {
-    json_t *table = metrics_parse_la(body);
-    if (!json_is_array(table))
-        return NULL;
-    json_t *rows = json_array(), *r;
-    size_t i;
-    json_array_foreach(table, i, r) {
-        const char *sub = json_string_value(json_object_get(r, "ApimSubscriptionId"));
-        const char *at = json_string_value(json_object_get(r, "TimeGenerated"));
-        char buf[40];
-        int64_t t;
-        /* Log Analytics gives datetimes with fractions ("2026-11-30T06:01:00Z" or "...:00.000Z"). */
-        if (!sub || !at || snprintf(buf, sizeof(buf), "%.19sZ", at) >= (int)sizeof(buf) ||
-            util_time_parse_iso8601(buf, &t) != 0)
-            continue;
-        json_array_append_new(rows, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "sub", sub, "t", (json_int_t)t, "requests",
-                                              (json_int_t)num(r, "requests"), "throttled", (json_int_t)num(r, "throttled"),
-                                              "token_requests", (json_int_t)num(r, "token_requests"), "tokens",
-                                              (json_int_t)num(r, "tokens")));
+    size_t cap = 64;
+    t->m = malloc(cap * sizeof(*t->m));
+    if (!t->m)
+        abort();
+    int64_t v[4];
+    int k = 0, depth = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '[') {
+            if (++depth > 2)
+                return false;
+            k = 0;
+        } else if (*p == ']') {
+            if (depth == 2) {
+                if (k != 4 || v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
+                    return false;
+                if (t->n == cap && !(t->m = realloc(t->m, (cap *= 2) * sizeof(*t->m))))
+                    abort();
+                t->m[t->n++] = (struct metrics_minute){v[0] * 60, v[1], v[2], v[3]};
+            }
+            if (--depth < 0)
+                return false;
+        } else if ((*p >= '0' && *p <= '9') || *p == '-') {
+            char *end;
+            long long x = strtoll(p, &end, 10);
+            if (depth != 2 || k == 4)
+                return false;
+            if (*end == '.') /* a real (sum of an empty set is 0, never fractional here) */
+                strtod(p, &end);
+            v[k++] = x;
+            p = end - 1;
+        } else if (*p != ',' && *p != ' ' && *p != '\n') {
+            return false;
+        }
     }
-    json_decref(table);
-    return rows;
+    return depth == 0;
+}
+
+struct metrics_team *metrics_parse_minutes(json_t *body, size_t *n)
+{
+    json_t *table = json_array_get(json_object_get(body, "tables"), 0);
+    json_t *cols = json_object_get(table, "columns"), *rows = json_object_get(table, "rows");
+    *n = 0;
+    if (!json_is_array(cols) || !json_is_array(rows))
+        return NULL;
+    int ci = -1, cm = -1;
+    size_t i;
+    json_t *c, *row;
+    json_array_foreach(cols, i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        if (name && !strcmp(name, "ApimSubscriptionId"))
+            ci = (int)i;
+        else if (name && !strcmp(name, "minutes"))
+            cm = (int)i;
+    }
+    if (ci < 0 || cm < 0)
+        return NULL;
+    struct metrics_team *teams = calloc(json_array_size(rows) + 1, sizeof(*teams));
+    if (!teams)
+        abort();
+    json_array_foreach(rows, i, row) {
+        const char *sub = json_string_value(json_array_get(row, (size_t)ci));
+        json_t *cell = json_array_get(row, (size_t)cm);
+        /* the v1 schema gives a dynamic cell as its JSON text; accept it parsed as well */
+        char *text = json_is_string(cell) ? NULL : json_dumps(cell, JSON_COMPACT | JSON_ENCODE_ANY);
+        const char *s = json_is_string(cell) ? json_string_value(cell) : text;
+        struct metrics_team *t = &teams[*n];
+        if (!sub || strlen(sub) >= sizeof(t->sub) || !s || !read_minutes(s, t)) {
+            free(text);
+            free(t->m);
+            metrics_teams_free(teams, *n);
+            *n = 0;
+            return NULL;
+        }
+        snprintf(t->sub, sizeof(t->sub), "%s", sub);
+        (*n)++;
+        free(text);
+    }
+    return teams;
 }
 
 int metrics_minutes_query(struct arm_client *arm, const struct metrics_la *la, const char *const *ids, size_t n,
-                          int64_t since, int64_t until, json_t **rows, util_error *err)
+                          int64_t since, int64_t until, struct metrics_team **teams, size_t *nteams, util_error *err)
 {
-    *rows = NULL;
+    *teams = NULL;
+    *nteams = 0;
     util_buf list;
     util_buf_init(&list, 0);
     for (size_t i = 0; i < n; i++) {
@@ -71,7 +134,7 @@ int metrics_minutes_query(struct arm_client *arm, const struct metrics_la *la, c
     struct arm_request req = {"POST", path, ARM_API_LOGS_QUERY, NULL, body, NULL};
     struct arm_result res;
     int rc = arm_call(arm, &req, &res, err);
-    if (!rc && !(*rows = metrics_parse_minutes(res.body)))
+    if (!rc && !(*teams = metrics_parse_minutes(res.body, nteams)))
         rc = util_error_set(err, UTIL_EREMOTE, "the Log Analytics answer did not have the documented shape");
     arm_result_free(&res);
     json_decref(body);
@@ -135,25 +198,19 @@ static double percentile(const double *v, size_t n, double p)
     return v[(rank ? rank : 1) - 1];
 }
 
-json_t *metrics_replay(json_t *rows, const char *sub, int64_t tpm, int64_t rpm, size_t worst)
+json_t *metrics_replay(const struct metrics_minute *rows, size_t nrows, int64_t tpm, int64_t rpm, size_t worst)
 {
-    size_t n = 0, cap = json_array_size(rows);
-    struct minute *m = calloc(cap ? cap : 1, sizeof(*m));
-    double *d = calloc(cap ? cap : 1, sizeof(*d));
+    size_t n = nrows;
+    struct minute *m = calloc(n ? n : 1, sizeof(*m));
+    double *d = calloc(n ? n : 1, sizeof(*d));
     if (!m || !d)
         abort();
     int64_t all_tokens = 0, all_token_requests = 0, requests = 0;
-    json_t *r;
-    size_t i;
-    json_array_foreach(rows, i, r) {
-        const char *s = json_string_value(json_object_get(r, "sub"));
-        if (!s || strcmp(s, sub))
-            continue;
-        m[n] = (struct minute){num(r, "t"), num(r, "requests"), num(r, "tokens"), num(r, "token_requests"), 0};
-        all_tokens += m[n].tokens;
-        all_token_requests += m[n].token_requests;
-        requests += m[n].requests;
-        n++;
+    for (size_t k = 0; k < n; k++) {
+        m[k] = (struct minute){rows[k].t, rows[k].requests, rows[k].tokens, rows[k].token_requests, 0};
+        all_tokens += m[k].tokens;
+        all_token_requests += m[k].token_requests;
+        requests += m[k].requests;
     }
     double tpr_all = all_token_requests ? (double)all_tokens / (double)all_token_requests : 0;
     int64_t refused = 0, minutes_over = 0;

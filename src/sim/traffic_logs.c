@@ -35,12 +35,14 @@ static const char *const kql_tokens =
     "sum(PromptTokens), completion_tokens = sum(CompletionTokens), total_tokens = sum(TotalTokens) by "
     "ApimSubscriptionId";
 
-/* Tokens and requests per minute and subscription (simulate_quota); "%s" is a list of quoted ids. */
+/* Tokens and requests per minute and subscription (simulate_quota), packed into one list per
+ * subscription; "%s" is a list of quoted ids. */
 static const char *const kql_minutes =
     "ApiManagementGatewayLogs | where ApimSubscriptionId in (%s) | join kind=leftouter (ApiManagementGatewayLlmLog | "
     "where DeploymentName != '' | project CorrelationId, TotalTokens) on CorrelationId | summarize requests = count(), "
-    "throttled = countif(ResponseCode == 429), token_requests = countif(isnotnull(TotalTokens)), tokens = "
-    "sum(TotalTokens) by ApimSubscriptionId, bin(TimeGenerated, 1m)";
+    "token_requests = countif(isnotnull(TotalTokens)), tokens = sum(TotalTokens) by ApimSubscriptionId, minute = "
+    "bin(TimeGenerated, 1m) | summarize minutes = make_list(pack_array(datetime_diff('minute', minute, "
+    "datetime(1970-01-01)), requests, token_requests, tokens), 1048576) by ApimSubscriptionId";
 
 #define MINUTES_MAX_SUBS 20
 #define MINUTES_MAX_ROWS 500000 /* the Logs query API's row limit */
@@ -216,31 +218,37 @@ static bool kql_match_minutes(const char *query, char subs[][260], int *nsubs)
     return *nsubs > 0 && strcmp(p, hole + 2) == 0;
 }
 
-/* One row per subscription and minute with requests: the model's counts for that minute, so the
- * per-minute figures add up to what every other route reports and match the limits it enforces. */
+/* One row per subscription with requests: its minutes, each [epoch minute, requests, requests with a
+ * token row (the backend calls), their tokens], from the model's counts for that minute, so the
+ * per-minute figures add up to what every other route reports and match the limits it enforces.
+ * The dynamic cell is its JSON text, as the v1 schema gives it. */
 static json_t *la_minutes(sim_state *st, char subs[][260], int nsubs, double from, double to, bool empty)
 {
     json_t *rows = json_array();
     to = fmin(to, (double)sim_now_ms(st) / 1000.0);
+    size_t total = 0;
     for (int i = 0; i < nsubs && !empty; i++) {
         if (!json_object_get(sim_traffic_demand(st), subs[i]))
             continue;
-        for (double m = floor(from / 60) * 60; m < to && json_array_size(rows) < MINUTES_MAX_ROWS; m += 60) {
+        util_buf list;
+        util_buf_init(&list, 0);
+        for (double m = floor(from / 60) * 60; m < to && total < MINUTES_MAX_ROWS; m += 60) {
             sim_traffic_stats s;
             memset(&s, 0, sizeof(s));
             sim_traffic_window(st, subs[i], NULL, fmax(m, from), fmin(m + 60, to), &s);
             if (!s.requests)
                 continue;
-            char at[32];
-            util_time_iso8601((int64_t)m, at, sizeof(at));
-            json_array_append_new(rows, json_pack("[s,s,o,o,o,o]", subs[i], at, cell(s.requests), cell(s.throttled),
-                                                  cell(s.misses), cell(s.prompt_tokens + s.completion_tokens)));
+            util_buf_printf(&list, "%s[%lld,%lld,%lld,%lld]", list.len ? "," : "[", (long long)(m / 60),
+                            (long long)s.requests, (long long)s.misses, (long long)(s.prompt_tokens + s.completion_tokens));
+            total++;
         }
+        if (list.len) {
+            util_buf_puts(&list, "]");
+            json_array_append_new(rows, json_pack("[s,s]", subs[i], list.data));
+        }
+        util_buf_free(&list);
     }
-    return la_table(json_pack("[o,o,o,o,o,o]", column("ApimSubscriptionId", "string"), column("TimeGenerated", "datetime"),
-                              column("requests", "long"), column("throttled", "long"), column("token_requests", "long"),
-                              column("tokens", "long")),
-                    rows);
+    return la_table(json_pack("[o,o]", column("ApimSubscriptionId", "string"), column("minutes", "dynamic")), rows);
 }
 
 /* A token for the Log Analytics audience, signed by the simulator and not expired (lock held). */

@@ -86,9 +86,11 @@ static json_t *limits_json(bool has_tpm, double tpm, bool has_rpm, double rpm)
     return o;
 }
 
-/* others: the plan update_quota would make for subs[t], and every other subscription's limits
- * recomputed on the planned documents ({subscription_id, changed}). *plan_note gets the plan's
- * sentence, or why update_quota would refuse it (then others is empty). */
+/* others: the plan update_quota would make for subs[t] (update_quota_plan). Its invariant is the
+ * proof: policy_quota_update recomputes every subscription's limits on the planned documents and
+ * refuses when any other one would differ, so a plan made means no other limit changes
+ * ({subscription_id, changed: false} each). *plan_note gets the plan's sentence, or why
+ * update_quota would refuse (then others is empty). */
 static json_t *others_of(const struct quota_scope *qs, size_t t, const struct proposal *p, char *plan_note, size_t n)
 {
     policy_quota_change want = {p->tpm ? POLICY_QUOTA_SET : POLICY_QUOTA_KEEP, p->tpm,
@@ -101,25 +103,9 @@ static json_t *others_of(const struct quota_scope *qs, size_t t, const struct pr
         return others;
     }
     snprintf(plan_note, n, "%s", res.note);
-    policy_quota_doc *docs = calloc(qs->ndocs ? qs->ndocs : 1, sizeof(*docs));
-    policy_limits *lim = calloc(qs->nentries ? qs->nentries : 1, sizeof(*lim));
-    if (!docs || !lim)
-        abort();
-    for (size_t i = 0; i < qs->ndocs; i++)
-        docs[i] = (policy_quota_doc){qs->pdocs[i].scope, res.texts[i] ? res.texts[i] : qs->pdocs[i].text};
-    int rc = policy_quota_effective_all(docs, qs->ndocs, qs->entries, qs->nentries, lim, &err);
-    for (size_t i = 0; i < qs->nsubs; i++) {
-        if (i == t)
-            continue;
-        bool changed = rc != 0;
-        for (size_t k = qs->subs[i].first; k < qs->subs[i].first + qs->subs[i].count && !changed; k++)
-            changed = !policy_limits_equal(&lim[k], &qs->entry_lim[k]);
-        json_array_append_new(others, json_pack("{s:s,s:b}", "subscription_id", qs->subs[i].id, "changed", changed));
-    }
-    if (rc)
-        snprintf(plan_note, n, "the planned documents could not be evaluated: %s", err.message);
-    free(docs);
-    free(lim);
+    for (size_t i = 0; i < qs->nsubs; i++)
+        if (i != t)
+            json_array_append_new(others, json_pack("{s:s,s:b}", "subscription_id", qs->subs[i].id, "changed", 0));
     policy_quota_result_free(&res);
     return others;
 }
@@ -130,8 +116,8 @@ struct target {
     json_t *out;
 };
 
-static json_t *one_result(const struct quota_scope *qs, struct target *tg, json_t *rows, json_t *missing,
-                          json_t *window)
+static json_t *one_result(const struct quota_scope *qs, struct target *tg, const struct metrics_team *teams,
+                          size_t nteams, json_t *missing, json_t *window)
 {
     const struct quota_sub *s = &qs->subs[tg->index];
     const policy_limits *cur = &qs->entry_lim[s->primary];
@@ -146,7 +132,10 @@ static json_t *one_result(const struct quota_scope *qs, struct target *tg, json_
         json_object_set_new(o, "minutes_observed", json_integer(0));
         json_object_set(o, "no_data", missing);
     } else {
-        json_t *r = metrics_replay(rows, s->id, tg->p.tpm, tg->p.rpm, WORST_MINUTES);
+        const struct metrics_team *team = NULL;
+        for (size_t i = 0; i < nteams && !team; i++)
+            team = !strcmp(teams[i].sub, s->id) ? &teams[i] : NULL;
+        json_t *r = metrics_replay(team ? team->m : NULL, team ? team->n : 0, tg->p.tpm, tg->p.rpm, WORST_MINUTES);
         if (tg->p.tpm && json_integer_value(json_object_get(r, "minutes_observed")) &&
             !json_integer_value(json_object_get(r, "token_requests")))
             json_object_set_new(o, "no_data", json_pack("{s:s,s:s,s:s}", "reason", "the window has requests of this "
@@ -268,7 +257,9 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
     size_t n = 0;
     struct metrics_la la;
     memset(&la, 0, sizeof(la));
-    json_t *unread = json_array(), *rows = NULL, *missing = NULL;
+    json_t *unread = json_array(), *missing = NULL;
+    struct metrics_team *teams = NULL;
+    size_t nteams = 0;
     int rc = targets_of(ctx, args, &qs, tg, &n, &err);
     bool tokens = false;
     for (size_t i = 0; i < n; i++)
@@ -279,7 +270,7 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
         const char *ids[METRICS_MINUTES_MAX_SUBS];
         for (size_t i = 0; i < n; i++)
             ids[i] = qs.subs[tg[i].index].id;
-        rc = metrics_minutes_query(arm, &la, ids, n, w.since, w.until, &rows, &err);
+        rc = metrics_minutes_query(arm, &la, ids, n, w.since, w.until, &teams, &nteams, &err);
     }
     json_t *out = NULL;
     if (!rc) {
@@ -293,7 +284,7 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
         util_buf text;
         util_buf_init(&text, 0);
         for (size_t i = 0; i < n; i++) {
-            json_t *r = one_result(&qs, &tg[i], rows, missing, window);
+            json_t *r = one_result(&qs, &tg[i], teams, nteams, missing, window);
             head_line(&text, r);
             json_array_append_new(results, r);
         }
@@ -319,7 +310,7 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
         json_decref(window);
         out = res;
     }
-    json_decref(rows);
+    metrics_teams_free(teams, nteams);
     json_decref(missing);
     json_decref(unread);
     free(la.workspace);

@@ -152,7 +152,9 @@ static int plan_shadow(struct change *ch, struct arm_client *arm, const struct q
         return rc;
     const struct quota_sub *s = &qs->subs[t];
     struct metrics_la la;
-    json_t *unread = json_array(), *missing = NULL, *rows = NULL;
+    json_t *unread = json_array(), *missing = NULL;
+    struct metrics_team *teams = NULL;
+    size_t nteams = 0, minutes = 0;
     rc = metrics_la_discover(arm, &la, unread, err);
     if (!rc && (missing = metrics_minutes_missing(&la, want->tpm_op != POLICY_QUOTA_KEEP)))
         rc = util_error_set(err, UTIL_EINVAL, "shadow mode needs the per-minute data simulate_quota replays, and "
@@ -161,17 +163,13 @@ static int plan_shadow(struct change *ch, struct arm_client *arm, const struct q
                             "nothing was written or journaled", json_string_value(json_object_get(missing, "reason")),
                             json_string_value(json_object_get(missing, "enable")));
     int64_t now = util_now_ms() / 1000, first = now;
-    if (!rc && metrics_minutes_query(arm, &la, &s->id, 1, now - 86400, now, &rows, err) == 0) {
-        size_t i;
-        json_t *r;
-        json_array_foreach(rows, i, r)
-            if (json_integer_value(json_object_get(r, "t")) < first)
-                first = json_integer_value(json_object_get(r, "t"));
-    }
+    if (!rc && metrics_minutes_query(arm, &la, &s->id, 1, now - 86400, now, &teams, &nteams, err) == 0)
+        for (size_t i = 0; i < nteams; i++)
+            for (size_t k = 0; k < teams[i].n; k++, minutes++)
+                first = teams[i].m[k].t < first ? teams[i].m[k].t : first;
     if (!rc) {
         char ready[32];
         util_time_iso8601(first + 86400 > now ? first + 86400 : now, ready, sizeof(ready));
-        size_t minutes = json_array_size(rows);
         change_set_journal_only(ch);
         change_set_extra(ch, "subscription_id", json_string(s->id));
         change_set_extra(ch, "mode", json_string("shadow"));
@@ -185,7 +183,7 @@ static int plan_shadow(struct change *ch, struct arm_client *arm, const struct q
         change_set_before_after(ch, policy_limits_json(&res.before), policy_limits_json(&res.before));
         free(line);
     }
-    json_decref(rows);
+    metrics_teams_free(teams, nteams);
     json_decref(missing);
     json_decref(unread);
     free(la.workspace);

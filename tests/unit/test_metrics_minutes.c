@@ -11,45 +11,54 @@
 
 #include "metrics.h"
 
-/* A v1 answer: ApimSubscriptionId, TimeGenerated, requests, throttled, token_requests, tokens. */
+/* A v1 answer: ApimSubscriptionId, and the dynamic cell "minutes" as its JSON text. */
 static json_t *answer(const char *rows_json)
 {
     json_t *rows = json_loads(rows_json, 0, NULL);
     assert_non_null(rows);
-    return json_pack("{s:[{s:s,s:[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}],s:o}]}", "tables",
-                     "name", "PrimaryResult", "columns", "name", "ApimSubscriptionId", "type", "string", "name",
-                     "TimeGenerated", "type", "datetime", "name", "requests", "type", "long", "name", "throttled",
-                     "type", "long", "name", "token_requests", "type", "long", "name", "tokens", "type", "long", "rows",
-                     rows);
+    return json_pack("{s:[{s:s,s:[{s:s,s:s},{s:s,s:s}],s:o}]}", "tables", "name", "PrimaryResult", "columns", "name",
+                     "ApimSubscriptionId", "type", "string", "name", "minutes", "type", "dynamic", "rows", rows);
 }
 
-static json_t *growth_rows(void)
+#define M0 29933340LL /* 2026-11-30T01:00:00Z in minutes since the epoch */
+
+static struct metrics_team *teams_of(size_t *n)
 {
-    json_t *a = answer("[[\"growth\",\"2026-11-30T01:00:00Z\",\"180\",\"0\",\"180\",\"180000\"],"
-                       "[\"growth\",\"2026-11-30T01:01:00.0000000Z\",\"250\",\"50\",\"200\",\"200000\"],"
-                       "[\"search\",\"2026-11-30T01:00:00Z\",\"140\",\"40\",\"100\",\"100000\"],"
-                       "[\"growth\",\"not a time\",\"1\",\"0\",\"1\",\"1000\"],"
-                       "[\"growth\",\"2026-11-30T01:02:00Z\",\"100\",\"0\",\"50\",\"50000\"]]");
-    json_t *rows = metrics_parse_minutes(a);
+    /* growth: 1000 tokens a request each minute (the third: 50 logged requests of 100, e.g. cache hits) */
+    json_t *a = answer("[[\"growth\", \"[[29933340,180,180,180000],[29933341,250,200,200000],[29933342,100,50,50000]]\"],"
+                       "[\"search\", [[29933340,140,100,100000]]]]");
+    struct metrics_team *t = metrics_parse_minutes(a, n);
     json_decref(a);
-    assert_non_null(rows);
-    return rows;
+    assert_non_null(t);
+    assert_int_equal(*n, 2);
+    return t;
 }
 
-static void parses_rows_and_drops_bad_times(void **state)
+static void parses_the_packed_lists(void **state)
 {
     (void)state;
-    json_t *rows = growth_rows();
-    assert_int_equal(json_array_size(rows), 4);
-    json_t *second = json_array_get(rows, 1);
-    assert_string_equal(json_string_value(json_object_get(second, "sub")), "growth");
-    int64_t t;
-    assert_int_equal(util_time_parse_iso8601("2026-11-30T01:01:00Z", &t), 0);
-    assert_int_equal(json_integer_value(json_object_get(second, "t")), t); /* fractions of a second accepted */
-    assert_int_equal(json_integer_value(json_object_get(second, "requests")), 250);
-    assert_int_equal(json_integer_value(json_object_get(second, "tokens")), 200000);
-    assert_null(metrics_parse_minutes(NULL));
-    json_decref(rows);
+    size_t n;
+    struct metrics_team *t = teams_of(&n);
+    assert_string_equal(t[0].sub, "growth");
+    assert_int_equal(t[0].n, 3);
+    int64_t at;
+    assert_int_equal(util_time_parse_iso8601("2026-11-30T01:01:00Z", &at), 0);
+    assert_int_equal(t[0].m[1].t, at);
+    assert_int_equal(t[0].m[1].requests, 250);
+    assert_int_equal(t[0].m[1].token_requests, 200);
+    assert_int_equal(t[0].m[1].tokens, 200000);
+    assert_string_equal(t[1].sub, "search"); /* a cell given as an array is read as well */
+    assert_int_equal(t[1].m[0].requests, 140);
+    metrics_teams_free(t, n);
+    /* shapes that are not the documented one */
+    const char *bad[] = {"[[\"x\", \"[[1,2,3]]\"]]", "[[\"x\", \"[[1,2,3,4,5]]\"]]", "[[\"x\", \"[[1,2,3,x]]\"]]",
+                         "[[\"x\", \"[[[1,2,3,4]]]\"]]", "[[\"x\", \"[[1,-2,3,4]]\"]]", "[[null, \"[]\"]]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *a = answer(bad[i]);
+        assert_null(metrics_parse_minutes(a, &n));
+        json_decref(a);
+    }
+    assert_null(metrics_parse_minutes(NULL, &n));
 }
 
 static int64_t get(json_t *o, const char *k) { return (int64_t)json_integer_value(json_object_get(o, k)); }
@@ -57,10 +66,10 @@ static int64_t get(json_t *o, const char *k) { return (int64_t)json_integer_valu
 static void replays_per_minute_against_tpm(void **state)
 {
     (void)state;
-    json_t *rows = growth_rows();
-    /* 1000 tokens a request in every minute (the third: 50 logged requests of 100, e.g. cache hits):
-     * demand 180k, 250k, 100k; at 100k TPM 100 requests a minute pass: 80 + 150 + 0 refused */
-    json_t *r = metrics_replay(rows, "growth", 100000, 0, 2);
+    size_t n;
+    struct metrics_team *t = teams_of(&n);
+    /* demand 180k, 250k, 100k; at 100k TPM 100 requests a minute pass: 80 + 150 + 0 refused */
+    json_t *r = metrics_replay(t[0].m, t[0].n, 100000, 0, 2);
     assert_int_equal(get(r, "minutes_observed"), 3);
     assert_int_equal(get(r, "requests"), 530);
     assert_int_equal(get(r, "minutes_over"), 2);
@@ -75,49 +84,44 @@ static void replays_per_minute_against_tpm(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(w, 0), "at")), "2026-11-30T01:01:00Z");
     assert_int_equal(get(json_array_get(w, 0), "tokens"), 250000);
     json_decref(r);
-    /* a limit above every minute refuses nothing */
-    r = metrics_replay(rows, "growth", 300000, 0, 3);
+    r = metrics_replay(t[0].m, t[0].n, 300000, 0, 3); /* above every minute: nothing refused */
     assert_int_equal(get(r, "requests_refused"), 0);
     assert_int_equal(get(r, "minutes_over"), 0);
     json_decref(r);
-    json_decref(rows);
+    metrics_teams_free(t, n);
 }
 
 static void replays_rpm_and_both(void **state)
 {
     (void)state;
-    json_t *rows = growth_rows();
-    json_t *r = metrics_replay(rows, "growth", 0, 120, 3); /* 60 + 130 + 0 */
+    size_t n;
+    struct metrics_team *t = teams_of(&n);
+    json_t *r = metrics_replay(t[0].m, t[0].n, 0, 120, 3); /* 60 + 130 + 0 */
     assert_int_equal(get(r, "requests_refused"), 190);
     json_decref(r);
-    r = metrics_replay(rows, "growth", 200000, 120, 3); /* the stricter of the two, each minute: 60, 130, 0 */
+    r = metrics_replay(t[0].m, t[0].n, 200000, 120, 3); /* the stricter of the two, each minute */
     assert_int_equal(get(r, "requests_refused"), 190);
     json_decref(r);
-    r = metrics_replay(rows, "search", 0, 100, 3);
+    r = metrics_replay(t[1].m, t[1].n, 0, 100, 3);
     assert_int_equal(get(r, "requests_refused"), 40);
     json_decref(r);
-    json_decref(rows);
+    metrics_teams_free(t, n);
 }
 
 static void nothing_observed(void **state)
 {
     (void)state;
-    json_t *rows = growth_rows();
-    json_t *r = metrics_replay(rows, "prod-critical", 1000, 0, 3);
+    json_t *r = metrics_replay(NULL, 0, 1000, 0, 3);
     assert_int_equal(get(r, "minutes_observed"), 0);
     assert_int_equal(get(r, "requests_refused"), 0);
     assert_int_equal(json_array_size(json_object_get(r, "worst_minutes")), 0);
     json_decref(r);
     /* requests but no token rows: nothing can be counted in tokens (token_requests 0 tells the tool) */
-    json_t *a = answer("[[\"x\",\"2026-11-30T01:00:00Z\",\"10\",\"0\",\"0\",\"0\"]]");
-    json_t *none = metrics_parse_minutes(a);
-    r = metrics_replay(none, "x", 1, 0, 3);
+    struct metrics_minute m = {M0 * 60, 10, 0, 0};
+    r = metrics_replay(&m, 1, 1, 0, 3);
     assert_int_equal(get(r, "token_requests"), 0);
     assert_int_equal(get(r, "requests_refused"), 0);
     json_decref(r);
-    json_decref(none);
-    json_decref(a);
-    json_decref(rows);
 }
 
 static void says_what_is_missing(void **state)
@@ -145,7 +149,7 @@ static void says_what_is_missing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parses_rows_and_drops_bad_times), cmocka_unit_test(replays_per_minute_against_tpm),
+        cmocka_unit_test(parses_the_packed_lists),         cmocka_unit_test(replays_per_minute_against_tpm),
         cmocka_unit_test(replays_rpm_and_both),            cmocka_unit_test(nothing_observed),
         cmocka_unit_test(says_what_is_missing),
     };
