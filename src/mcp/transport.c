@@ -143,17 +143,21 @@ static void cancel_request(struct mcp_server *srv, json_t *request_id)
     pthread_mutex_unlock(&srv->lock);
 }
 
-/* A response from the client: the answer to our pending elicitation, or stray (ignored). */
+/* A response from the client: the answer to our pending elicitation, or stray (ignored).
+ * Steals msg: the answer is handed over whole (never shared between the two threads, whose
+ * last json_decref would free it without synchronising with the other's reads). */
 static void deliver_response(struct mcp_server *srv, json_t *msg)
 {
     json_t *id = json_object_get(msg, "id");
     pthread_mutex_lock(&srv->lock);
     if (srv->pending_id[0] && json_is_string(id) && strcmp(json_string_value(id), srv->pending_id) == 0 &&
         !srv->pending_reply) {
-        srv->pending_reply = json_incref(msg);
+        srv->pending_reply = msg;
+        msg = NULL;
         pthread_cond_broadcast(&srv->cond);
     }
     pthread_mutex_unlock(&srv->lock);
+    json_decref(msg);
 }
 
 static void handle_line(struct mcp_server *srv, const char *line, size_t len)
@@ -209,7 +213,6 @@ static void handle_line(struct mcp_server *srv, const char *line, size_t len)
     }
     if (!method) {
         deliver_response(srv, msg);
-        json_decref(msg);
         return;
     }
     const char *m = json_string_value(method);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "platform.h"
+
 struct sim_server {
     struct MHD_Daemon *daemon;
     sim_state state;
@@ -63,7 +65,16 @@ void sim_response_arm_error(sim_response *r, int status, const char *code, json_
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", msg);
+    /* the message may quote the request (its path is percent-decoded, so any bytes): JSON
+     * strings must be UTF-8, so a message that is not has its non-ASCII bytes shown as '?' */
+    json_t *text = json_string(msg);
+    if (!text) {
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        text = json_string(msg);
+    }
+    json_t *err = json_pack("{s:s,s:o}", "code", code, "message", text);
     if (details)
         json_object_set_new(err, "details", details);
     sim_response_json(r, status, json_pack("{s:o}", "error", err));
@@ -71,19 +82,7 @@ void sim_response_arm_error(sim_response *r, int status, const char *code, json_
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
-static int64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
+static int64_t monotonic_us(void) { return platform_monotonic_ns() / 1000; }
 
 static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -252,7 +251,7 @@ static void dispatch(sim_server *srv, const sim_request *req, sim_response *resp
     sim_state_unlock(st);
     latency += fault ? (int)json_integer_value(json_object_get(fault, "delay_ms")) : 0;
     if (latency > 0)
-        sleep_ms(latency);
+        platform_sleep_ms(latency);
     if (fault && !json_is_true(json_object_get(fault, "pass"))) {
         fault_answer(fault, resp);
         json_decref(fault);
@@ -385,7 +384,7 @@ static int load_tls(sim_server *srv, const sim_options *opt, util_error *err)
 
 /* libmicrohttpd's own messages (for example "Application reported internal error" after an
  * injected connection drop) go to the log at debug level. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];
