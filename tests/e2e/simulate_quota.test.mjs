@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR } from './lib/harness.mjs';
+import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, DEMO } from './lib/harness.mjs';
 
 after(checkSanitizers);
 
@@ -89,6 +89,25 @@ test('acceptance: growth 200k -> 100k simulated, applied, and the next simulated
       await s.reconnect();
       const m = ok(await s.call('get_metrics', { api_id: 'aoai-completions', since: iso(t), until: iso(t + 3600) }));
       assert.equal(m.by_subscription.find((x) => x.subscription_id === 'growth').throttled, outcome.throttled, JSON.stringify(m.sources));
+      // the token metric the API's llm-emit-token-metric sends (Application Insights, PT1M, split by its
+      // Subscription ID dimension) tells the same story: 100 allowed requests of 1000 tokens a minute
+      const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: DEMO.contributor.id,
+        client_secret: DEMO.contributor.secret, scope: 'https://management.azure.com/.default' });
+      const tok = (await (await fetch(`${s.sim.url}/${DEMO.tenant}/oauth2/v2.0/token`, { method: 'POST', body: form }))
+        .json()).access_token;
+      const q = new URLSearchParams({ 'api-version': '2024-02-01', timespan: `${iso(t)}/${iso(t + 3600)}`, interval: 'PT1M',
+        metricnames: 'Total Tokens', aggregation: 'Total', metricnamespace: 'openai', top: '10',
+        $filter: "Subscription ID eq '*'" });
+      const mres = await fetch(`${s.sim.url}/subscriptions/${DEMO.subscription}/resourceGroups/${DEMO.resourceGroup}` +
+        `/providers/microsoft.insights/components/appi-aigw-demo/providers/Microsoft.Insights/metrics?${q}`,
+      { headers: { authorization: `Bearer ${tok}` } });
+      assert.equal(mres.status, 200, await mres.clone().text());
+      const series = (await mres.json()).value[0].timeseries.find((x) => x.metadatavalues[0].value === 'growth');
+      assert.equal(series.data.length, 60);
+      // the cache serves 90% of the allowed requests (score-threshold 0.8): only backend calls emit tokens
+      const emitted = series.data.reduce((n, p) => n + (p.total ?? 0), 0);
+      assert.equal(emitted, outcome.prompt_tokens + outcome.completion_tokens);
+      assert.ok(series.data.every((p) => (p.total ?? 0) <= 100000), 'no minute above the 100k limit');
       // after the cut, replaying the same limit over the new hour predicts what was refused there
       const again = ok(await s.call('simulate_quota', { subscription_id: 'growth', tpm: 100000, since: iso(t),
         until: iso(t + 3600) }));
