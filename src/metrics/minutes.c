@@ -43,7 +43,8 @@ static bool read_minutes(const char *s, struct metrics_team *t)
             k = 0;
         } else if (*p == ']') {
             if (depth == 2) {
-                if (k != 4 || v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0)
+                /* minutes before the year 9999 (no overflow in v[0] * 60), no negative counts */
+                if (k != 4 || v[0] < 0 || v[0] > 4200000000LL || v[1] < 0 || v[2] < 0 || v[3] < 0)
                     return false;
                 if (t->n == cap && !(t->m = realloc(t->m, (cap *= 2) * sizeof(*t->m))))
                     abort();

@@ -197,6 +197,8 @@ static int targets_of(struct tools_ctx *ctx, json_t *args, const struct quota_sc
     json_t *one = json_object_get(args, "subscription_id"), *many = json_object_get(args, "subscription_ids");
     if (!!one == !!many)
         return util_error_set(err, UTIL_EINVAL, "give subscription_id, or subscription_ids (up to 20), not both");
+    if (many && (json_array_size(many) < 1 || json_array_size(many) > METRICS_MINUTES_MAX_SUBS))
+        return util_error_set(err, UTIL_EINVAL, "subscription_ids takes 1 to %d ids", METRICS_MINUTES_MAX_SUBS);
     json_t *ids = many ? json_incref(many) : json_pack("[O]", one);
     int rc = 0;
     *n = 0;

@@ -139,6 +139,11 @@ test('several teams in one call, one Logs query; rpm; bad inputs change nothing'
     failed(await s.call('simulate_quota', { subscription_id: 'growth' }), /give tpm and\/or rpm.*shadow/);
     failed(await s.call('simulate_quota', { subscription_id: 'growth', tpm: 1000, since: '8d' }), /longer than 7 days/);
     await assert.rejects(s.call('simulate_quota', { subscription_id: 'growth', tpm: 0 }), /tpm/);
+    failed(await s.call('simulate_quota', { subscription_ids: [], tpm: 1000 }), /1 to 20 ids/);
+    await assert.rejects(s.call('simulate_quota', { subscription_ids: Array(21).fill('growth'), tpm: 1000 }),
+      /subscription_ids/);
+    const twice = ok(await s.call('simulate_quota', { subscription_ids: ['growth', 'growth'], tpm: 100000, since: '1h' }));
+    assert.equal(twice.results.length, 1, 'an id given twice is simulated once');
     assert.ok(!(await s.sim.requests()).some((q) => q.method !== 'GET' && !q.path.endsWith('/query') &&
       !q.path.includes('/oauth2/')), 'a read-only tool writes nothing');
   } finally { await s.close(); }

@@ -52,7 +52,8 @@ static void parses_the_packed_lists(void **state)
     metrics_teams_free(t, n);
     /* shapes that are not the documented one */
     const char *bad[] = {"[[\"x\", \"[[1,2,3]]\"]]", "[[\"x\", \"[[1,2,3,4,5]]\"]]", "[[\"x\", \"[[1,2,3,x]]\"]]",
-                         "[[\"x\", \"[[[1,2,3,4]]]\"]]", "[[\"x\", \"[[1,-2,3,4]]\"]]", "[[null, \"[]\"]]"};
+                         "[[\"x\", \"[[[1,2,3,4]]]\"]]", "[[\"x\", \"[[1,-2,3,4]]\"]]", "[[null, \"[]\"]]",
+                         "[[\"x\", \"[[9223372036854775807,1,1,1]]\"]]", "[[\"x\", \"[[1,2,3,4]\"]]"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_t *a = answer(bad[i]);
         assert_null(metrics_parse_minutes(a, &n));
