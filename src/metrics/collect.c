@@ -536,3 +536,26 @@ int metrics_collect(struct arm_client *arm, const char *api_id, const struct met
     free(p.insights);
     return rc;
 }
+
+int metrics_la_discover(struct arm_client *arm, struct metrics_la *la, json_t *missing, util_error *err)
+{
+    struct plan p = {0};
+    struct arm_request req = {"GET", "providers/Microsoft.Insights/diagnosticSettings", ARM_API_DIAGNOSTICS, NULL, NULL,
+                              NULL};
+    struct arm_result res;
+    memset(la, 0, sizeof(*la));
+    int rc = arm_call(arm, &req, &res, err);
+    if (!rc) {
+        read_diagnostics(res.body, &p);
+        read_workspace(arm, &p, missing);
+    }
+    arm_result_free(&res);
+    la->workspace = p.workspace;
+    snprintf(la->setting, sizeof(la->setting), "%s", p.setting);
+    la->dedicated = p.dedicated;
+    la->llm_logs = p.llm_logs;
+    snprintf(la->customer_id, sizeof(la->customer_id), "%s", p.customer_id);
+    la->retention_days = p.retention_days;
+    return rc;
+}
+

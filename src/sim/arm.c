@@ -68,7 +68,7 @@ static int check_bearer(sim_state *st, const sim_request *req, arm_principal *wh
         auth_failed(resp, "InvalidAuthenticationToken", "The access token is invalid.");
         return -1;
     }
-    int64_t now = util_now_ms() / 1000, exp = json_integer_value(json_object_get(p, "exp"));
+    int64_t now = sim_now_s(st), exp = json_integer_value(json_object_get(p, "exp"));
     long long serial = atoll(json_string_value(json_object_get(p, "uti")) ? json_string_value(json_object_get(p, "uti")) : "0");
     const char *aud = json_string_value(json_object_get(p, "aud"));
     const char *appid = json_string_value(json_object_get(p, "appid"));

@@ -22,6 +22,7 @@
 #define AIGW_SIM_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -94,6 +95,8 @@ typedef struct sim_state {
     int64_t token_serial;     /* serial of the last issued access token */
     int64_t expired_upto;     /* tokens with serial <= this are expired */
     unsigned char sign_key[32];
+    _Atomic int64_t clock_offset_ms; /* virtual clock (clock.c): wall clock + this, */
+    _Atomic int64_t clock_frozen_ms; /* or this instant when non-zero (frozen) */
 } sim_state;
 
 int sim_state_init(sim_state *st, const sim_options *opt, util_error *err);
@@ -113,6 +116,16 @@ bool sim_state_is_backend(const char *id, void *st);
 char *sim_lower(const char *s);
 /* True when s equals one of the strings of the NULL-terminated list (s may be NULL). */
 bool sim_in_list(const char *s, const char *const *list);
+
+/* ---- virtual clock (clock.c) --------------------------------------------------------- */
+
+/* The simulator's time: the wall clock by default, moved by POST /_sim/clock. Any thread. */
+int64_t sim_now_ms(const sim_state *st);
+int64_t sim_now_s(const sim_state *st);
+/* Applies {"advance_s", "set", "freeze"} (borrowed), as POST /_sim/clock and a scenario's "clock" do. */
+int sim_clock_apply(sim_state *st, json_t *body, util_error *err);
+/* GET|POST /_sim/clock (lock held). */
+void sim_clock_control(sim_state *st, const sim_request *req, sim_response *resp);
 
 /* ---- scenario ------------------------------------------------------------------------- */
 

@@ -59,7 +59,7 @@ void sim_traffic_after_write(sim_state *st)
     if (json_equal(json_object_get(json_array_get(h, json_array_size(h) - 1), "subs"), snap))
         json_decref(snap);
     else
-        json_array_append_new(h, entry(st, (double)util_now_ms() / 1000.0, snap));
+        json_array_append_new(h, entry(st, (double)sim_now_ms(st) / 1000.0, snap));
 }
 
 /* Seconds of [0, t] spent in burst minutes. */
@@ -260,6 +260,7 @@ void sim_traffic_window(sim_state *st, const char *sub, const char *api, double 
                         sim_traffic_stats *out)
 {
     from = fmax(from, 0);
+    to = fmin(to, (double)sim_now_ms(st) / 1000.0); /* no traffic after the (virtual) clock's now */
     if (to <= from)
         return;
     const char *name;

@@ -14,6 +14,7 @@ static const struct mcp_tool *const all_tools[] = {
     &tools_revert_change,
     &tools_list_subscriptions,
     &tools_update_quota,
+    &tools_simulate_quota,
     &tools_get_backend_pool,
     &tools_update_backend_pool,
     &tools_get_metrics,

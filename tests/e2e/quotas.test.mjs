@@ -123,13 +123,13 @@ test('after the cut, growth\'s 429s rise in the next metrics window (get_metrics
     const s = await session();
     try {
       const iso = (ms) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-      const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-      // windows are whole seconds: the "before" window ends when the cut starts, the "after" window
-      // starts at the first whole second after the cut has landed, however long the call took
-      const t0 = Math.floor(Date.now() / 1000) * 1000;
+      // the simulator's virtual clock, frozen an hour back: the cut lands at t0 exactly, and the "after"
+      // window is made by moving the clock, not by sleeping
+      const t0 = Math.floor(Date.now() / 1000) * 1000 - 3600e3;
+      await s.sim.clock({ set: iso(t0), freeze: true });
       assert.equal(ok(await call(s.client, 'update_quota', { subscription_id: 'growth', tpm: 100000 })).applied, true);
-      const t1 = Math.ceil(Date.now() / 1000) * 1000;
-      await sleep(t1 + 6500 - Date.now());
+      const t1 = t0;
+      await s.sim.clock({ advance_s: 7 });
       const throttled = async (from, to) => {
         const m = ok(await call(s.client, 'get_metrics', { api_id: 'aoai-completions', since: iso(from), until: iso(to) }));
         return Object.fromEntries(m.by_subscription.map((x) => [x.subscription_id, x.throttled]));

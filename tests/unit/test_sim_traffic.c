@@ -106,7 +106,10 @@ static void adjacent_windows_add_up(void **state)
 static void a_limit_cut_throttles_only_after_it(void **state)
 {
     sim_state *st = *state;
-    double now = (double)util_now_ms() / 1000.0;
+    util_error err;
+    json_t *freeze = json_pack("{s:b}", "freeze", 1), *hour = json_pack("{s:i}", "advance_s", 3601);
+    assert_int_equal(sim_clock_apply(st, freeze, &err), 0); /* the virtual clock: the cut lands at `now` */
+    double now = (double)sim_now_ms(st) / 1000.0;
     sim_traffic_before_write(st);
     char *id = util_printf("%s/products/aoai/policies/policy", SVC);
     json_t *props = json_object_get(json_object_get(sim_state_get(st, id), "resource"), "properties");
@@ -118,6 +121,8 @@ static void a_limit_cut_throttles_only_after_it(void **state)
     sim_traffic_after_write(st);
     assert_int_equal(json_array_size(st->traffic_history), 2);
     sim_traffic_stats before = window(st, "growth", now - 7200, now - 3600);
+    assert_int_equal(window(st, "growth", now + 1, now + 3601).requests, 0); /* no traffic after the clock's now */
+    assert_int_equal(sim_clock_apply(st, hour, &err), 0);                   /* an hour later */
     sim_traffic_stats after = window(st, "growth", now + 1, now + 3601);
     assert_true(after.throttled > before.throttled);
     assert_int_equal(after.requests, before.requests); /* demand does not change */
@@ -125,6 +130,8 @@ static void a_limit_cut_throttles_only_after_it(void **state)
     assert_int_equal(json_array_size(st->traffic_history), 2);
     free(cut);
     free(id);
+    json_decref(freeze);
+    json_decref(hour);
 }
 
 /* Replaces `from` by `to` (same length) in the policy at rel (relative to the service), as a write
