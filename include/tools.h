@@ -25,6 +25,7 @@ struct tools_ctx {
     const struct config *cfg;
     struct arm_client *arm; /* created by tools_arm() on first use; NULL before */
     bool demo;              /* results are marked as coming from the simulator */
+    json_t *models;         /* cache of Azure OpenAI accounts and deployments (src/tools/models.c), or NULL */
 };
 
 struct tools_ctx *tools_ctx_new(const struct config *cfg);

@@ -1155,7 +1155,7 @@ static int check_change(const policy_quota_sub *subs, size_t nsubs, size_t targe
             return rc;
     }
     if (c->tpm_op == POLICY_QUOTA_KEEP && c->rpm_op == POLICY_QUOTA_KEEP)
-        return util_error_set(err, UTIL_EINVAL, "give tpm or rpm (a positive integer, or null to remove the "
+        return util_error_set(err, UTIL_EINVAL, "give tpm or rpm (a positive integer) or remove one (the "
                               "subscription's own limit)");
     if (c->tpm_op == POLICY_QUOTA_SET && (c->tpm < 1 || c->tpm > POLICY_TPM_MAX))
         return util_error_set(err, UTIL_EINVAL, "tpm must be an integer from 1 to %lld, got %lld",

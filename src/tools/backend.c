@@ -203,7 +203,7 @@ static int check_cb_fields(const char *backend_id, json_t *cb, util_error *err)
     const char *key;
     json_t *v;
     if (!json_is_object(cb))
-        return util_error_set(err, UTIL_EINVAL, "circuit_breaker of %s must be an object or null", backend_id);
+        return util_error_set(err, UTIL_EINVAL, "circuit_breaker of %s must be an object (remove_circuit_breaker: true drops it)", backend_id);
     json_object_foreach(cb, key, v) {
         size_t i = 0;
         while (i < sizeof cb_fields / sizeof cb_fields[0] && strcmp(cb_fields[i].key, key) != 0)

@@ -4,6 +4,7 @@
  * result (structured rows plus a compact table). */
 #include <string.h>
 
+#include "capacity.h"
 #include "quota_scope.h"
 
 #define TEXT_MAX_ROWS 50
@@ -75,9 +76,15 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
     json_t *rows = json_array();
     for (size_t i = 0; i < qs.nsubs; i++)
         json_array_append_new(rows, quota_scope_row(&qs, i));
+    json_t *capacity = capacity_for_subscriptions(ctx, arm, &qs); /* the deployments behind them (issue 16) */
     quota_scope_free(&qs);
     char *text = table(rows);
-    json_t *result = tools_ok(ctx, json_pack("{s:o}", "subscriptions", rows), text);
+    util_buf t;
+    util_buf_init(&t, 0);
+    util_buf_puts(&t, text);
+    capacity_text(&t, capacity);
+    json_t *result = tools_ok(ctx, json_pack("{s:o,s:o}", "subscriptions", rows, "capacity", capacity), t.data);
+    util_buf_free(&t);
     free(text);
     return result;
 }

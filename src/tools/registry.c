@@ -14,6 +14,7 @@ static const struct mcp_tool *const all_tools[] = {
     &tools_revert_change,
     &tools_list_subscriptions,
     &tools_update_quota,
+    &tools_simulate_quota,
     &tools_get_backend_pool,
     &tools_update_backend_pool,
     &tools_get_metrics,
@@ -35,6 +36,7 @@ void tools_ctx_free(struct tools_ctx *ctx)
     if (!ctx)
         return;
     arm_client_free(ctx->arm);
+    json_decref(ctx->models);
     free(ctx);
 }
 
