@@ -1,6 +1,7 @@
 /* text.c: get_metrics' text block — a short report that costs the user's LLM few tokens: one
  * summary line, a table of the most throttled then biggest subscriptions (at most
  * METRICS_MAX_ROWS, then "and N more"), backends, a compact series, and where figures came from. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,26 +61,36 @@ static void summary(util_buf *b, json_t *r)
                     json_string_value(json_object_get(r, "until")), req, thr, blk, fail, hit, hits, miss, lat, blat, tok);
 }
 
+static void table_row(util_buf *b, json_t *r)
+{
+    char req[24], thr[24], blk[24], hit[16], lat[24], tok[24], others[48];
+    num(req, sizeof(req), json_object_get(r, "requests"));
+    num(thr, sizeof(thr), json_object_get(r, "throttled"));
+    num(blk, sizeof(blk), json_object_get(r, "blocked"));
+    pct(hit, sizeof(hit), json_object_get(r, "cache_hit_rate"));
+    num(lat, sizeof(lat), json_object_get(r, "avg_latency_ms"));
+    human(tok, sizeof(tok), json_object_get(json_object_get(r, "tokens"), "total"));
+    const char *id = json_string_value(json_object_get(r, "subscription_id"));
+    snprintf(others, sizeof others, "(%lld others)", (long long)get_int(r, "others"));
+    util_buf_printf(b, "%s | %s | %s | %s | %s | %s | %s\n", id ? id : others, req, thr, blk, hit, lat, tok);
+}
+
+/* The rows (at most METRICS_MAX_ROWS), then the summed row of the others when get_metrics cut them. */
 static void table(util_buf *b, json_t *rows)
 {
     size_t n = json_array_size(rows);
     if (!n)
         return;
+    json_t *last = json_array_get(rows, n - 1);
+    bool summed = json_object_get(last, "others") != NULL;
+    n -= summed;
     util_buf_puts(b, "subscription | req | 429 | blocked | cache hit | avg ms | tokens\n");
-    for (size_t i = 0; i < n && i < METRICS_MAX_ROWS; i++) {
-        json_t *r = json_array_get(rows, i);
-        char req[24], thr[24], blk[24], hit[16], lat[24], tok[24];
-        num(req, sizeof(req), json_object_get(r, "requests"));
-        num(thr, sizeof(thr), json_object_get(r, "throttled"));
-        num(blk, sizeof(blk), json_object_get(r, "blocked"));
-        pct(hit, sizeof(hit), json_object_get(r, "cache_hit_rate"));
-        num(lat, sizeof(lat), json_object_get(r, "avg_latency_ms"));
-        human(tok, sizeof(tok), json_object_get(json_object_get(r, "tokens"), "total"));
-        util_buf_printf(b, "%s | %s | %s | %s | %s | %s | %s\n",
-                        json_string_value(json_object_get(r, "subscription_id")), req, thr, blk, hit, lat, tok);
-    }
+    for (size_t i = 0; i < n && i < METRICS_MAX_ROWS; i++)
+        table_row(b, json_array_get(rows, i));
     if (n > METRICS_MAX_ROWS)
         util_buf_printf(b, "and %zu more\n", n - METRICS_MAX_ROWS);
+    if (summed)
+        table_row(b, last);
 }
 
 static void backends(util_buf *b, json_t *rows)

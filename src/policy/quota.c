@@ -417,7 +417,7 @@ static int check_inputs(size_t ndocs, const policy_quota_sub *s, util_error *err
 static void qctx_drop_parsed(qctx *q)
 {
     for (size_t i = 0; q->pd && i < q->ndocs; i++) {
-        for (size_t k = 0; q->pd[i] && k < q->pd[i]->nelems; k++)
+        for (size_t k = 0; q->pd[i] && q->info[i] && k < q->pd[i]->nelems; k++)
             pol_cond_free(&q->info[i][k].cond);
         free(q->info[i]);
         policy_doc_free(q->pd[i]);
@@ -426,6 +426,19 @@ static void qctx_drop_parsed(qctx *q)
     free(q->info);
     q->pd = NULL;
     q->info = NULL;
+}
+
+/* Parses texts[i] into pd[i] and works out its elements' facts once; NULL when unreadable. */
+static policy_doc *qctx_parse_one(qctx *q, size_t i, util_error *err)
+{
+    q->pd[i] = policy_parse(q->texts[i], strlen(q->texts[i]), err);
+    if (!q->pd[i])
+        return NULL;
+    q->info[i] = calloc(q->pd[i]->nelems ? q->pd[i]->nelems : 1, sizeof **q->info);
+    if (!q->info[i])
+        abort();
+    info_fill(q->pd[i], q->info[i], xmlDocGetRootElement(q->pd[i]->xml));
+    return q->pd[i];
 }
 
 static int qctx_parse(qctx *q, util_error *err)
@@ -438,15 +451,10 @@ static int qctx_parse(qctx *q, util_error *err)
     for (size_t i = 0; i < q->ndocs; i++) {
         if (!q->texts[i])
             continue;
-        q->pd[i] = policy_parse(q->texts[i], strlen(q->texts[i]), err);
-        if (!q->pd[i]) {
+        if (!qctx_parse_one(q, i, err)) {
             util_error_prefix(err, "the %s policy cannot be read", q->docs[i].scope);
             return err && err->code ? err->code : UTIL_EINVAL;
         }
-        q->info[i] = calloc(q->pd[i]->nelems ? q->pd[i]->nelems : 1, sizeof **q->info);
-        if (!q->info[i])
-            abort();
-        info_fill(q->pd[i], q->info[i], xmlDocGetRootElement(q->pd[i]->xml));
     }
     return 0;
 }
@@ -837,7 +845,7 @@ static const char *DEFAULT_POLICY = "<policies>\n    <inbound>\n        <base />
 static const char *token_element_name(const qctx *q)
 {
     for (size_t i = 0; i < q->ndocs; i++)
-        for (size_t k = 0; q->pd[i] && k < q->pd[i]->nelems; k++)
+        for (size_t k = 0; q->pd[i] && q->info[i] && k < q->pd[i]->nelems; k++)
             if (pol_is(q->pd[i]->elems[k].node, "azure-openai-token-limit"))
                 return "azure-openai-token-limit";
     return "llm-token-limit";
@@ -936,7 +944,7 @@ static char *add_limit(qctx *q, const policy_quota_sub *s, const qrun *run, int 
     } else {
         if (!q->texts[*doc]) { /* only this document is parsed anew: run's nodes stay valid */
             q->texts[*doc] = util_strdup(DEFAULT_POLICY);
-            q->pd[*doc] = policy_parse(DEFAULT_POLICY, strlen(DEFAULT_POLICY), err);
+            qctx_parse_one(q, *doc, err);
         }
         char *cond = sub_condition(s->id);
         out = q->pd[*doc] ? add_in_doc(q->pd[*doc], *doc, run, elem, cond, &k, err) : NULL;

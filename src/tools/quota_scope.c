@@ -404,6 +404,27 @@ void quota_scope_free(struct quota_scope *qs)
 
 /* ---- lookups and rows ----------------------------------------------------------------- */
 
+struct id_index { const char *id; size_t i; };
+
+static int id_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct id_index *)a)->id, ((const struct id_index *)b)->id);
+}
+
+size_t *quota_scope_sorted(const struct quota_scope *qs, size_t *n)
+{
+    struct id_index *v = grow(NULL, qs->nsubs, sizeof *v);
+    for (size_t i = 0; i < qs->nsubs; i++)
+        v[i] = (struct id_index){qs->subs[i].id, i};
+    qsort(v, qs->nsubs, sizeof *v, id_cmp);
+    size_t *out = grow(NULL, qs->nsubs, sizeof *out);
+    for (size_t i = 0; i < qs->nsubs; i++)
+        out[i] = v[i].i;
+    free(v);
+    *n = qs->nsubs;
+    return out;
+}
+
 size_t quota_scope_find(const struct quota_scope *qs, const char *id)
 {
     for (size_t i = 0; i < qs->nsubs; i++)

@@ -63,6 +63,9 @@ int quota_scope_gather(struct arm_client *arm, const char *product_id, const cha
                        util_error *err);
 void quota_scope_free(struct quota_scope *qs);
 
+/* Every subscription's index, in id order (heap, *n entries): stable pages. */
+size_t *quota_scope_sorted(const struct quota_scope *qs, size_t *n);
+
 /* Index of the subscription with this id, or (size_t)-1. */
 size_t quota_scope_find(const struct quota_scope *qs, const char *id);
 /* Fills err (UTIL_ENOTFOUND) for an unknown subscription id, suggesting close matches. */
