@@ -18,11 +18,13 @@ export function productPolicy(product, branches) {
     '    <on-error>\n        <base />\n    </on-error>\n</policies>';
 }
 
-// The demo scenario grown by products x perProduct subscriptions (4 + products * perProduct in all).
-export function largeScenario({ products = 20, perProduct = 100, branches = 50 } = {}) {
+// The demo scenario (4 subscriptions) grown by `products` products: `subscriptions` in all when
+// given, else products x perProduct more.
+export function largeScenario({ products = 20, perProduct = 100, branches = 50, subscriptions } = {}) {
   const sc = JSON.parse(readFileSync(DEMO, 'utf8'));
-  delete sc.traffic;
+  const extra = subscriptions !== undefined ? subscriptions - sc.subscriptions.length : products * perProduct;
   for (let p = 0; p < products; p++) {
+    perProduct = Math.floor(extra / products) + (p < extra % products ? 1 : 0);
     const name = `product-${String(p).padStart(2, '0')}`;
     sc.products.push({
       name,

@@ -24,7 +24,7 @@
 #include "tools_internal.h"
 
 /* Most subscriptions one call considers (ARM listing cap). */
-#define QUOTA_SCOPE_MAX_SUBS 5000u
+#define QUOTA_SCOPE_MAX_SUBS 10000u
 
 struct quota_doc {
     char *scope;  /* "global", "product:aoai", "api:aoai-completions" (labels in quota_source) */
