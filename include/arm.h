@@ -25,6 +25,7 @@
 #define AIGW_ARM_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -57,6 +58,7 @@ struct arm_result {
     json_t *body;         /* NEW reference, or NULL */
     char *etag;           /* ETag header (or body "etag"), or NULL */
     char *request_id;     /* x-ms-request-id of the last answer, or NULL */
+    int attempts;         /* times the request itself was sent (retries included, polls not) */
 };
 
 struct arm_retry_policy {
@@ -80,7 +82,7 @@ struct arm_client *arm_client_new(const struct config *cfg, util_error *err);
 void arm_client_free(struct arm_client *c);
 
 /* The cancel flag of the current MCP call (see http_client_set_cancel); NULL = none. */
-void arm_set_cancel(struct arm_client *c, volatile int *cancel);
+void arm_set_cancel(struct arm_client *c, const atomic_int *cancel);
 void arm_set_retry_policy(struct arm_client *c, const struct arm_retry_policy *p);
 void arm_get_stats(const struct arm_client *c, struct arm_stats *out);
 

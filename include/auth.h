@@ -42,6 +42,10 @@ const char *auth_credential_name(const struct auth_credential *cred);
 void auth_credential_describe(const struct auth_credential *cred, char *out, size_t n);
 
 /* Number of token requests sent (to Entra, a managed identity endpoint, or az runs). */
+/* Checks a token before it goes into an Authorization header: 1..16384 printable ASCII
+ * characters, no space or control character (a CR/LF would add a header). 0 or UTIL_EAUTH. */
+int auth_check_token(const char *token, const char *who, util_error *err);
+
 unsigned long auth_token_requests(const struct auth_credential *cred);
 
 #endif

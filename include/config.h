@@ -92,8 +92,13 @@ void config_free(struct config *cfg);
  * problem joined into err (at most UTIL_ERROR_MAX bytes). */
 int config_ready(const struct config *cfg, util_error *err);
 
-/* True for http://127.x.x.x, http://[::1], http://localhost (any port/path). */
+/* True for http://127.x.x.x, http://[::1], http://localhost (any port/path), without user
+ * information ("http://127.0.0.1:1@evil.example" is a URL of evil.example). */
 bool config_is_loopback_url(const char *url);
+/* True when host[0..n) is 127.a.b.c, localhost, ::1 or [::1] (a parsed URL host: compared whole). */
+bool config_is_loopback_host(const char *host, size_t n);
+/* True when the URL's authority holds user information ("user:pass@host"). */
+bool config_url_has_userinfo(const char *url);
 
 /* The --help text (lists every flag and environment variable). */
 const char *config_help_text(void);

@@ -16,6 +16,7 @@
 #ifndef AIGW_HTTP_H
 #define AIGW_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -70,7 +71,7 @@ void http_client_free(struct http_client *c);
 /* The flag checked while requests are in flight and between retries: when *cancel becomes
  * non-zero, in-flight transfers are aborted with UTIL_ECANCELLED. NULL = never cancelled.
  * The pointer is borrowed until replaced. */
-void http_client_set_cancel(struct http_client *c, volatile int *cancel);
+void http_client_set_cancel(struct http_client *c, const atomic_int *cancel);
 int http_client_cancelled(const struct http_client *c);
 
 void http_client_stats(const struct http_client *c, struct http_stats *out);
@@ -88,7 +89,8 @@ int http_perform_batch(struct http_client *c, size_t n, const struct http_reques
 void http_response_free(struct http_response *resp);
 
 /* True when url may be requested: https://, or http:// on a loopback host (or the IMDS
- * address when allow_imds). */
+ * address when allow_imds) — as libcurl's URL parser reads it, and never with user information
+ * ("http://127.0.0.1:1@evil.example" is refused). */
 int http_url_allowed(const char *url, int allow_imds);
 
 #endif

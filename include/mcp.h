@@ -19,6 +19,7 @@
 #define AIGW_MCP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "util.h"
@@ -100,7 +101,12 @@ extern const char *const mcp_protocol_versions[];
 /* True once the client sent notifications/cancelled for this call (or stdin closed). */
 bool mcp_call_cancelled(const struct mcp_call *call);
 /* A flag that becomes non-zero on cancellation, for lower layers to poll (http multi loop). */
-volatile int *mcp_call_cancel_flag(struct mcp_call *call);
+const atomic_int *mcp_call_cancel_flag(struct mcp_call *call);
+/* Marks the call as past the point of no return (a write is about to start): from then on
+ * notifications/cancelled and the end of stdin are ignored for it, and its result is sent
+ * (MCP lets a receiver ignore the cancellation of a request that cannot be cancelled). Returns
+ * false, committing nothing, when the call was already cancelled. call may be NULL (true). */
+bool mcp_call_commit(struct mcp_call *call);
 /* Sends notifications/progress when the request carried a progressToken; no-op otherwise. */
 void mcp_call_progress(struct mcp_call *call, double progress, double total, const char *message);
 /* The protocol version agreed at initialize. */
@@ -131,7 +137,8 @@ json_t *mcp_result_error(json_t *structured, const char *fmt, ...) __attribute__
  * additionalProperties false, enum, const, minimum, maximum, exclusiveMinimum/Maximum,
  * minLength, maxLength, pattern, items, minItems, maxItems, anyOf/oneOf of simple types).
  * On failure fills err with a sentence naming the path ("backends[1].priority must be ...").
- * Returns 0 or UTIL_EINVAL. */
+ * A whole number sent as a real (5e4) where an integer is expected passes and is turned into a
+ * JSON integer in place. Returns 0 or UTIL_EINVAL. */
 int mcp_schema_validate(json_t *schema, json_t *instance, util_error *err);
 
 #endif

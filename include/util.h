@@ -46,7 +46,7 @@ typedef struct util_error {
 } util_error;
 
 /* Sets code and message (printf-style) and returns code, so `return util_error_set(...)` works.
- * err may be NULL. The message is passed through util_log_scrub(). */
+ * err may be NULL. The message is made safe by util_vformat() (scrubbed, then cut). */
 int util_error_set(util_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void util_error_clear(util_error *err);
@@ -90,6 +90,18 @@ size_t util_edit_distance(const char *a, const char *b, size_t cap);
 int util_random_hex(char *out, size_t nbytes);
 /* A UUID v4 string (37 bytes incl. NUL). */
 void util_uuid4(char out[37]);
+
+/* Text from outside (Azure error bodies, request ids, Entra error descriptions) made safe to show,
+ * in place (never longer): ANSI escape sequences and control characters other than '\n' and '\t'
+ * removed (C1 controls too), invalid UTF-8 bytes replaced by '?'. */
+void util_text_clean(char *s);
+/* Cuts s to at most max bytes (plus the NUL) without splitting a UTF-8 character. */
+void util_utf8_cut(char *s, size_t max);
+/* printf into out[n]: formatted in full, scrubbed of secrets (util_log_scrub), cleaned
+ * (util_text_clean), and only then cut to fit on a character boundary — so a secret straddling the
+ * cut is still masked and the result is always valid UTF-8 (a JSON string can be built from it). */
+void util_vformat(char *out, size_t n, const char *fmt, va_list ap);
+void util_format(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- time ----------------------------------------------------------------------------- */
 

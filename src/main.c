@@ -1,5 +1,6 @@
 /* main: the azure-ai-gateway-mcp program — parses the command line and environment, then either
  * answers --help/--version/--check or serves MCP over stdin/stdout until stdin closes. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,11 @@ int main(int argc, char **argv)
         return 2;
     }
     if (exit_now) {
+#ifdef SIGPIPE
+        signal(SIGPIPE, SIG_IGN); /* stdout closed early (--help | head): a write error, not a kill */
+#endif
         fputs(out.data, stdout);
+        fflush(stdout);
         util_buf_free(&out);
         config_free(&cfg);
         return 0;

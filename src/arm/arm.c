@@ -66,7 +66,7 @@ void arm_client_free(struct arm_client *c)
     free(c);
 }
 
-void arm_set_cancel(struct arm_client *c, volatile int *cancel) { http_client_set_cancel(c->http, cancel); }
+void arm_set_cancel(struct arm_client *c, const atomic_int *cancel) { http_client_set_cancel(c->http, cancel); }
 
 void arm_set_retry_policy(struct arm_client *c, const struct arm_retry_policy *p) { c->retry = *p; }
 
@@ -312,7 +312,9 @@ static void on_success(struct arm_client *c, struct call *k, const struct http_r
         start_poll(k, PH_LOCATION, k->url, server_wait_ms(r));
     else {
         keep_answer(k, r);
-        finish(k, 0);
+        /* an answer we cannot read is not an answer: never "no policy", never "0 items" */
+        int unreadable = r->body.len ? !k->res->body : strcmp(k->req->method, "GET") == 0 && r->status == 200;
+        finish(k, unreadable ? arm_error_unreadable(c, k->req, r->status, r->body.len, r->request_id, k->err) : 0);
     }
 }
 
@@ -403,6 +405,7 @@ static int run_round(struct arm_client *c, struct call *ks, size_t n, char *cons
         char *hdrs[2] = {(char *)auth_hdr[ks[i].req->api == ARM_API_LOGS_QUERY], ifm[m]};
         build_http(&ks[i], &hr[m], hdrs);
         ks[i].attempts++;
+        ks[i].res->attempts += ks[i].phase == PH_REQUEST;
         idx[m++] = i;
     }
     c->arm_requests += m;
@@ -462,6 +465,11 @@ static void init_call(struct arm_client *c, struct call *k, const struct arm_req
     else if (req->api == ARM_API_LOGS_QUERY ? is_absolute(req->path) : is_absolute(req->path) && !same_origin(c, k->url))
         finish(k, util_error_set(err, UTIL_EINVAL, "refusing to send the ARM token to %s: it is not on the ARM "
                                  "endpoint %s", req->path, c->cfg->arm_endpoint));
+    /* an ETag comes from the remote side: one with a control character would add a header */
+    for (const char *p = req->if_match; p && *p && !k->done; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            finish(k, util_error_set(err, UTIL_EINVAL, "refusing to send %s %s: its ETag holds a control character",
+                                     req->method, req->path));
 }
 
 int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, struct arm_result *results, int *rcs,
@@ -580,6 +588,9 @@ int arm_list(struct arm_client *c, const char *path, int api, const char *query,
         struct arm_result res;
         rc = arm_call(c, &r, &res, err);
         json_t *value = json_object_get(res.body, "value");
+        if (rc == 0 && !json_is_array(value))
+            rc = util_error_set(err, UTIL_EREMOTE, "listing %s answered without a \"value\" array; the answer cannot "
+                                "be trusted, so it is not taken as an empty list", path);
         if (rc == 0 && json_array_size(all) + json_array_size(value) > cap)
             rc = util_error_set(err, UTIL_ELIMIT, "listing %s returned more than %zu items; narrow the request",
                                 path, cap);

@@ -124,9 +124,27 @@ int arm_error_timeout(const struct arm_client *c, const struct arm_request *req,
 {
     char target[320];
     describe(c, req, target, sizeof target);
-    return util_error_set(err, UTIL_EREMOTE, "%s %s was accepted but did not finish within %ld s; check the "
-                          "resource in the Azure portal before retrying", req->method, target,
-                          c->retry.poll_max_ms / 1000);
+    int rc = util_error_set(err, UTIL_EREMOTE, "%s %s was accepted but had not finished after %ld s (it may still "
+                            "complete); check the resource before retrying", req->method, target,
+                            c->retry.poll_max_ms / 1000);
+    if (err)
+        err->http_status = 202;
+    return rc;
+}
+
+int arm_error_unreadable(const struct arm_client *c, const struct arm_request *req, long status, size_t body_len,
+                         const char *request_id, util_error *err)
+{
+    char target[320], rid[80] = "";
+    describe(c, req, target, sizeof target);
+    if (request_id)
+        snprintf(rid, sizeof rid, " [x-ms-request-id %.40s]", request_id);
+    int rc = util_error_set(err, UTIL_EREMOTE, "%s %s answered HTTP %ld with %s; the answer cannot be trusted, so "
+                            "it is not taken as empty%s", req->method, target, status,
+                            body_len ? "a body that is not valid JSON" : "no body", rid);
+    if (err)
+        err->http_status = (int)status;
+    return rc;
 }
 
 int arm_is_expired_token(const char *body)

@@ -27,7 +27,11 @@ int arm_error_from_answer(const struct arm_client *c, const struct arm_request *
                           const char *request_id, int attempts, long elapsed_ms, util_error *err);
 /* A long-running operation that ended "Failed" or "Canceled" with this "error" object. */
 int arm_error_from_json(const struct arm_client *c, const struct arm_request *req, json_t *error, util_error *err);
-/* A long-running operation that did not finish within the poll bound. */
+/* A 2xx answer whose body is not JSON (or a GET 200 without a body): an error, never "empty". */
+int arm_error_unreadable(const struct arm_client *c, const struct arm_request *req, long status, size_t body_len,
+                         const char *request_id, util_error *err);
+/* A long-running operation that did not finish within the poll bound: err->http_status is 202
+ * (the request WAS accepted; it may still complete). */
 int arm_error_timeout(const struct arm_client *c, const struct arm_request *req, util_error *err);
 
 #endif

@@ -545,6 +545,20 @@ static struct cached_token *slot_for(struct auth_credential *a, const char *scop
     return &a->cache[0]; /* more scopes than slots: reuse the first */
 }
 
+int auth_check_token(const char *token, const char *who, util_error *err)
+{
+    size_t n = token ? strlen(token) : 0;
+    for (size_t i = 0; i < n && n <= 16384; i++)
+        if (token[i] < 0x21 || token[i] > 0x7e)
+            return util_error_set(err, UTIL_EAUTH, "%s returned an access token containing a space or control "
+                                  "character (at byte %zu); it was refused so it cannot inject request headers",
+                                  who, i);
+    if (n == 0 || n > 16384)
+        return util_error_set(err, UTIL_EAUTH, "%s returned an access token of %zu bytes; expected 1 to 16384",
+                              who, n);
+    return 0;
+}
+
 int auth_get_token(struct auth_credential *a, const char *scope, int force_refresh, const char **token,
                    util_error *err)
 {
@@ -557,6 +571,8 @@ int auth_get_token(struct auth_credential *a, const char *scope, int force_refre
     char *fresh = NULL;
     int64_t exp = 0;
     int rc = fetch_chain(a, scope, &fresh, &exp, err);
+    if (rc == 0 && (rc = auth_check_token(fresh, kind_names[a->kinds[0]], err)) != 0)
+        free(fresh);
     if (rc)
         return rc;
     free(s->token);

@@ -78,33 +78,72 @@ static char *strip_slash(const char *url)
     return s;
 }
 
-bool config_is_loopback_url(const char *url)
+bool config_is_loopback_host(const char *h, size_t n)
 {
-    if (!url || strncasecmp(url, "http://", 7) != 0)
-        return false;
-    const char *h = url + 7;
-    if (strncasecmp(h, "localhost", 9) == 0 && (h[9] == '\0' || h[9] == ':' || h[9] == '/'))
+    if ((n == 9 && strncasecmp(h, "localhost", 9) == 0) || (n == 5 && strncmp(h, "[::1]", 5) == 0) ||
+        (n == 3 && strncmp(h, "::1", 3) == 0))
         return true;
-    if (strncmp(h, "[::1]", 5) == 0 && (h[5] == '\0' || h[5] == ':' || h[5] == '/'))
-        return true;
-    if (strncmp(h, "127.", 4) != 0)
+    if (n < 7 || strncmp(h, "127.", 4) != 0)
         return false;
     /* 127.a.b.c with numeric octets only */
-    const char *p = h + 4;
+    const char *p = h + 4, *end = h + n;
     for (int part = 0; part < 3; part++) {
-        if (!isdigit((unsigned char)*p))
+        if (p == end || !isdigit((unsigned char)*p))
             return false;
-        while (isdigit((unsigned char)*p))
+        while (p < end && isdigit((unsigned char)*p))
             p++;
-        if (part < 2 && *p++ != '.')
+        if (part < 2 && (p == end || *p++ != '.'))
             return false;
     }
-    return *p == '\0' || *p == ':' || *p == '/';
+    return p == end;
+}
+
+/* The authority of an http(s) URL: [s, s + *len). NULL when it holds user information ('@') or
+ * a backslash, or its port is not a number (a URL libcurl would read differently). */
+static const char *authority(const char *url, size_t *len, size_t *host_len)
+{
+    const char *s = strstr(url, "://");
+    if (!s)
+        return NULL;
+    s += 3;
+    size_t n = strcspn(s, "/?#");
+    if (memchr(s, '@', n) || memchr(s, '\\', n))
+        return NULL;
+    const char *port = s[0] == '[' ? memchr(s, ']', n) : s;
+    port = port ? memchr(port, ':', n - (size_t)(port - s)) : NULL;
+    size_t hl = port ? (size_t)(port - s) : n;
+    for (const char *p = port ? port + 1 : s + n; p < s + n; p++)
+        if (!isdigit((unsigned char)*p))
+            return NULL;
+    *len = n;
+    *host_len = hl;
+    return s;
+}
+
+bool config_url_has_userinfo(const char *url)
+{
+    const char *s = url ? strstr(url, "://") : NULL;
+    return s && memchr(s + 3, '@', strcspn(s + 3, "/?#")) != NULL;
+}
+
+bool config_is_loopback_url(const char *url)
+{
+    size_t n, hl;
+    if (!url || strncasecmp(url, "http://", 7) != 0)
+        return false;
+    const char *a = authority(url, &n, &hl);
+    return a && config_is_loopback_host(a, hl);
 }
 
 /* An endpoint must be https://, or http:// to a loopback host. */
 static bool check_endpoint(struct config *cfg, const char *var, const char *url)
 {
+    size_t n, hl;
+    if (config_url_has_userinfo(url) || (strstr(url, "://") && !authority(url, &n, &hl))) {
+        problem(cfg, "%s holds user information ('@'), a backslash or a bad port; expected https://host[:port] "
+                     "(credentials are never put in a URL)", var);
+        return false;
+    }
     if (strncasecmp(url, "https://", 8) == 0 && url[8])
         return true;
     if (config_is_loopback_url(url))

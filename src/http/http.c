@@ -16,7 +16,7 @@ struct http_client {
     CURLM *multi;
     CURLSH *share;
     char *ca_file;
-    volatile int *cancel;
+    const atomic_int *cancel;
     struct http_stats stats;
 };
 
@@ -74,9 +74,9 @@ void http_client_free(struct http_client *c)
     curl_global_cleanup();
 }
 
-void http_client_set_cancel(struct http_client *c, volatile int *cancel) { c->cancel = cancel; }
+void http_client_set_cancel(struct http_client *c, const atomic_int *cancel) { c->cancel = cancel; }
 
-int http_client_cancelled(const struct http_client *c) { return c->cancel && *c->cancel; }
+int http_client_cancelled(const struct http_client *c) { return c->cancel && atomic_load(c->cancel); }
 
 void http_client_stats(const struct http_client *c, struct http_stats *out) { *out = c->stats; }
 
@@ -101,14 +101,25 @@ void http_response_free(struct http_response *resp)
 
 int http_url_allowed(const char *url, int allow_imds)
 {
-    if (!url)
-        return 0;
-    if (util_str_starts_with(url, "https://"))
-        return 1;
-    if (allow_imds && (strcmp(url, "http://169.254.169.254") == 0 ||
-                       util_str_starts_with(url, "http://169.254.169.254/")))
-        return 1;
-    return config_is_loopback_url(url);
+    /* parsed by libcurl itself, so the host judged is the host connected to */
+    CURLU *u = url ? curl_url() : NULL;
+    char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL, *port = NULL;
+    int ok = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+        curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_NO_PASSWORD) {
+        int has_port = curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK;
+        if (strcmp(scheme, "https") == 0)
+            ok = 1;
+        else if (strcmp(scheme, "http") == 0)
+            ok = config_is_loopback_host(host, strlen(host)) ||
+                 (allow_imds && !has_port && strcmp(host, "169.254.169.254") == 0);
+    }
+    curl_free(scheme), curl_free(host), curl_free(user), curl_free(password), curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
 }
 
 /* ---- callbacks ------------------------------------------------------------------------ */
@@ -222,6 +233,8 @@ static int transfer_setup(struct http_client *c, struct transfer *t, const struc
         return util_error_set(err, UTIL_ENOMEM, "out of memory preparing an HTTP request");
     CURL *e = t->easy;
     curl_easy_setopt(e, CURLOPT_URL, req->url);
+    /* the path is sent as built: no "/../" or "/./" folding, so no id can move a request elsewhere */
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
     if (strcmp(req->method, "GET") == 0)
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -274,7 +287,7 @@ static void url_origin(const char *url, char *out, size_t n)
 }
 
 static int transfer_finish(struct http_client *c, struct transfer *t, const char *method, const char *url,
-                           util_error *err)
+                           int run_rc, const char *run_why, util_error *err)
 {
     long status = 0;
     long connects = 0;
@@ -287,8 +300,11 @@ static int transfer_finish(struct http_client *c, struct transfer *t, const char
     if (t->over_limit)
         return util_error_set(err, UTIL_ELIMIT, "the answer of %s %s exceeded the %zu bytes allowed",
                               method, origin, t->max_body);
-    if (!t->done)
+    if (!t->done && run_rc == UTIL_ECANCELLED)
         return util_error_set(err, UTIL_ECANCELLED, "%s %s was cancelled", method, origin);
+    if (!t->done)
+        return util_error_set(err, UTIL_ENET, "%s %s failed: the HTTP engine stopped (%s); it may or may not have "
+                              "reached the server", method, origin, run_why);
     if (t->result != CURLE_OK) {
         int timeout = t->result == CURLE_OPERATION_TIMEDOUT;
         return util_error_set(err, UTIL_ENET, "%s %s failed: %s%s", method, origin,
@@ -325,21 +341,25 @@ static void collect_done(struct http_client *c)
     }
 }
 
-/* Runs every added transfer to completion or cancellation. Returns 0 or UTIL_ECANCELLED. */
-static int run_multi(struct http_client *c)
+/* Runs every added transfer to completion or cancellation. Returns 0, UTIL_ECANCELLED, or
+ * UTIL_ENET when libcurl's multi engine itself failed (*why says how); transfers not done then
+ * failed, they were not cancelled. */
+static int run_multi(struct http_client *c, const char **why)
 {
-    int running = 1;
-    while (running) {
+    int running = 1, rc = 0;
+    CURLMcode mc = CURLM_OK;
+    while (running && rc == 0) {
         if (http_client_cancelled(c))
             return UTIL_ECANCELLED;
-        if (curl_multi_perform(c->multi, &running) != CURLM_OK)
-            break;
+        if ((mc = curl_multi_perform(c->multi, &running)) != CURLM_OK)
+            rc = UTIL_ENET;
         collect_done(c);
-        if (running && curl_multi_poll(c->multi, NULL, 0, HTTP_POLL_MS, NULL) != CURLM_OK)
-            break;
+        if (rc == 0 && running && (mc = curl_multi_poll(c->multi, NULL, 0, HTTP_POLL_MS, NULL)) != CURLM_OK)
+            rc = UTIL_ENET;
     }
     collect_done(c);
-    return 0;
+    *why = curl_multi_strerror(mc);
+    return rc;
 }
 
 int http_perform_batch(struct http_client *c, size_t n, const struct http_request *reqs,
@@ -359,10 +379,11 @@ int http_perform_batch(struct http_client *c, size_t n, const struct http_reques
             c->stats.requests++;
         }
     }
-    int rc = run_multi(c);
+    const char *why = "";
+    int rc = run_multi(c, &why);
     for (size_t i = 0; i < n; i++) {
         if (rcs[i] == 0)
-            rcs[i] = transfer_finish(c, &ts[i], reqs[i].method, reqs[i].url, &errs[i]);
+            rcs[i] = transfer_finish(c, &ts[i], reqs[i].method, reqs[i].url, rc, why, &errs[i]);
         transfer_cleanup(c, &ts[i]);
     }
     free(ts);

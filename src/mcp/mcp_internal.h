@@ -19,7 +19,8 @@ struct mcp_call {
     struct mcp_server *srv;
     json_t *id;             /* borrowed from the request */
     json_t *progress_token; /* borrowed, may be NULL */
-    volatile int cancelled;
+    atomic_int cancelled;  /* set by the reader thread (notifications/cancelled, end of input) */
+    bool committed;        /* guarded by srv->lock: a write started, cancellation is ignored */
 };
 
 struct mcp_server {
@@ -57,7 +58,7 @@ struct mcp_server {
 /* transport.c */
 int mcp_transport_start(struct mcp_server *srv, int in_fd, pthread_t *thread);
 json_t *mcp_transport_pop(struct mcp_server *srv); /* blocks; NULL at end of input */
-void mcp_write(struct mcp_server *srv, json_t *msg); /* msg borrowed */
+bool mcp_write(struct mcp_server *srv, json_t *msg); /* msg borrowed; false when it cannot be serialised */
 void mcp_write_error(struct mcp_server *srv, json_t *id, int code, const char *message);
 void mcp_write_result(struct mcp_server *srv, json_t *id, json_t *result); /* result stolen */
 

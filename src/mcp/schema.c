@@ -49,10 +49,9 @@ static void render(json_t *v, char *out, size_t n)
         snprintf(out, n, "?");
         return;
     }
-    if (strlen(s) > 60)
-        snprintf(out, n, "%.57s...", s);
-    else
-        snprintf(out, n, "%s", s);
+    bool cut = strlen(s) > 60;
+    util_utf8_cut(s, 57); /* never inside a character: the message must stay valid UTF-8 */
+    snprintf(out, n, "%s%s", s, cut ? "..." : "");
     free(s);
 }
 
@@ -118,22 +117,35 @@ static int check_enum(json_t *schema, json_t *inst, const char *path, util_error
     return UTIL_EINVAL;
 }
 
+/* "%g" prints 100000000 as 1e+08: whole numbers are printed whole. */
+static const char *num(double v, char *buf, size_t n)
+{
+    if (v == floor(v) && fabs(v) < 9e15)
+        snprintf(buf, n, "%.0f", v);
+    else
+        snprintf(buf, n, "%.15g", v);
+    return buf;
+}
+
 static int check_number(json_t *schema, json_t *inst, const char *path, util_error *err)
 {
     if (!json_is_number(inst))
         return 0;
     double v = json_number_value(inst);
     json_t *b;
+    char x[32], y[32];
     if ((b = json_object_get(schema, "minimum")) && v < json_number_value(b))
-        return util_error_set(err, UTIL_EINVAL, "%s must be at least %g, got %g", where(path), json_number_value(b), v);
+        return util_error_set(err, UTIL_EINVAL, "%s must be at least %s, got %s", where(path),
+                              num(json_number_value(b), x, sizeof x), num(v, y, sizeof y));
     if ((b = json_object_get(schema, "maximum")) && v > json_number_value(b))
-        return util_error_set(err, UTIL_EINVAL, "%s must be at most %g, got %g", where(path), json_number_value(b), v);
+        return util_error_set(err, UTIL_EINVAL, "%s must be at most %s, got %s", where(path),
+                              num(json_number_value(b), x, sizeof x), num(v, y, sizeof y));
     if ((b = json_object_get(schema, "exclusiveMinimum")) && json_is_number(b) && v <= json_number_value(b))
-        return util_error_set(err, UTIL_EINVAL, "%s must be greater than %g, got %g", where(path),
-                              json_number_value(b), v);
+        return util_error_set(err, UTIL_EINVAL, "%s must be greater than %s, got %s", where(path),
+                              num(json_number_value(b), x, sizeof x), num(v, y, sizeof y));
     if ((b = json_object_get(schema, "exclusiveMaximum")) && json_is_number(b) && v >= json_number_value(b))
-        return util_error_set(err, UTIL_EINVAL, "%s must be less than %g, got %g", where(path),
-                              json_number_value(b), v);
+        return util_error_set(err, UTIL_EINVAL, "%s must be less than %s, got %s", where(path),
+                              num(json_number_value(b), x, sizeof x), num(v, y, sizeof y));
     return 0;
 }
 
@@ -175,6 +187,21 @@ static int check_string(json_t *schema, json_t *inst, const char *path, util_err
 }
 
 static int validate_at(json_t *schema, json_t *inst, const char *path, util_error *err);
+
+/* A whole number sent as a real (5e4, 50000.0) where the schema wants an integer, as a JSON
+ * integer (NEW reference), so handlers reading integers see 50000, not 0. NULL otherwise. */
+static json_t *as_integer(json_t *schema, json_t *v)
+{
+    json_t *type = json_object_get(schema, "type"), *t;
+    bool integer = json_is_string(type) && !strcmp(json_string_value(type), "integer");
+    size_t i;
+    json_array_foreach(type, i, t)
+        integer = integer || (json_is_string(t) && !strcmp(json_string_value(t), "integer"));
+    if (!integer || !json_is_real(v) || !is_type(v, "integer"))
+        return NULL;
+    return json_integer((json_int_t)json_real_value(v));
+}
+
 
 static int check_object(json_t *schema, json_t *inst, const char *path, util_error *err)
 {
@@ -219,6 +246,9 @@ static int check_object(json_t *schema, json_t *inst, const char *path, util_err
         }
         if (validate_at(ps, val, sub, err))
             return UTIL_EINVAL;
+        json_t *whole = as_integer(ps, val);
+        if (whole)
+            json_object_set_new(inst, key, whole);
     }
     json_t *b;
     if ((b = json_object_get(schema, "minProperties")) && json_object_size(inst) < (size_t)json_integer_value(b))
@@ -249,6 +279,9 @@ static int check_array(json_t *schema, json_t *inst, const char *path, util_erro
         snprintf(sub, sizeof sub, "%s[%zu]", *path ? path : "item", i);
         if (validate_at(items, v, sub, err))
             return UTIL_EINVAL;
+        json_t *whole = as_integer(items, v);
+        if (whole)
+            json_array_set_new(inst, i, whole);
     }
     return 0;
 }

@@ -92,6 +92,12 @@ int mcp_server_add_prompt(struct mcp_server *srv, const struct mcp_prompt *promp
 json_t *mcp_result_ok(json_t *structured, const char *text)
 {
     json_t *r = json_pack("{s:[{s:s, s:s}]}", "content", "type", "text", "text", text ? text : "");
+    if (!r) { /* not valid UTF-8 (a cut character): the text cleaned, rather than no answer at all */
+        char *clean = util_strdup(text);
+        util_text_clean(clean);
+        r = json_pack("{s:[{s:s, s:s}]}", "content", "type", "text", "text", clean);
+        free(clean);
+    }
     if (structured)
         json_object_set_new(r, "structuredContent", structured);
     return r;
@@ -102,9 +108,8 @@ json_t *mcp_result_error(json_t *structured, const char *fmt, ...)
     char text[UTIL_ERROR_MAX * 2];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    util_vformat(text, sizeof text, fmt, ap); /* scrubbed, then cut on a character boundary */
     va_end(ap);
-    util_log_scrub(text);
     json_t *r = mcp_result_ok(structured, text);
     json_object_set_new(r, "isError", json_true());
     return r;
@@ -112,14 +117,24 @@ json_t *mcp_result_error(json_t *structured, const char *fmt, ...)
 
 /* ---- call context ---------------------------------------------------------------------- */
 
-bool mcp_call_cancelled(const struct mcp_call *call) { return call->cancelled != 0; }
-volatile int *mcp_call_cancel_flag(struct mcp_call *call) { return &call->cancelled; }
+bool mcp_call_cancelled(const struct mcp_call *call) { return atomic_load(&call->cancelled) != 0; }
+const atomic_int *mcp_call_cancel_flag(struct mcp_call *call) { return &call->cancelled; }
+bool mcp_call_commit(struct mcp_call *call)
+{
+    if (!call)
+        return true;
+    pthread_mutex_lock(&call->srv->lock);
+    bool ok = atomic_load(&call->cancelled) == 0;
+    call->committed = ok;
+    pthread_mutex_unlock(&call->srv->lock);
+    return ok;
+}
 const char *mcp_call_protocol_version(const struct mcp_call *call) { return call->srv->protocol_version; }
 bool mcp_call_can_elicit(const struct mcp_call *call) { return call->srv->client_elicit_form; }
 
 void mcp_call_progress(struct mcp_call *call, double progress, double total, const char *message)
 {
-    if (!call->progress_token || call->cancelled)
+    if (!call->progress_token || atomic_load(&call->cancelled))
         return;
     json_t *params = json_pack("{s:O, s:f}", "progressToken", call->progress_token, "progress", progress);
     if (total > 0)
@@ -153,7 +168,7 @@ enum mcp_elicit_action mcp_call_elicit(struct mcp_call *call, const char *messag
     json_decref(id);
 
     pthread_mutex_lock(&srv->lock);
-    while (!srv->pending_reply && !call->cancelled && !srv->eof)
+    while (!srv->pending_reply && !atomic_load(&call->cancelled) && !srv->eof)
         pthread_cond_wait(&srv->cond, &srv->lock);
     json_t *reply = srv->pending_reply;
     srv->pending_reply = NULL;
@@ -258,7 +273,7 @@ static void invalid_params(struct mcp_server *srv, json_t *id, const char *fmt, 
     char text[UTIL_ERROR_MAX + 256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    util_vformat(text, sizeof text, fmt, ap);
     va_end(ap);
     mcp_write_error(srv, id, MCP_INVALID_PARAMS, text);
 }
@@ -315,8 +330,9 @@ static void handle_tools_call(struct mcp_server *srv, json_t *id, json_t *params
     srv->current = NULL;
     pthread_mutex_unlock(&srv->lock);
     json_decref(own_args);
-    if (call.cancelled) {
-        /* the client cancelled: no response is sent for a cancelled request */
+    if (atomic_load(&call.cancelled)) {
+        /* the client cancelled: no response is sent for a cancelled request (a committed call,
+         * one that started writing, is never flagged: its outcome is always reported) */
         json_decref(result);
         return;
     }
@@ -405,7 +421,7 @@ static void dispatch(struct mcp_server *srv, json_t *msg)
     }
     if (!srv->initialized) {
         char text[256];
-        snprintf(text, sizeof text, "Invalid Request: '%.64s' before initialize; send initialize first", method);
+        util_format(text, sizeof text, "Invalid Request: '%.64s' before initialize; send initialize first", method);
         mcp_write_error(srv, id, MCP_INVALID_REQUEST, text);
         return;
     }
@@ -421,7 +437,7 @@ static void dispatch(struct mcp_server *srv, json_t *msg)
         handle_set_level(srv, id, params);
     else {
         char text[256];
-        snprintf(text, sizeof text, "Method not found: '%.64s'", method);
+        util_format(text, sizeof text, "Method not found: '%.64s'", method);
         mcp_write_error(srv, id, MCP_METHOD_NOT_FOUND, text);
     }
 }

@@ -10,11 +10,11 @@
 
 #define READ_CHUNK 65536
 
-void mcp_write(struct mcp_server *srv, json_t *msg)
+bool mcp_write(struct mcp_server *srv, json_t *msg)
 {
-    char *text = json_dumps(msg, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+    char *text = msg ? json_dumps(msg, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15)) : NULL;
     if (!text)
-        return;
+        return false;
     size_t len = strlen(text);
     pthread_mutex_lock(&srv->out_lock);
     const char *p = text;
@@ -37,20 +37,39 @@ void mcp_write(struct mcp_server *srv, json_t *msg)
     }
     pthread_mutex_unlock(&srv->out_lock);
     free(text);
+    return true;
+}
+
+/* The last resort when a frame cannot be built: a plain error with the id (an integer or a string
+ * jansson parsed, so always encodable). A request is always answered. */
+static void write_plain_error(struct mcp_server *srv, json_t *id)
+{
+    json_t *msg = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error", "code",
+                            MCP_INTERNAL_ERROR, "message", "Internal error: the answer could not be encoded as JSON");
+    mcp_write(srv, msg);
+    json_decref(msg);
 }
 
 void mcp_write_error(struct mcp_server *srv, json_t *id, int code, const char *message)
 {
     json_t *msg = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error",
                             "code", code, "message", message);
-    mcp_write(srv, msg);
+    if (!msg) { /* e.g. the message is not valid UTF-8: clean it and try again */
+        char text[UTIL_ERROR_MAX + 256];
+        util_format(text, sizeof text, "%s", message ? message : "");
+        msg = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error", "code",
+                        code, "message", text);
+    }
+    if (!mcp_write(srv, msg))
+        write_plain_error(srv, id);
     json_decref(msg);
 }
 
 void mcp_write_result(struct mcp_server *srv, json_t *id, json_t *result)
 {
-    json_t *msg = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result);
-    mcp_write(srv, msg);
+    json_t *msg = result ? json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result) : NULL;
+    if (!mcp_write(srv, msg))
+        write_plain_error(srv, id);
     json_decref(msg);
 }
 
@@ -99,7 +118,11 @@ static void cancel_request(struct mcp_server *srv, json_t *request_id)
 {
     pthread_mutex_lock(&srv->lock);
     if (srv->current && same_id(srv->current->id, request_id)) {
-        srv->current->cancelled = 1;
+        if (srv->current->committed)
+            LOG_WARN("mcp", "a cancellation arrived while a change was being written; the write completes (or is "
+                     "undone) and its outcome is reported");
+        else
+            atomic_store(&srv->current->cancelled, 1);
         pthread_cond_broadcast(&srv->cond);
     } else {
         struct mcp_queue_item **pp = &srv->head, *prev = NULL;
@@ -137,6 +160,15 @@ static void handle_line(struct mcp_server *srv, const char *line, size_t len)
 {
     json_error_t jerr;
     json_t *msg = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
+    json_t *with_nul = msg ? NULL : json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (with_nul) { /* valid JSON, but a string holds U+0000: refuse it, answering to its id */
+        json_t *id = json_is_object(with_nul) ? json_object_get(with_nul, "id") : NULL;
+        if (id || !json_is_string(json_object_get(with_nul, "method"))) /* never answer a notification */
+            mcp_write_error(srv, valid_id(id) ? id : NULL, MCP_INVALID_REQUEST,
+                            "Invalid Request: strings must not contain \\u0000");
+        json_decref(with_nul);
+        return;
+    }
     if (!msg) {
         char text[256];
         snprintf(text, sizeof text, "Parse error: %s at line 1, column %d", jerr.text, jerr.column);
@@ -201,6 +233,8 @@ static void set_eof(struct mcp_server *srv, bool io_error)
     pthread_mutex_lock(&srv->lock);
     srv->eof = true;
     srv->io_error = io_error;
+    if (srv->current && !srv->current->committed) /* nobody is left to wait for the answer */
+        atomic_store(&srv->current->cancelled, 1);
     pthread_cond_broadcast(&srv->cond);
     pthread_mutex_unlock(&srv->lock);
 }

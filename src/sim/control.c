@@ -43,8 +43,15 @@ static json_t *fault_rule(json_t *in)
     if (!json_is_object(in))
         return NULL;
     json_t *r = json_deep_copy(in);
-    json_t *status = json_object_get(r, "status");
-    if (status && (!json_is_integer(status) || json_integer_value(status) < 400 || json_integer_value(status) > 599)) {
+    json_t *status = json_object_get(r, "status"), *body = json_object_get(r, "body"), *delay = json_object_get(r, "delay_ms");
+    json_t *headers = json_object_get(r, "headers"), *h;
+    const char *k;
+    bool ok = !status || (json_is_integer(status) && json_integer_value(status) >= 200 && json_integer_value(status) <= 599);
+    ok = ok && (!body || json_is_string(body)) && (!delay || (json_is_integer(delay) && json_integer_value(delay) >= 0));
+    ok = ok && (!headers || json_is_object(headers));
+    json_object_foreach(headers, k, h)
+        ok = ok && json_is_string(h);
+    if (!ok) {
         json_decref(r);
         return NULL;
     }
@@ -69,7 +76,8 @@ int sim_control_set_faults(sim_state *st, json_t *body, util_error *err)
             json_decref(norm);
             return util_error_set(err, UTIL_EINVAL,
                                   "faults: each rule is an object with optional method, path_contains, status "
-                                  "(400..599), retry_after, retry_after_ms, x_ms_retry_after_ms, drop, skip and count");
+                                  "(200..599), body (text), headers (object of strings), delay_ms, retry_after, "
+                                  "retry_after_ms, x_ms_retry_after_ms, drop, pass, strip_etag, skip and count");
         }
         json_array_append_new(norm, rule);
     }
@@ -149,6 +157,9 @@ static void touch(sim_state *st, const sim_request *req, sim_response *resp)
             json_object_set_new(props, "value", json_string(changed));
             free(changed);
         }
+        /* another field edited by someone else: {"properties": {...}} is merged in */
+        if (json_is_object(json_object_get(body, "properties")) && json_is_object(props))
+            json_object_update(props, json_object_get(body, "properties"));
         char *etag = sim_state_next_etag(st);
         json_object_set_new(entry, "etag", json_string(etag));
         sim_response_json(resp, 200, json_pack("{s:s}", "etag", etag));

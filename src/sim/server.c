@@ -40,6 +40,7 @@ void sim_response_clear(sim_response *r)
 {
     json_decref(r->body);
     json_decref(r->headers);
+    free(r->raw);
     memset(r, 0, sizeof(*r));
 }
 
@@ -182,11 +183,31 @@ static json_t *fault_fire(sim_state *st, const sim_request *req)
     return NULL;
 }
 
+/* A rule with "pass": the request was served; now its answer is spoiled as the rule says. */
+static void fault_after(json_t *rule, sim_response *resp)
+{
+    if (json_is_true(json_object_get(rule, "drop")))
+        resp->drop = true; /* served, but the answer is lost */
+    if (json_is_true(json_object_get(rule, "strip_etag"))) {
+        json_object_del(resp->headers, "ETag");
+        json_object_del(resp->body, "etag");
+    }
+}
+
 static void fault_answer(json_t *rule, sim_response *resp)
 {
     int status = (int)json_integer_value(json_object_get(rule, "status"));
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(rule, "headers"), k, v)
+        sim_response_header(resp, k, json_string_value(v));
     if (json_is_true(json_object_get(rule, "drop"))) {
         resp->drop = true;
+        return;
+    }
+    if (json_is_string(json_object_get(rule, "body")) || (status >= 200 && status < 400)) {
+        resp->status = status ? status : 200;
+        resp->raw = util_strdup(json_string_value(json_object_get(rule, "body")));
         return;
     }
     /* Azure's wait headers: Retry-After in seconds; retry-after-ms and x-ms-retry-after-ms in ms */
@@ -229,16 +250,20 @@ static void dispatch(sim_server *srv, const sim_request *req, sim_response *resp
     int latency = st->opt.latency_ms + (int)json_integer_value(json_object_get(st->faults, "latency_ms"));
     json_t *fault = fault_fire(st, req);
     sim_state_unlock(st);
+    latency += fault ? (int)json_integer_value(json_object_get(fault, "delay_ms")) : 0;
     if (latency > 0)
         sleep_ms(latency);
-    if (fault) {
+    if (fault && !json_is_true(json_object_get(fault, "pass"))) {
         fault_answer(fault, resp);
         json_decref(fault);
         return;
     }
-    if (sim_entra_handle(st, req, resp) || sim_arm_handle(st, req, resp) || sim_traffic_logs_handle(st, req, resp))
-        return;
-    sim_response_arm_error(resp, 404, "NotFound", NULL, "apim-sim serves no route for %s %s.", req->method, req->path);
+    if (!sim_entra_handle(st, req, resp) && !sim_arm_handle(st, req, resp) && !sim_traffic_logs_handle(st, req, resp))
+        sim_response_arm_error(resp, 404, "NotFound", NULL, "apim-sim serves no route for %s %s.", req->method,
+                               req->path);
+    if (fault)
+        fault_after(fault, resp);
+    json_decref(fault);
 }
 
 static void log_request(sim_state *st, const sim_request *req, const char *query, int status, int64_t start_us)
@@ -256,9 +281,9 @@ static void log_request(sim_state *st, const sim_request *req, const char *query
 
 static enum MHD_Result queue(struct MHD_Connection *c, const sim_response *resp)
 {
-    char *text = resp->body ? json_dumps(resp->body, JSON_COMPACT) : util_strdup("");
+    char *text = resp->raw ? util_strdup(resp->raw) : resp->body ? json_dumps(resp->body, JSON_COMPACT) : util_strdup("");
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (resp->body)
+    if (resp->body || resp->raw)
         MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
     const char *k;
     json_t *v;

@@ -57,6 +57,7 @@ typedef struct sim_response {
     json_t *body;     /* owned; NULL = empty body */
     json_t *headers;  /* owned object name -> string */
     bool drop;        /* close the connection without answering */
+    char *raw;        /* owned; when set, sent as the body instead of body (injected faults) */
 } sim_response;
 
 void sim_response_init(sim_response *r);

@@ -102,6 +102,7 @@ void change_add_warning(struct change *ch, const char *fmt, ...)
     util_buf_vprintf(&b, fmt, ap);
     va_end(ap);
     char *s = util_buf_steal(&b);
+    util_text_clean(s); /* a warning may quote a cut error message: keep it valid UTF-8 */
     json_array_append_new(ch->warnings, json_string(s));
     free(s);
 }
@@ -223,6 +224,15 @@ static const char *default_summary(struct change *ch, util_buf *b)
     return ch->summary ? ch->summary : b->data;
 }
 
+/* The first max bytes of s, cut on a UTF-8 character boundary (a cut character would make the
+ * whole result unencodable). Heap. */
+static char *capped(const char *s, size_t max)
+{
+    char *c = util_strndup(s, max);
+    util_utf8_cut(c, max);
+    return c;
+}
+
 /* before/after of the result: the tool's, or the texts of the writes. NEW references. */
 static void result_views(struct change *ch, json_t **before, json_t **after)
 {
@@ -268,9 +278,11 @@ static json_t *result(struct change *ch, bool applied, const char *change_id, co
     json_array_foreach(ch->warnings, i, w)
         util_buf_printf(&t, "\nwarning: %s", json_string_value(w));
     size_t dl = strlen(diff);
+    char *shown = capped(diff, CHANGE_TEXT_DIFF_MAX);
     if (dl)
-        util_buf_printf(&t, "\n%.*s%s", CHANGE_TEXT_DIFF_MAX, diff,
+        util_buf_printf(&t, "\n%s%s", shown,
                         dl > CHANGE_TEXT_DIFF_MAX ? "\n... (diff truncated; see structuredContent.diff)" : "");
+    free(shown);
     json_t *r = tools_ok(ch->ctx, s, t.data);
     util_buf_free(&t);
     return r;
@@ -289,8 +301,10 @@ static int confirm(struct change *ch, const char *diff, char *why, size_t n)
     size_t i;
     json_array_foreach(ch->warnings, i, w)
         util_buf_printf(&m, "\nWarning: %s", json_string_value(w));
-    util_buf_printf(&m, "\n\n%.*s%s\nApply this change?", CHANGE_ELICIT_DIFF_MAX, diff,
+    char *shown = capped(diff, CHANGE_ELICIT_DIFF_MAX);
+    util_buf_printf(&m, "\n\n%s%s\nApply this change?", shown,
                     strlen(diff) > CHANGE_ELICIT_DIFF_MAX ? "\n... (diff truncated)" : "");
+    free(shown);
     json_t *schema = json_pack("{s:s, s:{s:{s:s, s:s, s:s, s:b}}}", "type", "object", "properties", "confirm", "type",
                                "boolean", "title", "Apply", "description", "Apply the change shown above", "default",
                                1);
@@ -300,13 +314,17 @@ static int confirm(struct change *ch, const char *diff, char *why, size_t n)
     json_decref(schema);
     util_buf_free(&m);
     util_buf_free(&sb);
-    bool no = json_is_false(json_object_get(content, "confirm"));
+    /* consent is only a literal yes: action "accept" with confirm JSON true ("true", 1, "yes" are not) */
+    bool yes = json_is_true(json_object_get(content, "confirm"));
     json_decref(content);
-    if (action == MCP_ELICIT_ACCEPT && !no)
+    if (action == MCP_ELICIT_ACCEPT && yes)
         return 0;
     if (action == MCP_ELICIT_UNSUPPORTED)
         return 0;
-    if (err.code)
+    if (action == MCP_ELICIT_ACCEPT)
+        snprintf(why, n, "The change was not confirmed (the answer did not set confirm to true); nothing was "
+                 "written.");
+    else if (err.code)
         snprintf(why, n, "The confirmation failed (%s); nothing was written.", err.message);
     else
         snprintf(why, n, "The change was %s; nothing was written.",
@@ -337,14 +355,20 @@ static void rejected(const json_t *w, const struct arm_result *res, util_error *
     util_buf_free(&b);
 }
 
+static bool contains(const json_t *have, const json_t *want);
+
 /* One write of w: PUT after with If-Match etag_before (checking absence first for a create), or
- * DELETE. Records etag_after. */
-static int write_one(struct arm_client *arm, json_t *w, util_error *err)
+ * DELETE. Records etag_after. On failure *refused is true when the failure proves that nothing
+ * was written: checked before sending, or refused by ARM/APIM at the first and only attempt. A
+ * 412 proves nothing: libcurl itself resends a request whose connection died without an answer,
+ * so the 412 may answer the resend of a write that did land. */
+static int write_one(struct arm_client *arm, json_t *w, bool *refused, util_error *err)
 {
     const char *path = jstr(w, "path"), *etag = jstr(w, "etag_before");
     json_t *after = json_object_get(w, "after");
     struct arm_result res = {0};
     int rc;
+    *refused = true;
     if (json_is_null(json_object_get(w, "before"))) {
         json_t *cur = NULL;
         char *cur_etag = NULL;
@@ -361,10 +385,13 @@ static int write_one(struct arm_client *arm, json_t *w, util_error *err)
         rc = arm_delete(arm, path, etag, &res, err);
     else
         rc = arm_put(arm, path, after, etag, &res, err);
-    if (rc == UTIL_ECONFLICT && err->http_status == 412)
+    int s = err->http_status;
+    *refused = rc != 0 && (res.attempts == 0 || (res.attempts == 1 && (s == 400 || s == 401 || s == 403 ||
+                                                                          s == 404 || s == 409)));
+    if (rc == UTIL_ECONFLICT && s == 412)
         util_error_set(err, UTIL_ECONFLICT, "%s was changed by someone else since it was read (ETag %s)",
                        jstr(w, "label"), etag ? etag : "none");
-    if (rc == UTIL_EINVAL && err->http_status == 400)
+    if (rc == UTIL_EINVAL && s == 400)
         rejected(w, &res, err);
     if (rc == 0)
         json_object_set_new(w, "etag_after", str_or_null(res.etag));
@@ -372,25 +399,77 @@ static int write_one(struct arm_client *arm, json_t *w, util_error *err)
     return rc;
 }
 
-/* Undoes writes [0, k) in reverse; appends what happened to out. */
-static void undo(struct arm_client *arm, json_t *writes, size_t k, util_buf *out)
+/* What a write whose answer was not a clear refusal did, found by reading the resource again. */
+enum outcome {
+    OUTCOME_LIVE,        /* the resource is as we wrote it: the write happened */
+    OUTCOME_UNCHANGED,   /* the resource is as it was read: proven that nothing was written */
+    OUTCOME_OTHER,       /* someone else changed it: what we wrote is not live */
+    OUTCOME_UNKNOWN,     /* it cannot be read back */
+    OUTCOME_PENDING      /* accepted (202) and not finished: it may still complete */
+};
+
+/* True when cur (with cur_etag) is as w's write leaves it: deleted, or every written property
+ * there ("format" aside, APIM does not return it). */
+static bool is_written(const json_t *w, const json_t *cur)
 {
-    arm_set_cancel(arm, NULL);
+    json_t *after = json_object_get(w, "after");
+    if (json_is_null(after))
+        return cur == NULL;
+    return cur && contains(json_object_get(cur, "properties"), json_object_get(after, "properties"));
+}
+
+static enum outcome settle(struct arm_client *arm, json_t *w, const util_error *why)
+{
+    json_t *cur = NULL;
+    char *etag = NULL;
+    util_error e = {0};
+    bool accepted = why->http_status == 202;
+    const char *etag_before = jstr(w, "etag_before");
+    enum outcome o;
+    if (change_read(arm, jstr(w, "path"), jstr(w, "read_query"), &cur, &etag, &e) != 0)
+        o = accepted ? OUTCOME_PENDING : OUTCOME_UNKNOWN;
+    else if (is_written(w, cur))
+        o = OUTCOME_LIVE;
+    else if (accepted)
+        o = OUTCOME_PENDING;
+    else if (json_is_null(json_object_get(w, "before")) ? cur == NULL
+                                                        : etag && etag_before && strcmp(etag, etag_before) == 0)
+        o = OUTCOME_UNCHANGED;
+    else
+        o = OUTCOME_OTHER;
+    if (o == OUTCOME_LIVE)
+        json_object_set_new(w, "etag_after", str_or_null(etag));
+    json_decref(cur);
+    free(etag);
+    return o;
+}
+
+/* Undoes writes [0, k) in reverse; appends what happened to out. The writes that could not be
+ * undone stay live: they are marked "live" for the journal. Returns how many stay live. */
+static size_t undo(struct arm_client *arm, json_t *writes, size_t k, util_buf *out)
+{
+    size_t live = 0;
     for (size_t j = k; j-- > 0;) {
         json_t *w = json_array_get(writes, j);
         json_t *before = json_object_get(w, "before");
         const char *path = jstr(w, "path"), *etag = jstr(w, "etag_after");
         struct arm_result res = {0};
         util_error err = {0};
-        int rc = json_is_null(before) ? arm_delete(arm, path, etag, &res, &err)
-                                      : arm_put(arm, path, before, etag, &res, &err);
+        int rc = !etag ? util_error_set(&err, UTIL_ECONFLICT, "its write was answered without an ETag, and no "
+                                        "write goes without one")
+                 : json_is_null(before) ? arm_delete(arm, path, etag, &res, &err)
+                                        : arm_put(arm, path, before, etag, &res, &err);
         arm_result_free(&res);
-        if (rc)
-            util_buf_printf(out, " %s was written but could NOT be undone (%s): check it by hand.", jstr(w, "label"),
-                            err.message);
-        else
+        if (rc) {
+            util_buf_printf(out, " %s was written but could NOT be undone (%.300s): check it by hand.",
+                            jstr(w, "label"), err.message);
+            json_object_set_new(w, "live", json_true());
+            live++;
+        } else {
             util_buf_printf(out, " %s was written and then undone.", jstr(w, "label"));
+        }
     }
+    return live;
 }
 
 /* Who made the change, for the journal: the app's client id, or the credential kind. */
@@ -425,16 +504,23 @@ static bool redacted_url_matches(const json_t *want, const json_t *have)
     return strncmp(w, h, base) == 0 && (h[base] == '?' || h[base] == '\0');
 }
 
+/* url with its query replaced by the marker (query values may be keys, e.g. ?code=); NULL when
+ * it is not an http(s) URL with a query. Heap. */
+static char *redacted_url(const char *url)
+{
+    const char *q = url ? strchr(url, '?') : NULL;
+    if (!q || !(util_str_starts_with(url, "https://") || util_str_starts_with(url, "http://")))
+        return NULL;
+    return util_printf("%.*s" CHANGE_REDACTED_QUERY, (int)(q - url), url);
+}
+
 static void redact_body(json_t *body)
 {
     json_t *props = json_object_get(body, "properties");
-    const char *url = json_string_value(json_object_get(props, "url"));
-    const char *q = url ? strchr(url, '?') : NULL;
-    if (q) { /* query values may be keys (e.g. ?code=) */
-        char *redacted = util_printf("%.*s" CHANGE_REDACTED_QUERY, (int)(q - url), url);
+    char *redacted = redacted_url(json_string_value(json_object_get(props, "url")));
+    if (redacted)
         json_object_set_new(props, "url", json_string(redacted));
-        free(redacted);
-    }
+    free(redacted);
     if (json_object_get(props, "credentials"))
         json_object_set_new(props, "credentials", json_string(CHANGE_REDACTED));
     json_t *proxy = json_object_get(props, "proxy");
@@ -480,48 +566,216 @@ static json_t *restore_secrets(const json_t *journaled, const json_t *cur, const
     return body;
 }
 
-static json_t *journal_record(struct change *ch, const char *change_id)
+/* Tool arguments as journaled: URL queries and the values of secret-named keys redacted, as the
+ * resource bodies are (a backend URL may carry ?api-key=...). In place. */
+static void redact_args(json_t *v)
+{
+    const char *key;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, x) {
+            bool secret = strcasestr(key, "secret") || strcasestr(key, "password") || strcasestr(key, "token") ||
+                          strcasestr(key, "credential") || strcasestr(key, "api_key") || strcasestr(key, "apikey");
+            if (secret && !json_is_null(x))
+                json_object_set_new(v, key, json_string(CHANGE_REDACTED));
+            else if (json_is_string(x)) {
+                char *r = redacted_url(json_string_value(x));
+                if (r)
+                    json_object_set_new(v, key, json_string(r));
+                free(r);
+            } else
+                redact_args(x);
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) {
+            char *r = json_is_string(x) ? redacted_url(json_string_value(x)) : NULL;
+            if (r)
+                json_array_set_new(v, i, json_string(r));
+            else
+                redact_args(x);
+            free(r);
+        }
+    }
+}
+
+/* The journal record of the writes in `writes` (all of them, or those whose "live" or "pending"
+ * mark says they are in effect); status "applied", "partial" (a failed change some of whose
+ * writes could not be undone) or "pending" (a write's outcome is unknown). */
+static json_t *journal_record(struct change *ch, const char *change_id, json_t *writes, const char *status)
 {
     char now[32];
     util_time_iso8601(util_now_ms() / 1000, now, sizeof now);
     json_t *res = json_array(), *w;
     size_t i;
-    json_array_foreach(ch->todo, i, w) {
+    json_array_foreach(writes, i, w) {
         json_t *r = json_deep_copy(w);
         json_object_del(r, "diff");
+        json_object_del(r, "live");
         redact_body(json_object_get(r, "before"));
         redact_body(json_object_get(r, "after"));
         json_array_append_new(res, r);
     }
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:O, s:s, s:o}", "time", now, "change_id", change_id, "tool", ch->tool,
-                            "arguments", ch->args, "principal", principal(ch->ctx->cfg), "resources", res);
+    json_t *args = json_deep_copy(ch->args);
+    redact_args(args);
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o}", "time", now, "change_id", change_id, "status",
+                            status, "tool", ch->tool, "arguments", args, "principal", principal(ch->ctx->cfg),
+                            "resources", res);
     if (ch->reverts)
         json_object_set_new(rec, "reverts", json_string(ch->reverts));
     return rec;
 }
 
-/* Writes every resource; on failure undoes the earlier ones and returns the error result. */
-static json_t *apply_writes(struct change *ch, struct arm_client *arm)
+/* A failed change's result: isError, the text not truncated (what happened to every write must
+ * reach the human), scrubbed of secrets. */
+static json_t *failure_result(const struct change *ch, const char *text)
 {
+    char *t = util_printf("%s%s", ch->ctx->demo ? "[simulator] " : "", text);
+    util_log_scrub(t);
+    util_text_clean(t); /* the causes were cut to 700 bytes: no half character may remain */
+    json_t *r = mcp_result_ok(NULL, t);
+    json_object_set_new(r, "isError", json_true());
+    free(t);
+    return r;
+}
+
+/* Write k of the change failed with err and outcome o: undoes what can be undone, journals what
+ * stays in effect (with change_id id) and says what happened to every write. */
+static json_t *failed(struct change *ch, struct arm_client *arm, const char *id, size_t k, enum outcome o,
+                      const util_error *err)
+{
+    json_t *w = json_array_get(ch->todo, k);
+    size_t n = json_array_size(ch->todo);
+    const char *label = jstr(w, "label"), *status = "partial";
+    util_buf m;
+    util_buf_init(&m, 0);
+    if (o == OUTCOME_PENDING || o == OUTCOME_UNKNOWN) {
+        /* it may be live or become live: keep the earlier writes, journal them all as pending */
+        status = "pending";
+        util_buf_printf(&m, "The outcome of the write of %s is unknown: %.700s%s", label, err->message,
+                        o == OUTCOME_UNKNOWN ? " (and it could not be read back to check)." : ".");
+        json_object_set_new(w, "live", json_true());
+        for (size_t j = 0; j < k; j++) {
+            json_object_set_new(json_array_get(ch->todo, j), "live", json_true());
+            util_buf_printf(&m, " %s was written.", jstr(json_array_get(ch->todo, j), "label"));
+        }
+        for (size_t j = k + 1; j < n; j++)
+            util_buf_printf(&m, " %s was not written.", jstr(json_array_get(ch->todo, j), "label"));
+    } else {
+        bool nothing = k == 0 && o == OUTCOME_UNCHANGED;
+        util_buf_printf(&m, "%.700s%s", err->message,
+                        nothing ? "; nothing was written." : o == OUTCOME_OTHER ? "; this change is not in effect "
+                                                                                  "there (checked by reading it "
+                                                                                  "again)." : ".");
+        if (err->code == UTIL_ECONFLICT || o == OUTCOME_OTHER)
+            util_buf_puts(&m, " Read it again and retry.");
+        undo(arm, ch->todo, k, &m);
+    }
+    json_t *writes = json_array(), *x;
+    size_t i;
+    json_array_foreach(ch->todo, i, x)
+        if (json_is_true(json_object_get(x, "live")))
+            json_array_append(writes, x);
+    if (json_array_size(writes)) {
+        json_t *rec = journal_record(ch, id, writes, status);
+        util_error je = {0};
+        if (change_journal_append(ch->ctx->cfg->audit_log, rec, &je) == 0)
+            util_buf_printf(&m, " What may be in effect is journaled as change %s (%s): revert_change with that "
+                            "change_id undoes what of it is live.", id, status);
+        else
+            util_buf_printf(&m, " It could NOT be journaled (%.300s): note change %s by hand.", je.message, id);
+        json_decref(rec);
+    }
+    json_decref(writes);
+    json_t *r = failure_result(ch, m.data);
+    util_buf_free(&m);
+    return r;
+}
+
+static bool still_as_before(const json_t *w, const json_t *cur, const char *cur_etag);
+
+/* The next change settles what earlier changes left pending: each of their writes whose outcome
+ * was unknown is read again; a record {"resolves": id, "outcome"} is journaled and the result
+ * warns. Unreadable ones stay pending. */
+static void resolve_pending(struct change *ch, struct arm_client *arm)
+{
+    json_t *pending = change_journal_pending(ch->ctx->cfg->audit_log), *rec;
+    size_t i;
+    json_array_foreach(pending, i, rec) {
+        const char *id = jstr(rec, "change_id"), *outcome = "took effect";
+        json_t *w;
+        size_t j;
+        bool readable = true;
+        json_array_foreach(json_object_get(rec, "resources"), j, w) {
+            if (jstr(w, "etag_after") || !readable)
+                continue; /* written and answered: not in doubt */
+            json_t *cur = NULL;
+            char *etag = NULL;
+            util_error e = {0};
+            readable = change_read(arm, jstr(w, "path"), jstr(w, "read_query"), &cur, &etag, &e) == 0;
+            if (readable && !is_written(w, cur))
+                outcome = still_as_before(w, cur, etag) ? "never took effect" : "was changed since (check it by hand)";
+            json_decref(cur);
+            free(etag);
+        }
+        if (!readable)
+            continue;
+        char now[32], rid[37];
+        util_time_iso8601(util_now_ms() / 1000, now, sizeof now);
+        util_uuid4(rid);
+        json_t *note = json_pack("{s:s, s:s, s:s, s:s}", "time", now, "change_id", rid, "resolves", id, "outcome",
+                                 outcome);
+        util_error je = {0};
+        if (change_journal_append(ch->ctx->cfg->audit_log, note, &je) == 0)
+            change_add_warning(ch, "change %s, left pending earlier, %s; this is journaled", id, outcome);
+        json_decref(note);
+    }
+    json_decref(pending);
+}
+
+/* Writes every resource under a new change id (id, 37 bytes); on failure returns the error result
+ * (see failed()), else NULL. A write whose answer was not a clear refusal is settled by reading
+ * the resource again. */
+static json_t *apply_writes(struct change *ch, struct arm_client *arm, char *id)
+{
+    /* committed: from the first write on, cancellation is ignored (the change completes or is undone) */
+    arm_set_cancel(arm, NULL);
+    util_uuid4(id);
+    resolve_pending(ch, arm);
     size_t n = json_array_size(ch->todo);
     for (size_t k = 0; k < n; k++) {
         json_t *w = json_array_get(ch->todo, k);
         util_error err = {0};
-        if (write_one(arm, w, &err) == 0)
+        bool refused;
+        if (write_one(arm, w, &refused, &err) == 0)
             continue;
-        util_buf m;
-        util_buf_init(&m, 0);
-        util_buf_printf(&m, "%s%s", err.message, k ? "." : "; nothing was written.");
-        if (err.code == UTIL_ECONFLICT)
-            util_buf_puts(&m, " Read it again and retry.");
-        undo(arm, ch->todo, k, &m);
-        util_error e2 = {.code = err.code, .http_status = err.http_status};
-        snprintf(e2.message, sizeof e2.message, "%s", m.data);
-        json_t *r = tools_fail(ch->ctx, &e2);
-        util_buf_free(&m);
-        return r;
+        enum outcome o = refused ? OUTCOME_UNCHANGED : settle(arm, w, &err);
+        if (o == OUTCOME_LIVE) {
+            change_add_warning(ch, "the answer to the write of %s was lost (%.300s); it was read again and is as "
+                               "written", jstr(w, "label"), err.message);
+            continue;
+        }
+        return failed(ch, arm, id, k, o, &err);
     }
     return NULL;
+}
+
+/* What must hold before the first write: every resource read with an ETag (no write without
+ * one), and a journal that can be written. 0, or an error saying nothing was written. */
+static int precheck(const struct change *ch, util_error *err)
+{
+    json_t *w;
+    size_t i;
+    json_array_foreach(ch->todo, i, w)
+        if (!json_is_null(json_object_get(w, "before")) && !jstr(w, "etag_before"))
+            return util_error_set(err, UTIL_ECONFLICT, "the %s was read without an ETag, so a change made by someone "
+                                  "else meanwhile could not be detected; nothing was written. Read it again and "
+                                  "retry", jstr(w, "label"));
+    if (change_journal_check(ch->ctx->cfg->audit_log, err) != 0) {
+        util_error_prefix(err, "nothing was written");
+        return err->code;
+    }
+    return 0;
 }
 
 json_t *change_run(struct change *ch, bool dry_run)
@@ -531,18 +785,19 @@ json_t *change_run(struct change *ch, bool dry_run)
     json_t *r = NULL;
     char why[UTIL_ERROR_MAX + 64];
     struct arm_client *arm = NULL;
+    char id[37];
     if (json_array_size(ch->todo) == 0) {
         r = result(ch, false, NULL, "", "Nothing would change: the resource already is as requested.");
     } else if (dry_run) {
         r = result(ch, false, NULL, diff, "Dry run: nothing was written. Call again with dry_run false to apply.");
     } else if (confirm(ch, diff, why, sizeof why)) {
         r = result(ch, false, NULL, diff, why);
-    } else if (!(arm = tools_call_arm(ch->ctx, ch->call, &err))) {
+    } else if (!(arm = tools_call_arm(ch->ctx, ch->call, &err)) || precheck(ch, &err)) {
         r = tools_fail(ch->ctx, &err);
-    } else if (!(r = apply_writes(ch, arm))) {
-        char id[37];
-        util_uuid4(id);
-        json_t *rec = journal_record(ch, id);
+    } else if (!mcp_call_commit(ch->call)) {
+        r = result(ch, false, NULL, diff, "The change was cancelled before it was written; nothing was written.");
+    } else if (!(r = apply_writes(ch, arm, id))) {
+        json_t *rec = journal_record(ch, id, ch->todo, "applied");
         if (change_journal_append(ch->ctx->cfg->audit_log, rec, &err) != 0) {
             util_error_prefix(&err, "the change %s WAS applied but could not be journaled", id);
             r = tools_fail(ch->ctx, &err);
@@ -564,9 +819,11 @@ json_t *change_run(struct change *ch, bool dry_run)
 
 /* ---- revert -------------------------------------------------------------------------- */
 
-/* True when every member of want (recursively for objects) is equal in have; "format" is
- * ignored since APIM does not return it. */
-static bool contains(const json_t *have, const json_t *want)
+/* True when every member of want (recursively for objects) is equal in have ("format" aside:
+ * APIM does not return it; redacted secrets match anything). With every_field, also every other
+ * member of have is as it was in old: a member we did not write that someone else changed,
+ * added or removed since is a difference. */
+static bool matches(const json_t *have, const json_t *want, const json_t *old, bool every_field)
 {
     if (!json_is_object(want) || !json_is_object(have))
         return json_equal((json_t *)have, (json_t *)want);
@@ -574,13 +831,21 @@ static bool contains(const json_t *have, const json_t *want)
     json_t *v;
     json_object_foreach((json_t *)want, key, v)
         if (strcmp(key, "format") != 0 && !is_redacted(v) && !redacted_url_matches(v, json_object_get(have, key)) &&
-            !contains(json_object_get(have, key), v))
+            !matches(json_object_get(have, key), v, json_object_get(old, key), every_field))
             return false;
+    json_object_foreach((json_t *)have, key, v) {
+        json_t *was = json_object_get(old, key);
+        if (every_field && !json_object_get(want, key) && strcmp(key, "format") != 0 && !is_redacted(was) &&
+            !redacted_url_matches(was, v) && !json_equal(v, was))
+            return false;
+    }
     return true;
 }
 
+static bool contains(const json_t *have, const json_t *want) { return matches(have, want, NULL, false); }
+
 /* True when the resource is still as the recorded change w left it: same ETag, or (re-saved
- * since) the same content as written. */
+ * since) the same content as written, in every field. */
 static bool still_as_written(const json_t *w, const json_t *cur, const char *cur_etag)
 {
     json_t *after = json_object_get(w, "after");
@@ -591,12 +856,25 @@ static bool still_as_written(const json_t *w, const json_t *cur, const char *cur
     const char *etag = jstr(w, "etag_after");
     if (etag && cur_etag && !strcmp(etag, cur_etag))
         return true;
-    return contains(json_object_get(cur, "properties"), json_object_get(after, "properties"));
+    return matches(json_object_get(cur, "properties"), json_object_get(after, "properties"),
+                   json_object_get(json_object_get(w, "before"), "properties"), true);
+}
+
+/* For a pending or partial record: true when the resource is as it was before the change (its
+ * write never took effect), so there is nothing of it to revert. */
+static bool still_as_before(const json_t *w, const json_t *cur, const char *cur_etag)
+{
+    json_t *before = json_object_get(w, "before");
+    if (json_is_null(before))
+        return cur == NULL;
+    const char *etag = jstr(w, "etag_before");
+    return cur && etag && cur_etag && !strcmp(etag, cur_etag);
 }
 
 int change_plan_revert(struct change *ch, struct arm_client *arm, const json_t *record, util_error *err)
 {
-    const char *id = jstr(record, "change_id");
+    const char *id = jstr(record, "change_id"), *status = jstr(record, "status");
+    bool unsettled = status && strcmp(status, "applied") != 0;
     json_t *resources = json_object_get(record, "resources");
     free(ch->reverts);
     ch->reverts = util_strdup(id);
@@ -605,13 +883,16 @@ int change_plan_revert(struct change *ch, struct arm_client *arm, const json_t *
         char *etag = NULL;
         const char *label = jstr(w, "label"), *rq = jstr(w, "read_query");
         int rc = change_read(arm, jstr(w, "path"), rq, &cur, &etag, err);
-        if (rc == 0 && !still_as_written(w, cur, etag))
+        bool skip = rc == 0 && unsettled && !still_as_written(w, cur, etag) && still_as_before(w, cur, etag);
+        if (skip)
+            change_add_warning(ch, "the %s is as it was before change %s: that write never took effect", label, id);
+        if (rc == 0 && !skip && !still_as_written(w, cur, etag))
             rc = util_error_set(err, UTIL_ECONFLICT, "the %s was changed since change %s was applied; nothing was "
                                 "written. Read it (get_policy for a policy) and apply by hand", label, id);
         json_t *before = json_object_get(w, "before"), *restored = NULL;
-        if (rc == 0 && !json_is_null(before) && !(restored = restore_secrets(before, cur, label, err)))
+        if (rc == 0 && !skip && !json_is_null(before) && !(restored = restore_secrets(before, cur, label, err)))
             rc = err->code;
-        if (rc == 0)
+        if (rc == 0 && !skip)
             rc = change_add(ch, &(struct change_write){.path = jstr(w, "path"), .label = label, .read_query = rq,
                                                        .before = cur, .etag = etag, .after = restored,
                                                        .before_text = jstr(w, "after_text"),

@@ -91,11 +91,17 @@ void change_set_summary(struct change *ch, const char *fmt, ...) __attribute__((
 /* Runs the pipeline and frees ch. Result (NEW reference):
  * - nothing differs: applied false, diff "", nothing written nor journaled;
  * - dry_run: applied false, change_id null, the diff;
- * - the human declined / cancelled the confirmation: applied false, a normal (not isError)
- *   result whose message says nothing was written;
+ * - the human declined / cancelled the confirmation, or answered anything but accept with
+ *   confirm true: applied false, a normal (not isError) result whose message says nothing was
+ *   written;
+ * - a resource to overwrite was read without an ETag, or the journal cannot be opened: isError,
+ *   nothing written;
+ * - from the first write on the MCP call is committed (mcp_call_commit): cancellation is ignored;
  * - a write failed: isError, the sentence says which writes were applied and undone, which one
- *   failed and why (412 → conflict: "... was changed by someone else since it was read (ETag
- *   ...); nothing was written. Read it again and retry.");
+ *   failed and why. A failure that is not a clear refusal is settled by reading the resource
+ *   again (as written → done, the change goes on); "nothing was written" only when proven. A
+ *   write that cannot be undone is journaled (status "partial"); a write whose outcome stays
+ *   unknown (202 not finished) keeps the earlier writes and is journaled (status "pending");
  * - applied: applied true, change_id (a UUID), the journal record appended. If the journal
  *   cannot be written after the writes succeeded, the result is isError and says so (the
  *   change IS applied; the sentence gives its change_id and the journal error). */
@@ -121,17 +127,28 @@ char *change_json_text(const json_t *value);
 /* ---- journal (AIGW_AUDIT_LOG) ---------------------------------------------------------- */
 
 /* Appends one record (one line: the compact JSON of record + '\n') with a single write() on a
- * file opened O_APPEND (created 0600, its directory 0700 when missing), then fsync. */
+ * file opened O_APPEND (created 0600, its directory 0700 when missing), then fsync. When the
+ * file ends with a partial line, a '\n' is written first (same write) so the record stays whole. */
 int change_journal_append(const char *path, const json_t *record, util_error *err);
+/* Checks, before the first write of a change, that the journal can be opened for appending
+ * (creating it and its directory). 0, or UTIL_ECONFIG / UTIL_EIO with err. */
+int change_journal_check(const char *path, util_error *err);
 /* Finds the record whose change_id is id; *record is a NEW reference. UTIL_ENOTFOUND when no
  * record has it, UTIL_ELIMIT past CHANGE_JOURNAL_MAX_BYTES, UTIL_EIO when unreadable. */
 int change_journal_find(const char *path, const char *id, json_t **record, util_error *err);
 
 /* Journal record fields (one JSON object per line):
- * {time, change_id, tool, arguments, principal, reverts?: change_id,
+ * {time, change_id, status, tool, arguments, principal, reverts?: change_id,
  *  resources: [{path, label, read_query, before, after, before_text, after_text, etag_before,
  *               etag_after}]}
- * before/after are the bodies (before as read, after as PUT; null = absent / deleted). */
+ * before/after are the bodies (before as read, after as PUT; null = absent / deleted), secrets
+ * redacted (as are URL queries and secret-named values in arguments). status: "applied";
+ * "partial" (a failed change whose listed writes could not be undone); "pending" (the listed
+ * writes may be in effect: one's outcome is unknown, e.g. a 202 that did not finish). */
+
+/* The "pending" records of the journal that no later record resolves ({"resolves": change_id}),
+ * oldest first (NEW array; empty when there are none or the journal cannot be read). */
+json_t *change_journal_pending(const char *path);
 
 /* For revert_change: a change that puts every resource of `record` back to its `before`. For each
  * resource it reads the current state; unless its ETag equals the record's etag_after or its

@@ -50,8 +50,13 @@ int tools_check_id(const char *what, const char *id, util_error *err)
     size_t n = id ? strlen(id) : 0;
     if (n == 0 || n > 256)
         return util_error_set(err, UTIL_EINVAL, "%s must be 1 to 256 characters long", what);
+    /* "." and ".." are path segments, not names: a URL resolver would move the request to the
+     * parent resource (".." as api_id would address the global policy) */
+    if (strspn(id, ".") == n)
+        return util_error_set(err, UTIL_EINVAL, "%s '%s' is made of dots only, which is not an API Management id; "
+                              "use the id as list_apis or list_subscriptions shows it", what, id);
     for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
-        if (*p < 0x21 || *p == 0x7f || strchr("/?#%&:*\\<>", *p))
+        if (*p < 0x21 || *p == 0x7f || strchr("/?#%&:*+\\<>", *p))
             return util_error_set(err, UTIL_EINVAL,
                                   "%s '%s' contains '%c', which an API Management id cannot hold; use the id as "
                                   "list_apis or list_subscriptions shows it",

@@ -1,6 +1,6 @@
 /* journal: the change journal (AIGW_AUDIT_LOG) — one JSON object per line, appended with a single
- * write() on an O_APPEND file then fsync'd so a crash never leaves half a record, and read back
- * by change_id for revert_change (see change.h). */
+ * write() on an O_APPEND file then fsync'd; a torn last line (crash, full disk) is ended before
+ * the next record and skipped by readers; read back by change_id for revert_change (change.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,30 +29,71 @@ static int make_parents(const char *path, util_error *err)
     return rc;
 }
 
-int change_journal_append(const char *path, const json_t *record, util_error *err)
+/* Opens the journal for appending (creating it and its directories). fd, or -1 with err. */
+static int open_journal(const char *path, util_error *err)
 {
     if (!path || !*path)
-        return util_error_set(err, UTIL_ECONFIG, "no change journal is configured; set AIGW_AUDIT_LOG to a file path");
+        return util_error_set(err, UTIL_ECONFIG, "no change journal is configured; set AIGW_AUDIT_LOG to a file "
+                              "path"), -1;
     if (make_parents(path, err))
+        return -1;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    struct stat st;
+    const char *why = fd < 0 ? strerror(errno) : NULL;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        why = "not a regular file";
+    }
+    if (fd < 0)
+        util_error_set(err, UTIL_EIO, "cannot open the change journal %s for writing (%s); set AIGW_AUDIT_LOG to a "
+                       "writable file", path, why);
+    return fd;
+}
+
+int change_journal_check(const char *path, util_error *err)
+{
+    int fd = open_journal(path, err);
+    if (fd < 0)
+        return err->code;
+    close(fd);
+    return 0;
+}
+
+/* True when the file ends in the middle of a line (a record cut by a crash or a full disk). */
+static bool partial_tail(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char last = '\n';
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
+        last = '\n';
+    if (fd >= 0)
+        close(fd);
+    return last != '\n';
+}
+
+int change_journal_append(const char *path, const json_t *record, util_error *err)
+{
+    int fd = open_journal(path, err);
+    if (fd < 0)
         return err->code;
     char *json = json_dumps(record, JSON_COMPACT);
-    if (!json)
+    if (!json) {
+        close(fd);
         return util_error_set(err, UTIL_ENOMEM, "cannot serialise the journal record");
-    char *line = util_printf("%s\n", json);
+    }
+    /* a partial last line is ended first, in the same write, so the record starts a line of its
+     * own (the torn line is skipped by readers as unparseable) */
+    char *line = util_printf("%s%s\n", partial_tail(path) ? "\n" : "", json);
     free(json);
     size_t len = strlen(line);
     int rc = 0;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = util_error_set(err, UTIL_EIO, "cannot open the change journal %s (%s); set AIGW_AUDIT_LOG to a writable "
-                            "file", path, strerror(errno));
-    } else {
-        ssize_t n = write(fd, line, len);
-        if (n != (ssize_t)len || fsync(fd) != 0)
-            rc = util_error_set(err, UTIL_EIO, "cannot write the change journal %s (%s)", path,
-                                n < 0 || n == (ssize_t)len ? strerror(errno) : "short write");
-        close(fd);
-    }
+    ssize_t n = write(fd, line, len);
+    if (n != (ssize_t)len || fsync(fd) != 0)
+        rc = util_error_set(err, UTIL_EIO, "cannot write the change journal %s (%s)", path,
+                            n < 0 || n == (ssize_t)len ? strerror(errno) : "short write");
+    close(fd);
     free(line);
     return rc;
 }
@@ -98,4 +139,39 @@ int change_journal_find(const char *path, const char *id, json_t **record, util_
         return util_error_set(err, UTIL_ENOTFOUND, "no change %s in the journal %s; use the change_id a write tool "
                               "returned", id, path);
     return 0;
+}
+
+json_t *change_journal_pending(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    util_error err = {0};
+    json_t *pending = json_array();
+    if (!path || !*path || util_read_file(path, CHANGE_JOURNAL_MAX_BYTES, &text, &len, &err) != 0 ||
+        !memmem(text, len, "\"pending\"", 9)) {
+        free(text);
+        return pending;
+    }
+    for (const char *s = text, *end = text + len; s < end;) {
+        const char *e = memchr(s, '\n', (size_t)(end - s));
+        if (!e)
+            e = end;
+        json_t *rec = e - s > 1 ? json_loadb(s, (size_t)(e - s), 0, NULL) : NULL;
+        const char *status = json_string_value(json_object_get(rec, "status"));
+        const char *resolves = json_string_value(json_object_get(rec, "resolves"));
+        json_t *p;
+        size_t i;
+        if (status && !strcmp(status, "pending"))
+            json_array_append(pending, rec);
+        else if (resolves) /* a later record settled it */
+            json_array_foreach(pending, i, p)
+                if (!strcmp(json_string_value(json_object_get(p, "change_id")), resolves)) {
+                    json_array_remove(pending, i);
+                    break;
+                }
+        json_decref(rec);
+        s = e + 1;
+    }
+    free(text);
+    return pending;
 }

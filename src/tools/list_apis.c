@@ -36,6 +36,11 @@ static int add_product(struct arm_client *arm, json_t *by_id, const char *produc
                        const json_t *page, util_error *err)
 {
     json_t *items = json_incref(json_object_get(page, "value")), *a;
+    if (!json_is_array(items)) {
+        json_decref(items);
+        return util_error_set(err, UTIL_EREMOTE, "listing %s answered without a \"value\" array; the answer cannot "
+                              "be trusted, so it is not taken as an empty list", path);
+    }
     if (json_object_get(page, "nextLink")) {
         json_decref(items);
         if (arm_list(arm, path, ARM_API_APIM, NULL, LIST_APIS_MAX, &items, err))

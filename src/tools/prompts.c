@@ -1,6 +1,8 @@
 /* prompts: the three guided use cases offered as MCP prompts — per-team token quotas,
  * multi-region failover, semantic caching. Each turns its arguments into step-by-step
  * instructions that lead the assistant through the tools, pitfalls included. */
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,17 +27,17 @@ static json_t *one_message(const char *description, char *text)
 
 static bool parse_positive(const char *s, long long max, long long *out)
 {
-    if (!s || !*s)
+    if (!s || !isdigit((unsigned char)*s)) /* digits first: no sign, space, "nan" or hex */
         return false;
     char *end;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    /* accept "100k" / "1m" as people say them */
-    if (*end == 'k' || *end == 'K')
-        v *= 1000, end++;
-    else if (*end == 'm' || *end == 'M')
-        v *= 1000000, end++;
-    if (*end || v < 1 || v > max)
+    /* accept "100k" / "1m" as people say them (the multiplication cannot overflow: v is bounded first) */
+    long long unit = *end == 'k' || *end == 'K' ? 1000 : *end == 'm' || *end == 'M' ? 1000000 : 1;
+    end += unit > 1;
+    if (errno == ERANGE || *end || v < 1 || v > max / unit)
         return false;
+    v *= unit;
     *out = v;
     return true;
 }
@@ -111,7 +113,8 @@ static bool parse_threshold(const char *th, double *out, double *similarity)
             ;
     char *end;
     double v = strtod(th, &end);
-    if (end == th || *end || !(v > 0) || v >= 1)
+    /* a plain decimal only: strtod also takes "nan", "inf" and hex, which are no thresholds */
+    if (end == th || *end || th[strspn(th, "0123456789.")] || !(v > 0) || v >= 1)
         return false;
     if (said || v >= 0.5) {
         *similarity = v;

@@ -210,6 +210,9 @@ static int take_apis(struct arm_client *arm, const char *product, json_t *body, 
     json_t *names = json_array(), *more = NULL, *item;
     json_object_set_new(apis, product, names);
     json_t *value = json_object_get(body, "value");
+    if (!json_is_array(value))
+        return util_error_set(err, UTIL_EREMOTE, "the API list of product %s came without a \"value\" array; it "
+                              "is not taken as empty", product);
     const char *link = json_string_value(json_object_get(body, "nextLink"));
     int rc = link && *link ? arm_list(arm, link, ARM_API_APIM, NULL, 0, &more, err) : 0;
     if (more)

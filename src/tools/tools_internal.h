@@ -33,7 +33,9 @@ char *tools_policy_path(const char *scope, const char *api_id, const char *produ
                         util_error *err);
 
 /* Checks an APIM resource id given by the user (api, product, backend, operation, subscription):
- * 1..256 characters, no '/', '?', '#', '%', '&', ':', '*', '\\', whitespace or control chars. */
+ * 1..256 characters, not only dots ("." / ".." are path segments), none of '/', '?', '#', '%',
+ * '&', ':', '*', '+', '\\', '<', '>', whitespace or control chars (the 2024-05-01 spec's
+ * name pattern ^[^*#&+:<>?]+$, plus what would change a URL path). */
 int tools_check_id(const char *what, const char *id, util_error *err);
 
 /* The tools, one per file (src/tools/<name>.c), listed in registry.c once they work. */

@@ -162,10 +162,9 @@ void util_log(int level, const char *logger, const char *fmt, ...)
     char line[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    util_vformat(line, sizeof line, fmt, ap); /* scrubbed before it is cut */
     va_end(ap);
     pthread_mutex_lock(&g_log.lock);
-    scrub_locked(line);
     if (g_log.to_stderr && level >= g_log.level)
         fprintf(stderr, "%s %s [%s] %s\n", g_log.program, util_log_level_name(level), logger ? logger : "-",
                 line);

@@ -20,9 +20,8 @@ int util_error_set(util_error *err, int code, const char *fmt, ...)
     err->code = code;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    util_vformat(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
-    util_log_scrub(err->message);
     return code;
 }
 
@@ -46,10 +45,7 @@ void util_error_prefix(util_error *err, const char *fmt, ...)
     va_end(ap);
     char joined[2 * UTIL_ERROR_MAX + 8];
     snprintf(joined, sizeof joined, "%s: %s", prefix, err->message);
-    size_t n = strnlen(joined, sizeof err->message - 1);
-    memcpy(err->message, joined, n);
-    err->message[n] = '\0';
-    util_log_scrub(err->message);
+    util_format(err->message, sizeof err->message, "%s", joined);
 }
 
 const char *util_code_name(int code)
@@ -61,6 +57,95 @@ const char *util_code_name(int code)
     if (code < 0 || code >= (int)(sizeof names / sizeof names[0]))
         return "error";
     return names[code];
+}
+
+/* ---- safe text ------------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (n == 0 || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] > 0x9f) ||
+        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) || (n == 4 && p[0] == 0xf4 && p[1] > 0x8f))
+        return 0; /* overlong, surrogate, past U+10FFFF */
+    return n;
+}
+
+void util_text_clean(char *s)
+{
+    unsigned char *r = (unsigned char *)s, *w = r;
+    while (r && *r) {
+        if (*r == 0x1b) { /* ESC: CSI "ESC [ params final", OSC "ESC ] ... BEL|ESC \\", or ESC + one char */
+            r++;
+            if (*r == '[') {
+                for (r++; *r && !(*r >= 0x40 && *r <= 0x7e); r++)
+                    ;
+            } else if (*r == ']') {
+                for (r++; *r && *r != 0x07 && !(*r == 0x1b && r[1] == '\\'); r++)
+                    ;
+                r += *r == 0x1b;
+            }
+            r += *r != 0;
+            continue;
+        }
+        size_t n = utf8_len(r);
+        if (n == 0) {
+            *w++ = '?';
+            r++;
+        } else if ((n == 1 && ((*r < 0x20 && *r != '\n' && *r != '\t') || *r == 0x7f)) ||
+                   (n == 2 && r[0] == 0xc2 && r[1] < 0xa0)) {
+            r += n; /* C0 / DEL / C1 control */
+        } else {
+            memmove(w, r, n);
+            w += n;
+            r += n;
+        }
+    }
+    if (w)
+        *w = '\0';
+}
+
+void util_utf8_cut(char *s, size_t max)
+{
+    size_t len = strlen(s);
+    if (len <= max)
+        return;
+    size_t cut = max;
+    while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80) /* s[cut] continues a character */
+        cut--;
+    s[cut] = '\0';
+}
+
+void util_vformat(char *out, size_t n, const char *fmt, va_list ap)
+{
+    if (n == 0)
+        return;
+    util_buf b;
+    util_buf_init(&b, 0);
+    if (util_buf_vprintf(&b, fmt, ap) != 0) {
+        util_buf_free(&b);
+        snprintf(out, n, "(a message could not be formatted)");
+        return;
+    }
+    char *full = util_buf_steal(&b);
+    util_log_scrub(full);
+    util_text_clean(full);
+    util_utf8_cut(full, n - 1);
+    memcpy(out, full, strlen(full) + 1);
+    free(full);
+}
+
+void util_format(char *out, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    util_vformat(out, n, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- buffer --------------------------------------------------------------------------- */

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { AIGW_BIN, SOURCE_DIR, SANITIZE, tmpDir, sanitizerEnv } from './lib/harness.mjs';
 
 const words = (text) => new Set([...text.matchAll(/--[a-z][a-z-]+|\b(?:AZURE|APIM|AIGW|IDENTITY|SSL)_[A-Z_]+\b/g)]
@@ -21,7 +21,25 @@ test('--help and the man page agree on every option and variable', () => {
   assert.ok(h.size >= 25);
 });
 
-test('the .deb installs into a temporary root and runs', { skip: SANITIZE && 'packaging is checked in the release build' }, () => {
+// Runs a stdio session as an MCP client does: stdin stays open until the answer to `id` arrived
+// (closing stdin is the shutdown signal, and it cancels a running call). Resolves with stdout.
+function session(bin, args, frames, id, env) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => { p.kill(); reject(new Error(`no answer in 30 s:\n${out}\n${err}`)); }, 30000);
+    p.stderr.on('data', (d) => { err += d; });
+    p.stdout.on('data', (d) => {
+      out += d;
+      if (out.split('\n').some((l) => l.startsWith('{') && JSON.parse(l).id === id)) p.stdin.end();
+    });
+    p.once('exit', () => { clearTimeout(timer); resolve({ stdout: out, stderr: err }); });
+    p.stdin.write(frames);
+  });
+}
+
+test('the .deb installs into a temporary root and runs', { skip: SANITIZE && 'packaging is checked in the release build' }, async () => {
   const build = dirname(AIGW_BIN);
   const t = tmpDir('aigw-deb-');
   try {
@@ -43,12 +61,12 @@ test('the .deb installs into a temporary root and runs', { skip: SANITIZE && 'pa
     assert.equal(v.status, 0);
     assert.match(v.stdout, /^azure-ai-gateway-mcp \d/);
     // the packaged program finds its packaged engine, simulator and demo scenario: a real tool call
-    const session = [
+    const frames = [
       { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'deb', version: '1' } } },
       { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'list_apis', arguments: {} } },
     ].map((m) => JSON.stringify(m)).join('\n') + '\n';
-    const run = spawnSync(join(root, 'usr/bin/azure-ai-gateway-mcp'), ['--demo'], { input: session, encoding: 'utf8',
-      timeout: 30000, env: { PATH: '/usr/bin:/bin', HOME: t.dir } });
+    const run = await session(join(root, 'usr/bin/azure-ai-gateway-mcp'), ['--demo'], frames, 1,
+      { PATH: '/usr/bin:/bin', HOME: t.dir });
     const answer = run.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((m) => m.id === 1);
     assert.ok(answer && !answer.result.isError, `${run.stdout}\n${run.stderr}`);
     assert.ok(answer.result.structuredContent.apis.some((a) => a.id === 'aoai-completions'));

@@ -259,7 +259,8 @@ test('a concurrent change between read and write is a conflict that writes nothi
     });
     const r = await t.call('apply_policy', { api_id: 'aoai-completions', policy_xml: cached(original) });
     assert.ok(r.isError);
-    assert.match(r.content[0].text, /was changed by someone else since it was read \(ETag .+\); nothing was written\. Read it again and retry/);
+    assert.match(r.content[0].text, /was changed by someone else since it was read \(ETag .+\); this change is not in effect there \(checked by reading it again\)\. Read it again and retry/);
+    assert.doesNotMatch(r.content[0].text, /nothing was written/, 'a 412 alone does not prove it (issue 14 item 4)');
     const now = await t.policyValue();
     assert.match(now, /concurrent edit simulated by apim-sim/);
     assert.match(now, /score-threshold="0.8"/);

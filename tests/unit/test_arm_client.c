@@ -335,6 +335,12 @@ static void test_stale_etag_conflict(void **state)
     assert_string_not_equal(w.etag, r.etag);
     arm_result_free(&w);
     arm_result_free(&r);
+    /* issue 14: an ETag with CR/LF (from a hostile body "etag") is never sent as If-Match */
+    sim_reset(&g_sim);
+    assert_int_equal(arm_put(c, POLICY, body, "\"x\"\r\nX-Evil: 1", &w, &err), UTIL_EINVAL);
+    assert_non_null(strstr(err.message, "control character"));
+    assert_int_equal(sim_counter(&g_sim, "arm_requests"), 0);
+    arm_result_free(&w);
     json_decref(body);
     free(touch);
     arm_client_free(c);
@@ -396,7 +402,7 @@ static void test_cancelled(void **state)
 {
     struct config cfg;
     struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
-    volatile int cancelled = 1;
+    atomic_int cancelled = 1;
     arm_set_cancel(c, &cancelled);
     util_error err;
     struct arm_result r;

@@ -204,6 +204,35 @@ static void assert_arm_accepts(const char *token)
     http_client_free(http);
 }
 
+/* issue 14 item 10: a token that could inject a header (CR/LF, spaces, controls) is refused. */
+static void test_header_injecting_token_is_refused(void **state)
+{
+    struct config cfg;
+    test_cfg_init(&cfg, &g_sim);
+    test_cfg_secret(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    sim_reset(&g_sim);
+    struct http_client *http = http_client_new(NULL, NULL);
+    struct auth_credential *a = auth_credential_new(&cfg, http, NULL);
+    const char *t = NULL;
+    util_error err;
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults",
+                              "{\"rules\": [{\"path_contains\": \"/oauth2/v2.0/token\", \"status\": 200, \"body\": "
+                              "\"{\\\"token_type\\\":\\\"Bearer\\\",\\\"expires_in\\\":3600,\\\"access_token\\\":"
+                              "\\\"eyJhbGciOi.x\\\\r\\\\nX-Evil: 1\\\"}\", \"count\": 1}]}"), 200);
+    assert_int_equal(auth_get_token(a, ARM_SCOPE, 0, &t, &err), UTIL_EAUTH);
+    assert_non_null(strstr(err.message, "control character"));
+    assert_null(strstr(err.message, "X-Evil"));
+    sim_reset(&g_sim);
+    assert_int_equal(auth_get_token(a, ARM_SCOPE, 0, &t, &err), 0); /* a good token afterwards is taken */
+    assert_int_equal(auth_check_token("abc def", "x", &err), UTIL_EAUTH);
+    assert_int_equal(auth_check_token("abc\x01", "x", &err), UTIL_EAUTH);
+    assert_int_equal(auth_check_token("", "x", &err), UTIL_EAUTH);
+    assert_int_equal(auth_check_token("eyJ0eXAi.eyJzdWIi.c2ln-_", "x", &err), 0);
+    auth_credential_free(a);
+    http_client_free(http);
+    config_free(&cfg);
+}
+
 static void test_client_secret_and_cache(void **state)
 {
     struct config cfg;
@@ -593,6 +622,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_secret_and_cache),
+        cmocka_unit_test(test_header_injecting_token_is_refused),
         cmocka_unit_test(test_entra_errors_are_sentences),
         cmocka_unit_test(test_certificate_pem_and_p12),
         cmocka_unit_test(test_assertion_claims),

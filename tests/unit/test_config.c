@@ -130,6 +130,16 @@ static void test_endpoints_and_clouds(void **state)
     assert_string_equal(cfg.authority_host, "https://login.chinacloudapi.cn");
     config_free(&cfg);
 
+    /* issue 14 item 9: the secret would go to login.attacker.example over plain http */
+    const char *const userinfo[] = {"AZURE_AUTHORITY_HOST", "http://127.0.0.1:1@login.attacker.example",
+                                    "AZURE_RESOURCE_MANAGER_ENDPOINT", "https://user:pw@management.azure.com",
+                                    "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, userinfo, 0, NULL);
+    assert_true(has_problem(&cfg, "AZURE_AUTHORITY_HOST holds user information"));
+    assert_true(has_problem(&cfg, "AZURE_RESOURCE_MANAGER_ENDPOINT holds user information"));
+    assert_string_equal(cfg.authority_host, "https://login.microsoftonline.com");
+    config_free(&cfg);
+
     const char *const unknown[] = {"AZURE_CLOUD", "Mars", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
     load(&cfg, unknown, 0, NULL);
     assert_true(has_problem(&cfg, "AZURE_CLOUD=Mars is unknown"));
@@ -183,6 +193,14 @@ static void test_loopback(void **state)
     assert_false(config_is_loopback_url("http://localhost.evil.com"));
     assert_false(config_is_loopback_url("http://10.0.0.1"));
     assert_false(config_is_loopback_url("https://127.0.0.1"));
+    /* issue 14 item 9: "127.0.0.1:1@" is user information; the host is login.attacker.example */
+    assert_false(config_is_loopback_url("http://127.0.0.1:1@login.attacker.example"));
+    assert_false(config_is_loopback_url("http://localhost:80@evil.example/x"));
+    assert_false(config_is_loopback_url("http://127.0.0.1:80x/"));
+    assert_false(config_is_loopback_url("http://127.0.0.1\\@evil.example/"));
+    assert_true(config_is_loopback_url("http://127.0.0.1"));
+    assert_true(config_url_has_userinfo("https://u:p@management.azure.com"));
+    assert_false(config_url_has_userinfo("https://management.azure.com/a@b"));
 }
 
 static void test_credentials(void **state)

@@ -41,6 +41,12 @@ static void test_url_rule(void **state)
     assert_false(http_url_allowed("http://169.254.169.254.evil.example/", 1));
     assert_false(http_url_allowed("ftp://127.0.0.1/", 0));
     assert_false(http_url_allowed(NULL, 0));
+    /* issue 14 item 9: user information moves the host; the host is compared whole, as libcurl parses it */
+    assert_false(http_url_allowed("http://127.0.0.1:1@login.attacker.example/tenant/oauth2/v2.0/token", 0));
+    assert_false(http_url_allowed("http://localhost@evil.example/", 0));
+    assert_false(http_url_allowed("https://user:pw@management.azure.com/x", 0));
+    assert_false(http_url_allowed("http://169.254.169.254:80@evil.example/", 1));
+    assert_true(http_url_allowed("http://[::1]:8080/x", 0));
 
     struct http_client *c = http_client_new(NULL, NULL);
     struct http_request req = {.method = "GET", .url = "http://example.com/"};
@@ -110,7 +116,7 @@ static void test_batch_runs_concurrently(void **state)
 }
 
 struct canceller {
-    volatile int *flag;
+    atomic_int *flag;
 };
 
 static void *cancel_soon(void *arg)
@@ -127,7 +133,7 @@ static void test_cancel_aborts(void **state)
     /* the simulator holds the answer for 3 s; the flag is raised after 0.2 s */
     assert_int_equal(sim_request(&g_sim, "POST", "/_sim/faults", "{\"latency_ms\": 3000, \"rules\": []}", NULL), 200);
     struct http_client *c = http_client_new(NULL, NULL);
-    volatile int cancelled = 0;
+    atomic_int cancelled = 0;
     http_client_set_cancel(c, &cancelled);
     char *u = url("/subscriptions/x/resourceGroups/r/providers/Microsoft.ApiManagement/service/s"
                   "?api-version=2024-05-01");

@@ -29,6 +29,7 @@ static json_t *echo_tool(struct mcp_call *call, json_t *args, void *user)
 
 static json_t *wait_tool(struct mcp_call *call, json_t *args, void *user)
 {
+    mcp_call_progress(call, 0, 1, "waiting"); /* tells a test the call is running (with a progressToken) */
     while (!mcp_call_cancelled(call))
         usleep(1000);
     return mcp_result_ok(NULL, "cancelled");
@@ -46,6 +47,17 @@ static json_t *confirm_tool(struct mcp_call *call, json_t *args, void *user)
     json_t *r = mcp_result_ok(json_pack("{s:s}", "action", names[a]), names[a]);
     json_decref(content);
     return r;
+}
+
+/* Starts "writing" (commits), then takes a while: a cancellation meanwhile must not stop it. */
+static json_t *commit_tool(struct mcp_call *call, json_t *args, void *user)
+{
+    if (!mcp_call_commit(call))
+        return mcp_result_ok(NULL, "cancelled before writing");
+    mcp_call_progress(call, 0, 1, "writing");
+    for (int i = 0; i < 200 && !mcp_call_cancelled(call); i++)
+        usleep(1000);
+    return mcp_result_ok(NULL, mcp_call_cancelled(call) ? "interrupted" : "written");
 }
 
 static const struct mcp_tool t_echo = {
@@ -69,6 +81,12 @@ static const struct mcp_tool t_write = {
     .name = "confirm", .title = "Confirm", .description = "Asks the human.",
     .input_schema = "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}",
     .destructive_hint = true, .writes = true, .fn = confirm_tool,
+};
+
+static const struct mcp_tool t_commit = {
+    .name = "commit", .title = "Commit", .description = "Writes, uncancellably.",
+    .input_schema = "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}",
+    .destructive_hint = true, .writes = true, .fn = commit_tool,
 };
 
 static json_t *prompt_fn(json_t *args, void *user, util_error *err)
@@ -114,6 +132,7 @@ static struct harness *start(bool read_only)
     assert_int_equal(mcp_server_add_tool(h->srv, &t_echo, NULL, &err), 0);
     assert_int_equal(mcp_server_add_tool(h->srv, &t_wait, NULL, &err), 0);
     assert_int_equal(mcp_server_add_tool(h->srv, &t_write, NULL, &err), 0);
+    assert_int_equal(mcp_server_add_tool(h->srv, &t_commit, NULL, &err), 0);
     assert_int_equal(mcp_server_add_prompt(h->srv, &p_quota, NULL, &err), 0);
     pthread_create(&h->thread, NULL, run_server, h);
     return h;
@@ -385,7 +404,7 @@ static void test_tools_list_and_read_only(void **state)
     sendl(h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
     json_t *r = recv_response(h, NULL);
     json_t *tools = json_object_get(json_object_get(r, "result"), "tools");
-    assert_int_equal(json_array_size(tools), 3);
+    assert_int_equal(json_array_size(tools), 4);
     json_t *echo = json_array_get(tools, 0);
     assert_string_equal(json_string_value(json_object_get(echo, "title")), "Echo");
     assert_true(json_is_false(json_object_get(json_object_get(json_object_get(echo, "inputSchema"),
@@ -465,6 +484,74 @@ static void test_cancellation(void **state)
     json_t *r = recv_response(h, NULL);
     /* the cancelled call got no response: the first answer is for the next request */
     assert_string_equal(json_string_value(json_object_get(r, "id")), "after");
+    json_decref(r);
+    stop(h);
+}
+
+/* issue 14 item 5: a call that started writing ignores notifications/cancelled and is answered. */
+static void test_committed_call_is_answered(void **state)
+{
+    struct harness *h = start(false);
+    initialize(h, "2025-06-18", "{}");
+    sendl(h, "{\"jsonrpc\":\"2.0\",\"id\":\"c1\",\"method\":\"tools/call\",\"params\":{\"name\":\"commit\","
+             "\"_meta\":{\"progressToken\":\"p\"}}}");
+    json_t *note = recv_msg(h); /* committed and writing */
+    assert_string_equal(json_string_value(json_object_get(note, "method")), "notifications/progress");
+    json_decref(note);
+    sendl(h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"c1\"}}");
+    json_t *r = recv_response(h, NULL);
+    assert_string_equal(json_string_value(json_object_get(r, "id")), "c1");
+    const char *text = json_string_value(json_object_get(json_array_get(json_object_get(json_object_get(r, "result"),
+                                                                                        "content"), 0), "text"));
+    assert_string_equal(text, "written");
+    json_decref(r);
+    stop(h);
+}
+
+/* also in issue 14: stdin closing cancels the running call (the server then ends). */
+static void test_end_of_input_cancels_the_running_call(void **state)
+{
+    struct harness *h = start(false);
+    initialize(h, "2025-06-18", "{}");
+    sendl(h, "{\"jsonrpc\":\"2.0\",\"id\":\"w1\",\"method\":\"tools/call\",\"params\":{\"name\":\"wait\","
+             "\"_meta\":{\"progressToken\":\"p\"}}}");
+    json_t *note = recv_msg(h); /* the call is running */
+    assert_string_equal(json_string_value(json_object_get(note, "method")), "notifications/progress");
+    json_decref(note);
+    close(h->to_srv); /* the wait tool returns only once cancelled: else this join never returns */
+    pthread_join(h->thread, NULL);
+    assert_int_equal(h->rc, 0);
+    close(h->from_srv);
+    close(h->srv_in);
+    util_buf_free(&h->in);
+    mcp_server_free(h->srv);
+    free(h);
+}
+
+/* issue 14 items 14 and 16: a message that would be cut inside a UTF-8 character, and a frame
+ * whose strings hold U+0000, are still answered, to their id. */
+static void test_every_request_is_answered(void **state)
+{
+    struct harness *h = start(false);
+    initialize(h, "2025-06-18", "{}");
+    util_buf b;
+    util_buf_init(&b, 0);
+    util_buf_puts(&b, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+                      "\"arguments\":{\"text\":\"t\",\"mode\":\"x");
+    for (int i = 0; i < 40; i++)
+        util_buf_puts(&b, "\xc3\xa9"); /* é: the value shown in the message is cut at 57 bytes */
+    util_buf_puts(&b, "\"}}}");
+    sendl(h, b.data);
+    util_buf_free(&b);
+    json_t *r = recv_response(h, NULL);
+    assert_int_equal(json_integer_value(json_object_get(r, "id")), 5);
+    assert_int_equal(error_code(r), MCP_INVALID_PARAMS);
+    assert_non_null(strstr(error_message(r), "mode"));
+    json_decref(r);
+    sendl(h, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\",\"params\":{\"x\":\"a\\u0000b\"}}");
+    r = recv_response(h, NULL);
+    assert_int_equal(json_integer_value(json_object_get(r, "id")), 7);
+    assert_int_equal(error_code(r), MCP_INVALID_REQUEST);
     json_decref(r);
     stop(h);
 }
@@ -571,6 +658,9 @@ int main(void)
         cmocka_unit_test(test_logging_and_progress), cmocka_unit_test(test_cancellation),
         cmocka_unit_test(test_elicitation),   cmocka_unit_test(test_prompts),
         cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_committed_call_is_answered),
+        cmocka_unit_test(test_end_of_input_cancels_the_running_call),
+        cmocka_unit_test(test_every_request_is_answered),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     util_log_free_all();

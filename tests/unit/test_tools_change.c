@@ -96,6 +96,99 @@ static void test_journal_skips_torn_and_foreign_lines(void **state)
     free(dir);
 }
 
+/* issue 14 item 6: a journal whose last line was cut (crash, full disk) gets the next record on a
+ * line of its own, and a journal that cannot be written is found out before any write. */
+static void test_journal_repairs_a_partial_tail(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    char *path = util_printf("%s/audit.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"change_id\":\"55555555-5555-4555-8555-555555555555\",\"tool\":\"cut in the mid", f); /* no '\n' */
+    fclose(f);
+    util_error err = {0};
+    json_t *rec = json_pack("{s:s, s:s}", "change_id", "66666666-6666-4666-8666-666666666666", "tool", "next");
+    assert_int_equal(change_journal_append(path, rec, &err), 0);
+    json_t *found = NULL;
+    assert_int_equal(change_journal_find(path, "66666666-6666-4666-8666-666666666666", &found, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(found, "tool")), "next");
+    json_decref(found);
+    /* a well-ended journal gets no blank line */
+    assert_int_equal(change_journal_append(path, rec, &err), 0);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(util_read_file(path, 1 << 20, &text, &len, &err), 0);
+    assert_null(strstr(text, "\n\n"));
+    free(text);
+    json_decref(rec);
+    /* writability: a directory, a missing setting */
+    assert_int_equal(change_journal_check(path, &err), 0);
+    assert_int_equal(change_journal_check(dir, &err), UTIL_EIO);
+    assert_non_null(strstr(err.message, "cannot open the change journal"));
+    assert_int_equal(change_journal_check(NULL, &err), UTIL_ECONFIG);
+    unlink(path);
+    rmdir(dir);
+    free(path);
+    free(dir);
+}
+
+/* issue 14 item 1: no id can change the path it is put in. */
+static void test_ids_cannot_move_the_path(void **state)
+{
+    (void)state;
+    util_error err = {0};
+    const char *bad[] = {".", "..", "...", "a/b", "a%2e", "a+b", "a?b", "a#b", "a b", "a\\b", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(tools_check_id("api_id", bad[i], &err), UTIL_EINVAL);
+    assert_int_equal(tools_check_id("api_id", "..", &err), UTIL_EINVAL);
+    assert_non_null(strstr(err.message, "dots only"));
+    const char *good[] = {"aoai", "a.b", "..a", "a..", "v1;rev=2", "team_a-1"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        assert_int_equal(tools_check_id("api_id", good[i], &err), 0);
+    char *p = tools_policy_path("api", "..", NULL, NULL, &err);
+    assert_null(p);
+    p = tools_policy_path("operation", "aoai", NULL, ".", &err);
+    assert_null(p);
+    p = tools_policy_path("product", "x", "..", NULL, &err);
+    assert_null(p);
+}
+
+/* issue 14 item 14: the diff shown in the text block is capped on a character boundary; a cut
+ * inside a UTF-8 character made the whole result unencodable (an applied change's answer lost). */
+static void test_capped_diff_stays_utf8(void **state)
+{
+    (void)state;
+    struct config cfg = {0};
+    struct tools_ctx *ctx = tools_ctx_new(&cfg);
+    util_error err = {0};
+    json_t *before = json_pack("{s:{s:s}}", "properties", "value", "<a/>");
+    for (int shift = 0; shift < 2; shift++) { /* one of the two puts the cap inside a character */
+        util_buf x;
+        util_buf_init(&x, 0);
+        util_buf_puts(&x, shift ? "<a>x" : "<a>");
+        for (int i = 0; i < 3000; i++)
+            util_buf_puts(&x, "\xc3\xa9");
+        util_buf_puts(&x, "</a>\n");
+        json_t *after = change_policy_body(x.data);
+        struct change *ch = change_new(ctx, NULL, "test_tool", NULL);
+        assert_int_equal(change_add(ch, &(struct change_write){.path = "apis/x/policies/policy", .label = "policy",
+                                                               .before = before, .etag = "\"e\"", .after = after,
+                                                               .before_text = "<a/>\n", .after_text = x.data},
+                                    &err), 0);
+        json_t *r = change_run(ch, true);
+        assert_non_null(r);
+        const char *text = json_string_value(json_object_get(json_array_get(json_object_get(r, "content"), 0), "text"));
+        assert_non_null(text);
+        assert_non_null(strstr(text, "diff truncated"));
+        json_decref(r);
+        json_decref(after);
+        util_buf_free(&x);
+    }
+    json_decref(before);
+    tools_ctx_free(ctx);
+}
+
 static void test_json_text_and_policy_body(void **state)
 {
     (void)state;
@@ -200,6 +293,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_journal_append_and_find),
         cmocka_unit_test(test_journal_skips_torn_and_foreign_lines),
+        cmocka_unit_test(test_journal_repairs_a_partial_tail),
+        cmocka_unit_test(test_ids_cannot_move_the_path),
+        cmocka_unit_test(test_capped_diff_stays_utf8),
         cmocka_unit_test(test_json_text_and_policy_body),
         cmocka_unit_test(test_dry_run_plan),
     };
