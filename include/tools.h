@@ -16,6 +16,8 @@
 #ifndef AIGW_TOOLS_H
 #define AIGW_TOOLS_H
 
+#include <pthread.h>
+
 #include "config.h"
 #include "mcp.h"
 
@@ -25,6 +27,7 @@ struct tools_ctx {
     const struct config *cfg;
     struct arm_client *arm; /* created by tools_arm() on first use; NULL before */
     bool demo;              /* results are marked as coming from the simulator */
+    pthread_mutex_t lock;   /* tool calls run on several threads: guards the creation of arm */
 };
 
 struct tools_ctx *tools_ctx_new(const struct config *cfg);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy.h"
 #include "tools_internal.h"
 
 static const struct mcp_tool *const all_tools[] = {
@@ -26,6 +27,10 @@ struct tools_ctx *tools_ctx_new(const struct config *cfg)
     if (ctx) {
         ctx->cfg = cfg;
         ctx->demo = cfg->demo;
+        pthread_mutex_init(&ctx->lock, NULL);
+        /* before tool calls run on several threads: jansson's hash seed and libxml2's globals */
+        json_object_seed(0);
+        policy_init();
     }
     return ctx;
 }
@@ -35,6 +40,7 @@ void tools_ctx_free(struct tools_ctx *ctx)
     if (!ctx)
         return;
     arm_client_free(ctx->arm);
+    pthread_mutex_destroy(&ctx->lock);
     free(ctx);
 }
 
