@@ -147,18 +147,22 @@ static void cancel_request(struct mcp_server *srv, json_t *request_id)
     pthread_mutex_unlock(&srv->lock);
 }
 
-/* A response from the client: the answer to our pending elicitation, or stray (ignored). */
+/* A response from the client: the answer to a call's pending elicitation, handed over (msg is
+ * stolen: the waiting call owns it from here, the reader never touches it again), or stray
+ * (ignored, freed). */
 static void deliver_response(struct mcp_server *srv, json_t *msg)
 {
     json_t *id = json_object_get(msg, "id");
     pthread_mutex_lock(&srv->lock);
     for (struct mcp_call *c = srv->calls; c && json_is_string(id); c = c->next_call)
         if (c->pending_id[0] && strcmp(json_string_value(id), c->pending_id) == 0 && !c->pending_reply) {
-            c->pending_reply = json_incref(msg);
+            c->pending_reply = msg;
+            msg = NULL;
             pthread_cond_broadcast(&srv->cond);
             break;
         }
     pthread_mutex_unlock(&srv->lock);
+    json_decref(msg);
 }
 
 static void handle_line(struct mcp_server *srv, const char *line, size_t len)
@@ -214,7 +218,6 @@ static void handle_line(struct mcp_server *srv, const char *line, size_t len)
     }
     if (!method) {
         deliver_response(srv, msg);
-        json_decref(msg);
         return;
     }
     const char *m = json_string_value(method);
