@@ -1,4 +1,6 @@
 /* server: the MCP lifecycle and request dispatch — initialize and version negotiation,
+ * tool calls run on worker threads (reads together, writes one at a time in order: see
+ * docs/architecture.md "Threads"),
  * tools/list, tools/call with schema validation, prompts, logging/setLevel and
  * notifications/message, progress and elicitation for running calls. */
 #include <signal.h>
