@@ -396,7 +396,8 @@ static void workers_stop(struct mcp_server *srv)
         pthread_join(srv->workers[i], NULL);
 }
 
-static void handle_tools_call(struct mcp_server *srv, json_t *msg, json_t *id, json_t *params)
+/* Validates a tools/call and hands it (msg stolen: *taken true) to a lane; answers errors here. */
+static void handle_tools_call(struct mcp_server *srv, json_t *msg, json_t *id, json_t *params, bool *taken)
 {
     const char *name = json_string_value(json_object_get(params, "name"));
     if (!name) {
@@ -442,8 +443,11 @@ static void handle_tools_call(struct mcp_server *srv, json_t *msg, json_t *id, j
         mcp_write_error(srv, id, MCP_INTERNAL_ERROR, "Internal error: out of memory accepting the call");
         return;
     }
-    *call = (struct mcp_call){.srv = srv, .msg = json_incref(msg), .id = id, .args = own_args, .tool = i,
+    /* from here the worker owns msg (and the id, arguments and token inside it): jansson's
+     * reference counts are not for objects two threads hold */
+    *call = (struct mcp_call){.srv = srv, .msg = msg, .id = id, .args = own_args, .tool = i,
                               .progress_token = json_object_get(json_object_get(params, "_meta"), "progressToken")};
+    *taken = true;
     call_start(srv, call);
 }
 
@@ -512,29 +516,31 @@ static void handle_set_level(struct mcp_server *srv, json_t *id, json_t *params)
     mcp_write_result(srv, id, json_object());
 }
 
-static void dispatch(struct mcp_server *srv, json_t *msg)
+/* Handles one message; true when a worker took it over (the caller must not free it). */
+static bool dispatch(struct mcp_server *srv, json_t *msg)
 {
+    bool taken = false;
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *id = json_object_get(msg, "id");
     json_t *params = json_object_get(msg, "params");
     if (!json_is_object(params))
         params = NULL;
     if (!id) /* notifications: initialized, roots changes... nothing to answer */
-        return;
+        return false;
     if (!strcmp(method, "initialize")) {
         handle_initialize(srv, id, params ? params : json_null());
-        return;
+        return false;
     }
     if (!srv->initialized) {
         char text[256];
         util_format(text, sizeof text, "Invalid Request: '%.64s' before initialize; send initialize first", method);
         mcp_write_error(srv, id, MCP_INVALID_REQUEST, text);
-        return;
+        return false;
     }
     if (!strcmp(method, "tools/list"))
         handle_tools_list(srv, id);
     else if (!strcmp(method, "tools/call"))
-        handle_tools_call(srv, msg, id, params);
+        handle_tools_call(srv, msg, id, params, &taken);
     else if (!strcmp(method, "prompts/list") && srv->n_prompts)
         handle_prompts_list(srv, id);
     else if (!strcmp(method, "prompts/get") && srv->n_prompts)
@@ -546,6 +552,7 @@ static void dispatch(struct mcp_server *srv, json_t *msg)
         util_format(text, sizeof text, "Method not found: '%.64s'", method);
         mcp_write_error(srv, id, MCP_METHOD_NOT_FOUND, text);
     }
+    return taken;
 }
 
 int mcp_server_run(struct mcp_server *srv, int in_fd, int out_fd)
@@ -556,10 +563,9 @@ int mcp_server_run(struct mcp_server *srv, int in_fd, int out_fd)
     if (mcp_transport_start(srv, in_fd, &reader) != 0)
         return UTIL_EIO;
     json_t *msg;
-    while ((msg = mcp_transport_pop(srv)) != NULL) {
-        dispatch(srv, msg);
-        json_decref(msg);
-    }
+    while ((msg = mcp_transport_pop(srv)) != NULL)
+        if (!dispatch(srv, msg))
+            json_decref(msg);
     workers_stop(srv);
     pthread_join(reader, NULL);
     util_log_set_sink(NULL, NULL, UTIL_LOG_OFF);
