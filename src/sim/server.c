@@ -63,7 +63,16 @@ void sim_response_arm_error(sim_response *r, int status, const char *code, json_
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", msg);
+    /* the message may quote the request (its path is percent-decoded, so any bytes): JSON
+     * strings must be UTF-8, so a message that is not has its non-ASCII bytes shown as '?' */
+    json_t *text = json_string(msg);
+    if (!text) {
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        text = json_string(msg);
+    }
+    json_t *err = json_pack("{s:s,s:o}", "code", code, "message", text);
     if (details)
         json_object_set_new(err, "details", details);
     sim_response_json(r, status, json_pack("{s:o}", "error", err));
