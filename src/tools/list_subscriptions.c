@@ -203,9 +203,12 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
     util_buf text;
     util_buf_init(&text, 0);
     size_t first = pg.offset < total ? pg.offset : total;
-    util_buf_printf(&text, "%zu subscription(s)%s; rows %zu-%zu%s%s%s\n", total, pg.match ? " matching" : "",
-                    json_array_size(rows) ? first + 1 : 0, first + json_array_size(rows),
-                    next ? "; next page: cursor=" : "", next ? next : "", next ? "" : " (last page)");
+    if (json_array_size(rows))
+        util_buf_printf(&text, "%zu subscription(s)%s; rows %zu-%zu%s%s%s\n", total, pg.match ? " matching" : "",
+                        first + 1, first + json_array_size(rows), next ? "; next page: cursor=" : "",
+                        next ? next : "", next ? "" : " (last page)");
+    else
+        util_buf_printf(&text, "%zu subscription(s)%s; no rows on this page\n", total, pg.match ? " matching" : "");
     util_buf_puts(&text, "tpm/rpm = each one's own limits APIM enforces (- = none)\nid | scope | tpm | rpm | state\n");
     util_buf_puts(&text, lines.data ? lines.data : "");
     summary_text(&text, sum);
