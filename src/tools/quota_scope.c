@@ -105,6 +105,18 @@ static int list_rest(struct arm_client *arm, const char *path, const char *filte
         free(queries[i]);
     }
     free(reqs), free(res), free(rcs), free(errs), free(queries);
+    if (rc == 0 && json_array_size(all) != total) {
+        /* a page held fewer than asked, or the list changed meanwhile: read it again the slow way,
+         * page after page by nextLink, rather than report a partial list */
+        LOG_DEBUG("tools", "the subscription pages held %zu items, the first said %zu; listing again by nextLink",
+                  json_array_size(all), total);
+        json_t *again = NULL;
+        json_array_clear(all);
+        rc = arm_list(arm, path, ARM_API_APIM, filter, QUOTA_SCOPE_MAX_SUBS, &again, err);
+        if (!rc)
+            json_array_extend(all, again);
+        json_decref(again);
+    }
     return rc;
 }
 
