@@ -2,7 +2,8 @@
 // and the raw protocol against apim-sim with latency added to every answer — three and ten reads
 // overlap in the simulator's request log; tools/list and ping are answered while a slow call runs;
 // two writes to the same policy are serialised in arrival order (both apply, neither sees a stale
-// ETag) while a read sent after them answers first; cancelling one of two reads leaves the other.
+// ETag) while a read sent after them answers first; cancelling one of two reads leaves the other;
+// the first calls, sent together, share one token request.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -49,6 +50,9 @@ test('three different reads sent together run together; so do ten', async () => 
     ok(a);
     assert.equal(ok(b).subscriptions.length, 3);
     assert.equal(ok(c).apis.length, 2);
+    // the session's first calls, all at once: one token request serves them (the token cache
+    // fetches once while the others wait), and the engine was loaded once
+    assert.equal((await s.sim.counters()).token_requests, 1);
     const reqs = await s.sim.requests();
     const firsts = [
       first(reqs, /\/apis\/aoai-completions$/), // get_backend_pool: the API itself
