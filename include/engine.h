@@ -2,9 +2,11 @@
  * engine: the program's lazy link to its tools. The tool definitions (names, descriptions,
  * schemas, annotations) are compiled into the program as a catalog generated at build time from
  * src/tools (catalog_gen.c), so initialize and tools/list need nothing else; the first tool call
- * (or --check) loads aigw-engine.so — the tools with the ARM client, credentials, HTTP (libcurl,
- * OpenSSL) and the policy layer (libxml2) — with dlopen. The engine resolves util_, mcp_ and
- * config_ symbols from the program, so there is one logger and one secret scrubber.
+ * (or --check) loads aigw-engine.so (.dll) — the tools with the ARM client, credentials, HTTP
+ * (libcurl, OpenSSL) and the policy layer (libxml2) — and opens it through its one exported,
+ * versioned entry point (include/engine_api.h): the program hands it the table of its logger,
+ * secret scrubber and MCP call functions, so there is one logger and one secret scrubber, and a
+ * program and engine of different builds refuse each other with a clear error.
  *
  * Ownership: engine_new() returns an engine freed by engine_free() after the server that uses
  * it (the loaded library itself stays mapped until the process ends); it borrows the config.

@@ -7,7 +7,7 @@
  * The module is built twice: as a static library for unit tests, and inside aigw-engine.so,
  * which the program loads on the first tool call (include/engine.h) so that starting and
  * answering initialize never pays for libcurl, OpenSSL and libxml2. The functions below are the
- * engine's entry points, looked up by name with dlsym.
+ * engine's entry points, handed to the program in the table of include/engine_api.h.
  *
  * Ownership: tools_ctx_new() returns a context freed by tools_ctx_free(); it borrows the config,
  * which must outlive it, and owns the ARM client it creates on first use. tools_call returns a

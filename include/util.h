@@ -67,7 +67,7 @@ void util_buf_init(util_buf *b, size_t limit);
 int util_buf_append(util_buf *b, const void *data, size_t n);
 int util_buf_puts(util_buf *b, const char *s);
 int util_buf_printf(util_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int util_buf_vprintf(util_buf *b, const char *fmt, va_list ap);
+int util_buf_vprintf(util_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void util_buf_reset(util_buf *b);          /* len = 0, keeps memory */
 char *util_buf_steal(util_buf *b);         /* returns data (never NULL), buffer becomes empty */
 void util_buf_free(util_buf *b);
@@ -78,6 +78,9 @@ char *util_strdup(const char *s);                 /* NULL -> NULL; aborts on OOM
 char *util_strndup(const char *s, size_t n);
 char *util_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool util_str_eq_ci(const char *a, const char *b);
+/* Case-insensitive (ASCII) strstr and a memmem, portable (glibc's are extensions). */
+char *util_strcasestr(const char *haystack, const char *needle);
+const void *util_memmem(const void *haystack, size_t hlen, const void *needle, size_t nlen);
 bool util_str_starts_with(const char *s, const char *prefix);
 bool util_str_ends_with(const char *s, const char *suffix);
 /* Percent-encodes for a URL path segment or query value (RFC 3986 unreserved kept). */
@@ -86,7 +89,7 @@ char *util_url_encode(const char *s);
 char *util_base64url_encode(const void *data, size_t n);
 /* Levenshtein distance, capped at cap+1 (for "did you mean"). */
 size_t util_edit_distance(const char *a, const char *b, size_t cap);
-/* Random hex string of 2*nbytes chars from /dev/urandom (for ids). Returns 0 or -1. */
+/* Random hex string of 2*nbytes chars from the system CSPRNG (for ids). Returns 0 or -1. */
 int util_random_hex(char *out, size_t nbytes);
 /* A UUID v4 string (37 bytes incl. NUL). */
 void util_uuid4(char out[37]);
@@ -100,7 +103,7 @@ void util_utf8_cut(char *s, size_t max);
 /* printf into out[n]: formatted in full, scrubbed of secrets (util_log_scrub), cleaned
  * (util_text_clean), and only then cut to fit on a character boundary — so a secret straddling the
  * cut is still masked and the result is always valid UTF-8 (a JSON string can be built from it). */
-void util_vformat(char *out, size_t n, const char *fmt, va_list ap);
+void util_vformat(char *out, size_t n, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 void util_format(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- time ----------------------------------------------------------------------------- */

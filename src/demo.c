@@ -1,21 +1,17 @@
 /* demo: --demo mode — starts the bundled apim-sim with its demo scenario on a free loopback port
- * as a child process (stopped when we exit, and by the kernel when we are killed), and points
- * this process's environment at it with the demo identity, so that configuration, credentials
- * and tools run exactly as against Azure. Part of the program (main.c), not of a library. */
+ * as a child process (stopped when we exit; when we are killed it reads EOF on the stdin pipe only
+ * we hold and exits by itself), and points this process's environment at it with the demo
+ * identity, so that configuration, credentials and tools run exactly as against Azure. The demo's
+ * temporary journal folder is removed on exit and on SIGTERM/SIGINT/SIGHUP. Part of the program
+ * (main.c), not of a library. */
 #include "demo.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "platform.h"
 
 /* The demo scenario's identity and instance (fake, test-only values; docs/apim-sim.md). */
 static const char *const DEMO_ENV[][2] = {
@@ -35,71 +31,74 @@ static const char *const CLEARED[] = {"APIM_RESOURCE_ID", "AZURE_CLIENT_CERTIFIC
 /* apim-sim next to our own executable (build tree and install), else on PATH. */
 static char *find_sim(void)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            char *p = util_printf("%s/apim-sim", self);
-            if (access(p, X_OK) == 0)
-                return p;
-            free(p);
-        }
+    char *self = platform_exe_dir();
+    if (self) {
+        char *p = util_printf("%s/apim-sim%s", self, PLATFORM_EXE_SUFFIX);
+        free(self);
+        if (platform_is_file(p))
+            return p;
+        free(p);
     }
     return util_strdup("apim-sim");
+}
+
+/* The temporary journal, for the termination handler (which may only unlink and rmdir). */
+static char g_journal_dir[sizeof((struct demo *)0)->journal_dir];
+static char g_journal_file[sizeof g_journal_dir + 16];
+
+static void remove_journal(void)
+{
+    if (g_journal_dir[0]) {
+        platform_remove(g_journal_file);
+        platform_remove(g_journal_dir);
+        g_journal_dir[0] = '\0';
+    }
+}
+
+/* Reads apim-sim's first stdout line (its port) into line. */
+static int read_port_line(int stream, const char *data, size_t n, void *user)
+{
+    char *line = user;
+    size_t len = strlen(line);
+    size_t take = n < 31 - len ? n : 31 - len;
+    memcpy(line + len, data, take);
+    line[len + take] = '\0';
+    return stream == 0 && (strchr(line, '\n') || len + take >= 31);
+}
+
+/* A temporary folder for the demo's journal, removed by demo_stop and on termination signals. */
+static void make_journal(struct demo *d)
+{
+    char *tmp = platform_temp_dir();
+    char *dir = tmp ? platform_make_temp_dir(tmp, "aigw-demo-") : NULL;
+    free(tmp);
+    if (!dir || strlen(dir) >= sizeof d->journal_dir) {
+        free(dir);
+        return;
+    }
+    snprintf(d->journal_dir, sizeof d->journal_dir, "%s", dir);
+    free(dir);
+    snprintf(g_journal_dir, sizeof g_journal_dir, "%s", d->journal_dir);
+    snprintf(g_journal_file, sizeof g_journal_file, "%s/audit.jsonl", d->journal_dir);
+    platform_on_terminate(remove_journal);
+    platform_setenv("AIGW_AUDIT_LOG", g_journal_file);
 }
 
 int demo_start(struct demo *d, util_error *err)
 {
     memset(d, 0, sizeof *d);
-    d->pid = -1;
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) != 0)
-        return util_error_set(err, UTIL_EIO, "--demo: cannot create a pipe: %s", strerror(errno));
     char *sim = find_sim();
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        free(sim);
-        close(out[0]);
-        close(out[1]);
-        return util_error_set(err, UTIL_EIO, "--demo: cannot start apim-sim: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        /* the simulator dies with us, however we end */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(1);
-        dup2(out[1], STDOUT_FILENO);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, STDIN_FILENO);
-        execlp(sim, sim, "--port", "0", "--scenario", "demo", "--log-level", "warning", (char *)NULL);
-        dprintf(STDERR_FILENO, "azure-ai-gateway-mcp: --demo: cannot run %s: %s\n", sim, strerror(errno));
-        _exit(127);
-    }
+    const char *argv[] = {sim, "--port", "0", "--scenario", "demo", "--log-level", "warning", "--exit-on-stdin-eof",
+                          NULL};
+    int rc = platform_spawn(argv, PLATFORM_SPAWN_STDIN_LIFELINE, &d->sim);
     free(sim);
-    close(out[1]);
-    d->pid = pid;
+    if (rc != 0)
+        return util_error_set(err, UTIL_EIO, "--demo: cannot start apim-sim: %s (it should be installed next to "
+                              "azure-ai-gateway-mcp or on PATH)", strerror(rc));
 
     /* the first line apim-sim prints is its port */
     char line[32] = "";
-    size_t len = 0;
-    int64_t deadline = util_monotonic_ms() + 10000;
-    while (len < sizeof line - 1 && !memchr(line, '\n', len)) {
-        struct pollfd p = {out[0], POLLIN, 0};
-        int left = (int)(deadline - util_monotonic_ms());
-        if (left <= 0 || poll(&p, 1, left) <= 0)
-            break;
-        ssize_t r = read(out[0], line + len, sizeof line - 1 - len);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        line[len] = '\0';
-    }
-    close(out[0]);
+    platform_child_read(d->sim, util_monotonic_ms() + 10000, read_port_line, line);
     d->port = atoi(line);
     if (d->port <= 0 || d->port > 65535) {
         demo_stop(d);
@@ -110,23 +109,15 @@ int demo_start(struct demo *d, util_error *err)
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", d->port);
     for (size_t i = 0; i < sizeof CLEARED / sizeof CLEARED[0]; i++)
-        unsetenv(CLEARED[i]);
+        platform_setenv(CLEARED[i], NULL);
     for (size_t i = 0; i < sizeof DEMO_ENV / sizeof DEMO_ENV[0]; i++)
-        setenv(DEMO_ENV[i][0], DEMO_ENV[i][1], 1);
-    setenv("AZURE_AUTHORITY_HOST", url, 1);
-    setenv("AZURE_RESOURCE_MANAGER_ENDPOINT", url, 1);
-    setenv("AIGW_LOG_ANALYTICS_ENDPOINT", url, 1);
+        platform_setenv(DEMO_ENV[i][0], DEMO_ENV[i][1]);
+    platform_setenv("AZURE_AUTHORITY_HOST", url);
+    platform_setenv("AZURE_RESOURCE_MANAGER_ENDPOINT", url);
+    platform_setenv("AIGW_LOG_ANALYTICS_ENDPOINT", url);
     /* the demo's journal never mixes with a real one */
-    if (!getenv("AIGW_AUDIT_LOG")) {
-        snprintf(d->journal_dir, sizeof d->journal_dir, "%s/aigw-demo-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        if (mkdtemp(d->journal_dir)) {
-            char *j = util_printf("%s/audit.jsonl", d->journal_dir);
-            setenv("AIGW_AUDIT_LOG", j, 1);
-            free(j);
-        } else {
-            d->journal_dir[0] = '\0';
-        }
-    }
+    if (!getenv("AIGW_AUDIT_LOG"))
+        make_journal(d);
     LOG_WARN("demo",
              "DEMO MODE: serving a SIMULATED API Management (apim-sim on %s, demo scenario); nothing here touches "
              "Azure",
@@ -136,18 +127,14 @@ int demo_start(struct demo *d, util_error *err)
 
 void demo_stop(struct demo *d)
 {
-    if (d->pid > 0) {
-        kill(d->pid, SIGTERM);
-        int status;
-        while (waitpid(d->pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        d->pid = -1;
+    if (d->sim) {
+        platform_child_stop(d->sim);
+        platform_child_free(d->sim);
+        d->sim = NULL;
     }
     if (d->journal_dir[0]) {
-        char *j = util_printf("%s/audit.jsonl", d->journal_dir);
-        unlink(j);
-        free(j);
-        rmdir(d->journal_dir);
+        platform_on_terminate(NULL);
+        remove_journal();
         d->journal_dir[0] = '\0';
     }
 }

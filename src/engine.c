@@ -1,18 +1,18 @@
-/* engine: loads aigw-engine.so on first use and forwards tool calls and --check to it (see
- * include/engine.h). Part of the program, not of a library. */
+/* engine: loads aigw-engine.so (.dll) on first use through its one entry point
+ * (include/engine_api.h), handing it the program's table of functions, and forwards tool calls
+ * and --check to it (see include/engine.h). Part of the program, not of a library. */
 #include "engine.h"
 
-#include <dlfcn.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "engine_api.h"
+#include "platform.h"
 #include "tools.h"
 
-#define ENGINE_FILE "aigw-engine.so"
+#define ENGINE_FILE AIGW_ENGINE_FILE /* aigw-engine.so, .dll on Windows (CMakeLists.txt) */
 
 struct engine_tool {
     struct engine *engine;
@@ -25,10 +25,7 @@ struct engine {
     struct tools_ctx *ctx;
     bool tried;
     char failure[UTIL_ERROR_MAX];
-    struct tools_ctx *(*ctx_new)(const struct config *);
-    void (*ctx_free)(struct tools_ctx *);
-    json_t *(*call)(struct tools_ctx *, const char *, struct mcp_call *, json_t *);
-    int (*check)(struct tools_ctx *, util_buf *, util_error *);
+    const struct aigw_engine_api *api;
     struct engine_tool tools[];
 };
 
@@ -48,7 +45,7 @@ void engine_free(struct engine *e)
     if (!e)
         return;
     if (e->ctx)
-        e->ctx_free(e->ctx);
+        e->api->ctx_free(e->ctx);
     /* The engine stays mapped until the process ends: unloading libcurl, OpenSSL and libxml2
      * (with their exit handlers and thread-local state) just before exit gains nothing. */
     free(e);
@@ -57,24 +54,69 @@ void engine_free(struct engine *e)
 /* The engine next to the program (build tree), else in the installed library folder. */
 static void *open_engine(char *why, size_t n)
 {
-    char self[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    char *slash = len > 0 ? (self[len] = '\0', strrchr(self, '/')) : NULL;
-    if (!slash) {
-        snprintf(why, n, "cannot find the program's own folder (/proc/self/exe)");
+    char *self = platform_exe_dir();
+    if (!self) {
+        snprintf(why, n, "cannot find the program's own folder");
         return NULL;
     }
-    *slash = '\0';
     char *paths[2] = {util_printf("%s/" ENGINE_FILE, self), util_printf("%s/../" AIGW_ENGINE_RELDIR "/" ENGINE_FILE, self)};
+    free(self);
     void *dl = NULL;
     for (int i = 0; i < 2 && !dl; i++) {
-        dl = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
-        if (!dl && (i == 0 || access(paths[i], F_OK) == 0 || why[0] == '\0'))
-            snprintf(why, n, "%s", dlerror());
+        char msg[512] = "";
+        dl = platform_module_open(paths[i], msg, sizeof msg);
+        if (!dl && (i == 0 || platform_is_file(paths[i]) || why[0] == '\0'))
+            snprintf(why, n, "%s", msg);
     }
     free(paths[0]);
     free(paths[1]);
     return dl;
+}
+
+/* The program's side of the contract: its own logger, scrubber and MCP functions. */
+static const struct aigw_engine_host HOST = {
+    .abi = AIGW_ENGINE_ABI,
+    .size = sizeof(struct aigw_engine_host),
+    .version = AIGW_VERSION,
+    .log = util_log,
+    .log_scrub = util_log_scrub,
+    .log_add_secret = util_log_add_secret,
+    .log_add_token = util_log_add_token,
+    .call_cancelled = mcp_call_cancelled,
+    .call_cancel_flag = mcp_call_cancel_flag,
+    .call_commit = mcp_call_commit,
+    .call_progress = mcp_call_progress,
+    .call_protocol_version = mcp_call_protocol_version,
+    .call_can_elicit = mcp_call_can_elicit,
+    .call_elicit = mcp_call_elicit,
+    .result_ok = mcp_result_ok,
+    .result_error = mcp_result_error,
+    .server_add_prompt = mcp_server_add_prompt,
+    .config_ready = config_ready,
+    .config_is_loopback_url = config_is_loopback_url,
+    .config_is_loopback_host = config_is_loopback_host,
+};
+
+/* The engine's table, or NULL with why filled. */
+static const struct aigw_engine_api *open_api(void *dl, char *why, size_t n)
+{
+    aigw_engine_open_fn open_fn;
+    *(void **)&open_fn = platform_module_symbol(dl, AIGW_ENGINE_ENTRY);
+    if (!open_fn) {
+        snprintf(why, n, "%s does not export %s: it is not an engine of this program, or of an older build",
+                 ENGINE_FILE, AIGW_ENGINE_ENTRY);
+        return NULL;
+    }
+    const struct aigw_engine_api *api = open_fn(AIGW_ENGINE_ABI, AIGW_VERSION, &HOST, why, n);
+    if (api && (api->abi != AIGW_ENGINE_ABI || api->size != sizeof *api || !api->version ||
+                strcmp(api->version, AIGW_VERSION) != 0)) {
+        snprintf(why, n, "the tools engine is version %s (interface %u) but the program is version %s (interface %u)",
+                 api->version ? api->version : "unknown", (unsigned)api->abi, AIGW_VERSION, AIGW_ENGINE_ABI);
+        return NULL;
+    }
+    if (!api && !why[0])
+        snprintf(why, n, "%s refused this program", ENGINE_FILE);
+    return api;
 }
 
 static int load_locked(struct engine *e, util_error *err)
@@ -86,14 +128,10 @@ static int load_locked(struct engine *e, util_error *err)
         char why[512] = "";
         e->dl = open_engine(why, sizeof why);
         if (e->dl) {
-            *(void **)&e->ctx_new = dlsym(e->dl, "tools_ctx_new");
-            *(void **)&e->ctx_free = dlsym(e->dl, "tools_ctx_free");
-            *(void **)&e->call = dlsym(e->dl, "tools_call");
-            *(void **)&e->check = dlsym(e->dl, "tools_check");
-            if (e->ctx_new && e->ctx_free && e->call && e->check)
-                e->ctx = e->ctx_new(e->cfg);
-            else
-                snprintf(why, sizeof why, "%s does not export the tools entry points", ENGINE_FILE);
+            why[0] = '\0';
+            e->api = open_api(e->dl, why, sizeof why);
+            if (e->api)
+                e->ctx = e->api->ctx_new(e->cfg);
         }
         if (!e->ctx)
             snprintf(e->failure, sizeof e->failure,
@@ -123,7 +161,7 @@ json_t *engine_trampoline(struct mcp_call *call, json_t *args, void *user)
     util_error_clear(&err);
     if (load(t->engine, &err) != 0)
         return mcp_result_error(NULL, "%s", err.message);
-    return t->engine->call(t->engine->ctx, t->name, call, args);
+    return t->engine->api->call(t->engine->ctx, t->name, call, args);
 }
 
 int engine_register(struct engine *e, struct mcp_server *srv, util_error *err)
@@ -137,5 +175,5 @@ int engine_register(struct engine *e, struct mcp_server *srv, util_error *err)
 int engine_check(struct engine *e, util_buf *report, util_error *err)
 {
     int rc = load(e, err);
-    return rc ? rc : e->check(e->ctx, report, err);
+    return rc ? rc : e->api->check(e->ctx, report, err);
 }

@@ -10,6 +10,7 @@
 #include "demo.h"
 #include "mcp.h"
 #include "engine.h"
+#include "platform.h"
 
 static const char INSTRUCTIONS[] =
     "Governs one Azure API Management instance used as an AI gateway in front of Azure OpenAI. "
@@ -77,7 +78,8 @@ static bool wants_demo(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    struct demo demo = {.pid = -1};
+    platform_stdio_binary(); /* JSON-RPC frames end in \n, never \r\n */
+    struct demo demo = {0};
     if (wants_demo(argc, argv)) {
         util_error derr;
         util_error_clear(&derr);

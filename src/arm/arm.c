@@ -12,6 +12,7 @@
 #include "arm_internal.h"
 #include "auth.h"
 #include "http.h"
+#include "platform.h"
 
 #define ARM_SLEEP_SLICE_MS 50
 #define ARM_MAX_PAGES 100
@@ -377,8 +378,7 @@ static int sleep_until(struct arm_client *c, int64_t due)
         int64_t left = due - util_monotonic_ms();
         if (left <= 0)
             return 0;
-        struct timespec ts = {0, (left > ARM_SLEEP_SLICE_MS ? ARM_SLEEP_SLICE_MS : left) * 1000000L};
-        nanosleep(&ts, NULL);
+        platform_sleep_ms(left > ARM_SLEEP_SLICE_MS ? ARM_SLEEP_SLICE_MS : left);
     }
 }
 

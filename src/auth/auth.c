@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "auth_internal.h"
+#include "platform.h"
 
 #define AUTH_MAX_SCOPES 4
 #define AUTH_MAX_KINDS 2
@@ -369,8 +370,7 @@ static int send_token_request(struct auth_credential *a, const struct http_reque
             return rc;
         LOG_DEBUG("auth", "token request failed (%s); trying again", rc ? "network" : "server busy");
         http_response_free(resp);
-        struct timespec ts = {0, AUTH_RETRY_DELAY_MS * attempt * 1000000L};
-        nanosleep(&ts, NULL);
+        platform_sleep_ms((int64_t)AUTH_RETRY_DELAY_MS * attempt);
     }
 }
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "platform.h"
+
 static const char HELP[] =
     "Usage: azure-ai-gateway-mcp [--read-only] [--demo] [--log-level LEVEL] [--check] [--version] [--help]\n"
     "\n"
@@ -383,15 +385,15 @@ static void load_journal(struct config *cfg, config_getenv_fn fn, void *user)
         cfg->audit_log = util_strdup(path);
         return;
     }
-    const char *state = env(fn, user, "XDG_STATE_HOME");
-    const char *home = env(fn, user, "HOME");
-    if (state)
-        cfg->audit_log = util_printf("%s/azure-ai-gateway-mcp/audit.jsonl", state);
-    else if (home)
-        cfg->audit_log = util_printf("%s/.local/state/azure-ai-gateway-mcp/audit.jsonl", home);
+    /* the per-user state folder: XDG on Linux, Application Support on macOS, LOCALAPPDATA on Windows */
+    const char *missing = "";
+    char *dir = platform_state_dir("azure-ai-gateway-mcp", fn, user, &missing);
+    if (dir)
+        cfg->audit_log = util_printf("%s/audit.jsonl", dir);
     else
-        problem(cfg, "neither AIGW_AUDIT_LOG, XDG_STATE_HOME nor HOME is set; set AIGW_AUDIT_LOG to the path of "
-                     "the change journal");
+        problem(cfg, "neither AIGW_AUDIT_LOG nor %s is set; set AIGW_AUDIT_LOG to the path of the change journal",
+                missing);
+    free(dir);
 }
 
 static bool truthy(const char *v)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "platform.h"
 
 #define HTTP_HEADER_VALUE_MAX 8192
 #define HTTP_POLL_MS 100
@@ -338,6 +339,8 @@ static int transfer_setup(struct http_client *c, struct transfer *t, const struc
     }
     if (c->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    else if (platform_tls_system_store()) /* Windows: its certificate store, not a CA file */
+        curl_easy_setopt(e, CURLOPT_SSL_OPTIONS, (long)CURLSSLOPT_NATIVE_CA);
     curl_easy_setopt(e, CURLOPT_SHARE, c->share);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);

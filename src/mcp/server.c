@@ -3,11 +3,11 @@
  * docs/architecture.md "Threads"),
  * tools/list, tools/call with schema validation, prompts, logging/setLevel and
  * notifications/message, progress and elicitation for running calls. */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "mcp_internal.h"
+#include "platform.h"
 
 const char *const mcp_protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL};
 
@@ -557,7 +557,7 @@ static bool dispatch(struct mcp_server *srv, json_t *msg)
 
 int mcp_server_run(struct mcp_server *srv, int in_fd, int out_fd)
 {
-    signal(SIGPIPE, SIG_IGN);
+    platform_ignore_sigpipe();
     srv->out_fd = out_fd;
     pthread_t reader;
     if (mcp_transport_start(srv, in_fd, &reader) != 0)

@@ -7,10 +7,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: apim-sim [--scenario demo|PATH.json] [--port N] [--host 127.0.0.1] [--tls-cert PEM --tls-key PEM]\n"
-    "                [--token-lifetime SECONDS] [--page-size N] [--latency-ms N] [--log-level debug|info|warning|error]\n";
+    "                [--token-lifetime SECONDS] [--page-size N] [--latency-ms N] [--log-level debug|info|warning|error]\n"
+    "                [--exit-on-stdin-eof]\n";
+
+/* --exit-on-stdin-eof: the parent holds our stdin pipe; its end (however the parent ends) is EOF. */
+static bool g_exit_on_eof;
+
+static void *watch_stdin(void *arg)
+{
+    (void)arg;
+    char buf[256];
+    while (fread(buf, 1, sizeof buf, stdin) > 0)
+        ;
+    kill(getpid(), SIGTERM); /* main's sigwait takes it */
+    return NULL;
+}
 
 static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 {
@@ -27,9 +42,14 @@ static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 
 static int parse_args(int argc, char **argv, sim_options *o)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option but --exit-on-stdin-eof takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
+        if (strcmp(a, "--exit-on-stdin-eof") == 0) {
+            g_exit_on_eof = true;
+            i--;
+            continue;
+        }
         if (strcmp(a, "--scenario") == 0 && v) o->scenario = v;
         else if (strcmp(a, "--host") == 0 && v) o->host = v;
         else if (strcmp(a, "--tls-cert") == 0 && v) o->tls_cert = v;
@@ -45,7 +65,6 @@ static int parse_args(int argc, char **argv, sim_options *o)
         }
         if (rc)
             return -1;
-        i++;
     }
     return 0;
 }
@@ -71,6 +90,9 @@ int main(int argc, char **argv)
     }
     printf("%d\n", sim_server_port(srv));
     fflush(stdout);
+    pthread_t watcher;
+    if (g_exit_on_eof && pthread_create(&watcher, NULL, watch_stdin, NULL) == 0)
+        pthread_detach(watcher);
     LOG_INFO("apim-sim", "serving scenario '%s' on %s:%d%s", o.scenario, o.host, sim_server_port(srv),
              o.tls_cert ? " (https)" : "");
     int sig = 0;

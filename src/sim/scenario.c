@@ -10,19 +10,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "platform.h"
+
 #define SCENARIO_MAX (8u * 1024u * 1024u)
 
 /* "<dir of this executable>/../share/azure-ai-gateway-mcp/scenarios" (an installed apim-sim,
  * whatever the prefix), or "" when it cannot be known. New string. */
 static char *installed_dir(void)
 {
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
-    if (!slash)
+    char *self = platform_exe_dir();
+    if (!self)
         return util_strdup("");
-    *slash = '\0';
-    return util_printf("%s/../share/azure-ai-gateway-mcp/scenarios", self);
+    char *dir = util_printf("%s/../share/azure-ai-gateway-mcp/scenarios", self);
+    free(self);
+    return dir;
 }
 
 char *sim_scenario_path(const char *name)

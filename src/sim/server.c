@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "platform.h"
+
 struct sim_server {
     struct MHD_Daemon *daemon;
     sim_state state;
@@ -80,19 +82,7 @@ void sim_response_arm_error(sim_response *r, int status, const char *code, json_
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
-static int64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
-}
+static int64_t monotonic_us(void) { return platform_monotonic_ns() / 1000; }
 
 static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
@@ -261,7 +251,7 @@ static void dispatch(sim_server *srv, const sim_request *req, sim_response *resp
     sim_state_unlock(st);
     latency += fault ? (int)json_integer_value(json_object_get(fault, "delay_ms")) : 0;
     if (latency > 0)
-        sleep_ms(latency);
+        platform_sleep_ms(latency);
     if (fault && !json_is_true(json_object_get(fault, "pass"))) {
         fault_answer(fault, resp);
         json_decref(fault);
@@ -394,7 +384,7 @@ static int load_tls(sim_server *srv, const sim_options *opt, util_error *err)
 
 /* libmicrohttpd's own messages (for example "Application reported internal error" after an
  * injected connection drop) go to the log at debug level. */
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char msg[512];

@@ -23,7 +23,7 @@ int sim_state_init(sim_state *st, const sim_options *opt, util_error *err)
     st->etag_seq = (uint64_t)util_now_ms() * 16u;
     char hex[65];
     if (util_random_hex(hex, sizeof(st->sign_key)) != 0)
-        return util_error_set(err, UTIL_EINTERNAL, "cannot read /dev/urandom for the token signing key");
+        return util_error_set(err, UTIL_EINTERNAL, "cannot get random bytes from the system for the token signing key");
     memcpy(st->sign_key, hex, sizeof(st->sign_key));
     return 0;
 }

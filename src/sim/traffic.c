@@ -105,7 +105,7 @@ bool sim_traffic_version_ok(const sim_request *req, const char *const *ok, sim_r
 bool sim_traffic_child_ok(const sim_request *req, const char *segment, const char *type, const char *expected,
                           const char *method, const char *route, const char *const *versions, sim_response *resp)
 {
-    const char *at = strcasestr(req->path, segment);
+    const char *at = util_strcasestr(req->path, segment);
     char name[128] = "", rest[128] = "";
     if (at)
         sscanf(at + strlen(segment), "%127[^/]%127s", name, rest);
@@ -656,13 +656,13 @@ void sim_traffic_service_route(sim_state *st, const sim_request *req, const char
 
 bool sim_traffic_is_external_path(const char *path)
 {
-    return strcasestr(path, "/providers/Microsoft.OperationalInsights/workspaces/") != NULL ||
-           strcasestr(path, "/providers/Microsoft.Insights/components/") != NULL;
+    return util_strcasestr(path, "/providers/Microsoft.OperationalInsights/workspaces/") != NULL ||
+           util_strcasestr(path, "/providers/Microsoft.Insights/components/") != NULL;
 }
 
 void sim_traffic_external_route(sim_state *st, const sim_request *req, sim_response *resp)
 {
-    if (strcasestr(req->path, "/providers/Microsoft.Insights/components/"))
+    if (util_strcasestr(req->path, "/providers/Microsoft.Insights/components/"))
         sim_traffic_insights_route(st, req, resp);
     else
         sim_traffic_workspace_route(st, req, resp);

@@ -84,7 +84,7 @@ static void workspace_get(sim_state *st, const sim_request *req, sim_response *r
 void sim_traffic_workspace_route(sim_state *st, const sim_request *req, sim_response *resp)
 {
     static const char *const versions[] = {WORKSPACE_VERSION, "2023-09-01", "2022-10-01", "2020-08-01", NULL};
-    const char *at = strcasestr(req->path, "/workspaces/");
+    const char *at = util_strcasestr(req->path, "/workspaces/");
     char name[128] = "", rest[128] = "";
     if (at)
         sscanf(at + strlen("/workspaces/"), "%127[^/]%127s", name, rest);

@@ -412,7 +412,7 @@ void tools_backend_model_warnings(json_t *members, json_t *warnings)
 char *tools_backend_id_from_resource_id(const char *id)
 {
     const char *p = NULL;
-    for (const char *s = id; s && (s = strcasestr(s, "/backends/")); s++)
+    for (const char *s = id; s && (s = util_strcasestr(s, "/backends/")); s++)
         p = s;
     if (!p)
         return NULL;

@@ -575,8 +575,8 @@ static void redact_args(json_t *v)
     size_t i;
     if (json_is_object(v)) {
         json_object_foreach(v, key, x) {
-            bool secret = strcasestr(key, "secret") || strcasestr(key, "password") || strcasestr(key, "token") ||
-                          strcasestr(key, "credential") || strcasestr(key, "api_key") || strcasestr(key, "apikey");
+            bool secret = util_strcasestr(key, "secret") || util_strcasestr(key, "password") || util_strcasestr(key, "token") ||
+                          util_strcasestr(key, "credential") || util_strcasestr(key, "api_key") || util_strcasestr(key, "apikey");
             if (secret && !json_is_null(x))
                 json_object_set_new(v, key, json_string(CHANGE_REDACTED));
             else if (json_is_string(x)) {

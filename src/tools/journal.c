@@ -2,7 +2,6 @@
  * write() on an O_APPEND file then fsync'd; a torn last line (crash, full disk) is ended before
  * the next record and skipped by readers; read back by change_id for revert_change (change.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "change.h"
+#include "platform.h"
 
 /* Creates every missing directory above path (mode 0700). */
 static int make_parents(const char *path, util_error *err)
@@ -20,9 +20,10 @@ static int make_parents(const char *path, util_error *err)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        int e = platform_mkdir_private(dir);
+        if (e != 0 && e != EEXIST)
             rc = util_error_set(err, UTIL_EIO, "cannot create the journal directory %s (%s); set AIGW_AUDIT_LOG to "
-                                "a writable path", dir, strerror(errno));
+                                "a writable path", dir, strerror(e));
         *p = '/';
     }
     free(dir);
@@ -37,7 +38,7 @@ static int open_journal(const char *path, util_error *err)
                               "path"), -1;
     if (make_parents(path, err))
         return -1;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    int fd = platform_open_append(path);
     struct stat st;
     const char *why = fd < 0 ? strerror(errno) : NULL;
     if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
@@ -63,13 +64,12 @@ int change_journal_check(const char *path, util_error *err)
 /* True when the file ends in the middle of a line (a record cut by a crash or a full disk). */
 static bool partial_tail(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char last = '\n';
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
+    FILE *f = fopen(path, "rb");
+    int last = '\n';
+    if (f && fseek(f, -1, SEEK_END) == 0 && (last = fgetc(f)) == EOF)
         last = '\n';
-    if (fd >= 0)
-        close(fd);
+    if (f)
+        fclose(f);
     return last != '\n';
 }
 
@@ -90,7 +90,7 @@ int change_journal_append(const char *path, const json_t *record, util_error *er
     size_t len = strlen(line);
     int rc = 0;
     ssize_t n = write(fd, line, len);
-    if (n != (ssize_t)len || fsync(fd) != 0)
+    if (n != (ssize_t)len || (errno = platform_fsync(fd)) != 0)
         rc = util_error_set(err, UTIL_EIO, "cannot write the change journal %s (%s)", path,
                             n < 0 || n == (ssize_t)len ? strerror(errno) : "short write");
     close(fd);
@@ -101,7 +101,7 @@ int change_journal_append(const char *path, const json_t *record, util_error *er
 /* The record of line [s, e) when its change_id is id (NEW reference), else NULL. */
 static json_t *match_line(const char *s, const char *e, const char *id)
 {
-    if (e - s < 2 || !memmem(s, (size_t)(e - s), id, strlen(id)))
+    if (e - s < 2 || !util_memmem(s, (size_t)(e - s), id, strlen(id)))
         return NULL;
     json_t *rec = json_loadb(s, (size_t)(e - s), 0, NULL);
     const char *cid = json_string_value(json_object_get(rec, "change_id"));
@@ -148,7 +148,7 @@ json_t *change_journal_pending(const char *path)
     util_error err = {0};
     json_t *pending = json_array();
     if (!path || !*path || util_read_file(path, CHANGE_JOURNAL_MAX_BYTES, &text, &len, &err) != 0 ||
-        !memmem(text, len, "\"pending\"", 9)) {
+        !util_memmem(text, len, "\"pending\"", 9)) {
         free(text);
         return pending;
     }

@@ -3,13 +3,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "platform.h"
 
 /* ---- errors --------------------------------------------------------------------------- */
 
@@ -257,18 +256,44 @@ char *util_strndup(const char *s, size_t n)
 {
     if (!s)
         return NULL;
-    char *p = strndup(s, n);
-    return p ? p : oom();
+    size_t len = strnlen(s, n);
+    char *p = malloc(len + 1);
+    if (!p)
+        return oom();
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
 }
 
 char *util_printf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *p = NULL;
-    int n = vasprintf(&p, fmt, ap);
+    util_buf b;
+    util_buf_init(&b, 0);
+    int rc = util_buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    return n < 0 ? oom() : p;
+    return rc ? oom() : util_buf_steal(&b);
+}
+
+char *util_strcasestr(const char *haystack, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *h = haystack; *h; h++)
+        if (strncasecmp(h, needle, n) == 0)
+            return (char *)h;
+    return n == 0 ? (char *)haystack : NULL;
+}
+
+const void *util_memmem(const void *haystack, size_t hlen, const void *needle, size_t nlen)
+{
+    const unsigned char *h = haystack, *nd = needle;
+    if (nlen == 0)
+        return haystack;
+    for (size_t i = 0; nlen <= hlen && i <= hlen - nlen; i++)
+        if (h[i] == nd[0] && memcmp(h + i, nd, nlen) == 0)
+            return h + i;
+    return NULL;
 }
 
 bool util_str_eq_ci(const char *a, const char *b)
@@ -358,12 +383,7 @@ int util_random_hex(char *out, size_t nbytes)
     unsigned char raw[64];
     if (nbytes > sizeof raw)
         return -1;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, raw, nbytes);
-    close(fd);
-    if (n != (ssize_t)nbytes)
+    if (platform_random_bytes(raw, nbytes) != 0)
         return -1;
     for (size_t i = 0; i < nbytes; i++) {
         out[2 * i] = hex[raw[i] >> 4];
@@ -377,8 +397,8 @@ void util_uuid4(char out[37])
 {
     char h[33];
     if (util_random_hex(h, 16) != 0) {
-        /* /dev/urandom unavailable: fall back to time and pid, still unique enough for ids */
-        snprintf(h, sizeof h, "%016llx%08x%08x", (unsigned long long)util_now_ms(), (unsigned)getpid(),
+        /* no system randomness: fall back to time and pid, still unique enough for ids */
+        snprintf(h, sizeof h, "%016llx%08x%08x", (unsigned long long)util_now_ms(), (unsigned)platform_pid(),
                  (unsigned)util_monotonic_ms());
     }
     h[12] = '4';
@@ -388,32 +408,19 @@ void util_uuid4(char out[37])
 
 /* ---- time ----------------------------------------------------------------------------- */
 
-int64_t util_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t util_now_ms(void) { return platform_now_ms(); }
 
-int64_t util_monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t util_monotonic_ms(void) { return platform_monotonic_ns() / 1000000; }
 
-double util_monotonic_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+double util_monotonic_sec(void) { return (double)platform_monotonic_ns() / 1e9; }
 
 void util_time_iso8601(int64_t epoch_sec, char *out, size_t n)
 {
-    time_t t = (time_t)epoch_sec;
     struct tm tm;
-    gmtime_r(&t, &tm);
+    if (platform_gmtime(epoch_sec, &tm) != 0) {
+        snprintf(out, n, "%s", "1970-01-01T00:00:00Z");
+        return;
+    }
     strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 

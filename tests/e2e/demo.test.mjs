@@ -23,6 +23,20 @@ async function simAnswers(port) {
   }
 }
 
+// Spawns `--demo` outside the SDK (to signal it) and waits for its simulator's port.
+async function spawnDemo(env) {
+  const proc = spawn(AIGW_BIN, ['--demo'], { env: { PATH: process.env.PATH, ...env, ...sanitizerEnv() },
+    stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (d) => { err += d; });
+  let port = 0;
+  for (let i = 0; i < 100 && !port; i++) {
+    await sleep(50);
+    port = simPort(err);
+  }
+  return { proc, port, stderr: () => err };
+}
+
 async function waitGone(port) {
   for (let i = 0; i < 100; i++) {
     if (!(await simAnswers(port))) return true;
@@ -62,22 +76,34 @@ test('--demo serves the simulated gateway with no configuration at all, results 
 
 test('--demo: the simulator also stops when the server is killed with SIGKILL', async () => {
   const t = tmpDir();
-  const proc = spawn(AIGW_BIN, ['--demo'], { env: { PATH: process.env.PATH, HOME: t.dir, ...sanitizerEnv() },
-    stdio: ['pipe', 'pipe', 'pipe'] });
-  let err = '';
-  proc.stderr.on('data', (d) => { err += d; });
-  let port = 0;
-  for (let i = 0; i < 100 && !port; i++) {
-    await sleep(50);
-    port = simPort(err);
-  }
+  const { proc, port, stderr } = await spawnDemo({ HOME: t.dir });
   try {
-    assert.ok(port > 0, `no demo line on stderr: ${err}`);
+    assert.ok(port > 0, `no demo line on stderr: ${stderr()}`);
     assert.ok(await simAnswers(port));
   } finally {
     proc.kill('SIGKILL');
     await waitExit(proc);
   }
   assert.ok(await waitGone(port), 'apim-sim stops when the server is killed');
+  t.cleanup();
+});
+
+test('--demo: SIGTERM removes the temporary journal folder and stops the simulator', async () => {
+  const t = tmpDir();
+  const { readdirSync, writeFileSync } = await import('node:fs');
+  const demoDirs = () => readdirSync(t.dir).filter((n) => n.startsWith('aigw-demo-'));
+  const { proc, port, stderr } = await spawnDemo({ HOME: t.dir, TMPDIR: t.dir });
+  try {
+    assert.ok(port > 0, `no demo line on stderr: ${stderr()}`);
+    assert.equal(demoDirs().length, 1, 'the demo journal folder is under TMPDIR');
+    // as if a change had been journaled
+    writeFileSync(`${t.dir}/${demoDirs()[0]}/audit.jsonl`, '{}\n');
+  } finally {
+    proc.kill('SIGTERM');
+    await waitExit(proc);
+  }
+  assert.equal(proc.signalCode, 'SIGTERM', 'the server still ends by the signal');
+  assert.deepEqual(demoDirs(), [], 'no aigw-demo-* folder is left');
+  assert.ok(await waitGone(port), 'apim-sim stops when the server is terminated');
   t.cleanup();
 });

@@ -21,11 +21,6 @@ if(AIGW_FUZZ)
   add_compile_options(-fsanitize=fuzzer-no-link -gline-tables-only)
 endif()
 
-# clang's -Wformat=2 also warns on the vprintf wrappers of src/util (gcc does not).
-if((AIGW_FUZZ OR AIGW_TSAN) AND CMAKE_C_COMPILER_ID MATCHES "Clang")
-  add_compile_options(-Wno-format-nonliteral)
-endif()
-
 if(AIGW_TSAN)
   if(AIGW_SANITIZE)
     message(FATAL_ERROR "AIGW_TSAN and AIGW_SANITIZE cannot be combined (ASan and TSan exclude each other)")
