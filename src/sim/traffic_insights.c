@@ -40,8 +40,8 @@ void sim_traffic_loggers_route(sim_state *st, const sim_request *req, sim_respon
         free(id);
         free(rid);
     }
-    sim_response_json(resp, 200, json_pack("{s:o,s:I,s:n}", "value", list, "count",
-                                           (json_int_t)json_array_size(list), "nextLink"));
+    sim_response_json(resp, 200, json_pack("{s:o,s:I,s:s}", "value", list, "count",
+                                           (json_int_t)json_array_size(list), "nextLink", ""));
 }
 
 /* The token metric of the current configuration (borrowed from snap), or NULL. */

@@ -1,18 +1,17 @@
 // sim_shapes: apim-sim's answers compared key by key (names, nesting, JSON types; values may
-// differ) with Microsoft's own x-ms-examples in $AIGW_SHARED_DIR/azure-rest-examples. For every
+// differ) with Microsoft's own x-ms-examples in tests/fixtures/third_party/azure-rest-examples. For every
 // example file of an operation the simulator serves, the sim's response body is compared with
 // responses[status].body: every key the sim sends must exist in Microsoft's examples of that
 // resource type (the union over all example files of the type) with the same JSON type, and the
-// envelope keys (id, type, name, properties / value) must be present. Skipped when the folder is
-// absent. Example files of operations the sim does not serve are listed and must stay few.
+// envelope keys (id, type, name, properties / value) must be present. The folder is vendored, so
+// nothing is skipped. Example files of operations the sim does not serve are listed and must stay few.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSim, checkSanitizers, DEMO, SHARED_DIR } from './lib/harness.mjs';
+import { startSim, checkSanitizers, DEMO, THIRD_PARTY } from './lib/harness.mjs';
 
-const EXAMPLES = SHARED_DIR ? join(SHARED_DIR, 'azure-rest-examples') : '';
-const present = EXAMPLES && existsSync(EXAMPLES);
+const EXAMPLES = join(THIRD_PARTY, 'azure-rest-examples');
 const SVC = `/subscriptions/${DEMO.subscription}/resourceGroups/${DEMO.resourceGroup}/providers/Microsoft.ApiManagement/service/${DEMO.service}`;
 const POOL_MEMBERS = [`${SVC}/backends/eastus-aoai`, `${SVC}/backends/westeurope-aoai`];
 
@@ -106,7 +105,6 @@ function addTemplate(body) {
 }
 
 before(async () => {
-  if (!present) return;
   for (const f of readdirSync(EXAMPLES).filter((n) => n.endsWith('.json'))) {
     const ex = JSON.parse(readFileSync(join(EXAMPLES, f), 'utf8'));
     examples[f.replace(/\.json$/, '')] = ex;
@@ -119,7 +117,6 @@ before(async () => {
 });
 
 after(async () => {
-  if (!present) return;
   await sim.stop();
   checkSanitizers();
 });
@@ -141,14 +138,14 @@ async function run(name, c) {
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
-test('every example file is either shape-tested or listed as not served', { skip: !present && `${EXAMPLES || 'AIGW_SHARED_DIR'} is absent` }, () => {
+test('every example file is either shape-tested or listed as not served', () => {
   const names = Object.keys(examples);
   assert.ok(names.length > 0);
   for (const n of names) assert.ok(n in CASES || NOT_SERVED.includes(n), `${n}.json is neither shape-tested nor listed`);
 });
 
 for (const [name, c] of Object.entries(CASES)) {
-  test(`shape: ${name}`, { skip: !present && 'azure-rest-examples folder absent' }, async () => {
+  test(`shape: ${name}`, async () => {
     const ex = examples[name];
     assert.ok(ex, `${name}.json missing from ${EXAMPLES}`);
     const r = await run(name, c);

@@ -5,15 +5,18 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { startGate, addTotals, OFF_SPEC_HEADER } from './spec_gate.mjs';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
 export const AIGW_BIN = process.env.AIGW_BIN;
 export const APIM_SIM_BIN = process.env.APIM_SIM_BIN;
 export const SOURCE_DIR = process.env.AIGW_SOURCE_DIR;
-export const SHARED_DIR = process.env.AIGW_SHARED_DIR;
+// Vendored third-party data (tests/fixtures/third_party): Microsoft's specs and examples, the labs' policies.
+export const THIRD_PARTY = fileURLToPath(new URL('../../fixtures/third_party/', import.meta.url));
 export const SANITIZE = process.env.AIGW_SANITIZE === '1';
 
 // The demo scenario's identities (fake, test-only values; see docs/apim-sim.md).
@@ -56,8 +59,29 @@ export function waitExit(proc) {
   });
 }
 
-// Starts apim-sim; resolves with { url, port, proc, stderr(), control helpers, stop() }.
-export async function startSim(args = []) {
+// The operations docs/fidelity.md says the client calls ("Operations the client calls": a table of
+// | `operationId` | version | request | tools | role |), as "operationId version" keys.
+export function documentedOperations() {
+  const doc = readFileSync(join(SOURCE_DIR, 'docs/fidelity.md'), 'utf8');
+  const section = doc.split(/^## /m).find((x) => x.startsWith('Operations the client calls')) ?? '';
+  const rows = [];
+  for (const line of section.split('\n')) {
+    const c = line.split('|').map((x) => x.trim());
+    const m = /^`([A-Za-z_]+)`$/.exec(c[1] ?? '');
+    if (m) rows.push({ operationId: m[1], version: c[2], request: c[3], tools: c[4].split(',').map((t) => t.trim().replace(/`/g, '')).filter(Boolean), role: c[5] });
+  }
+  return rows;
+}
+
+// Headers a test adds to a request it sends on purpose against Microsoft's specs (to test apim-sim's
+// own error answers): the spec gate then lets it through, and fails the test if it does conform.
+export const OFF_SPEC = { [OFF_SPEC_HEADER]: 'off-spec' };
+
+// Starts apim-sim behind the spec gate (lib/spec_gate.mjs); resolves with { url (the gate's),
+// port, simUrl (apim-sim itself), gate, proc, stderr(), control helpers, stop() }. stop() fails
+// the test if the gate saw any request or answer that breaks Microsoft's specs. Without a gate
+// (gate: false, or --tls-cert: the gate speaks plain HTTP) url is apim-sim's own.
+export async function startSim(args = [], { gate: useGate = !args.includes('--tls-cert'), documented = true } = {}) {
   assert.ok(APIM_SIM_BIN, 'APIM_SIM_BIN is not set (run the tests through ctest)');
   const proc = spawn(APIM_SIM_BIN, ['--port', '0', ...args], { env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
@@ -69,9 +93,17 @@ export async function startSim(args = []) {
     proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`apim-sim exited (${code}):\n${err}`)); });
   });
   assert.ok(port > 0 && port < 65536, `apim-sim printed a bad port line: ${port}`);
-  const url = `http://127.0.0.1:${port}`;
+  const simUrl = `${args.includes('--tls-cert') ? 'https' : 'http'}://127.0.0.1:${port}`;
+  let gate = null;
+  try {
+    if (useGate) gate = await startGate(simUrl);
+  } catch (e) {
+    proc.kill('SIGTERM');
+    throw e;
+  }
+  const url = gate ? gate.url : simUrl;
   const control = async (method, path, body) => {
-    const res = await fetch(`${url}${path}`, {
+    const res = await fetch(`${simUrl}${path}`, {
       method,
       headers: body ? { 'content-type': 'application/json' } : {},
       body: body ? JSON.stringify(body) : undefined,
@@ -83,6 +115,8 @@ export async function startSim(args = []) {
   return {
     url,
     port,
+    simUrl,
+    gate,
     proc,
     stderr: () => err,
     counters: () => control('GET', '/_sim/counters'),
@@ -94,9 +128,21 @@ export async function startSim(args = []) {
     state: (path) => control('GET', `/_sim/state?path=${encodeURIComponent(path)}`),
     addClient: (c) => control('POST', '/_sim/clients', c),
     async stop() {
+      if (gate) await gate.stop();
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       const { code, signal } = await waitExit(proc);
       assert.ok(code === 0 || signal === 'SIGTERM', `apim-sim ended with ${code ?? signal}:\n${err}`);
+      if (gate) {
+        const s = gate.stats();
+        addTotals(s);
+        const list = gate.violations.map((v) => `  ${v.where}${v.operationId ? ` [${v.operationId}]` : ''}: ${v.problems.join('; ')}`);
+        assert.equal(list.length, 0, `the spec gate found ${list.length} request(s) or answer(s) that break Microsoft's specs:\n${list.join('\n')}`);
+        // every operation the client called is in docs/fidelity.md (tests/e2e/fidelity.test.mjs checks the rest)
+        const rows = new Set(documentedOperations().map((r) => `${r.operationId} ${r.version}`));
+        const missing = [...new Set(gate.operations.filter((o) => o.client).map((o) => `${o.operationId} ${o.version}`))]
+          .filter((k) => !rows.has(k));
+        if (documented) assert.deepEqual(missing, [], `docs/fidelity.md "Operations the client calls" lacks operations the client called: ${missing.join(', ')}`);
+      }
     },
   };
 }
