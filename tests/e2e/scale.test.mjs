@@ -119,6 +119,26 @@ test('at 5,000 subscriptions every list_subscriptions result stays under 100 KB'
   }
 });
 
+test('when the pages fetched together do not add up to the first page\'s count, the list is read again by nextLink', async () => {
+  const s = await session();
+  try {
+    // the first page claims 10 subscriptions and holds a ghost: the pages asked for at once
+    // ($top=1, $skip=1..9) hold only the 3 real ones after it, so the tool must list again
+    const svc = '/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-aigw-demo/providers/' +
+      'Microsoft.ApiManagement/service/apim-aigw-demo';
+    const body = JSON.stringify({ value: [{ id: `${svc}/subscriptions/ghost`, name: 'ghost',
+      properties: { displayName: 'Ghost', scope: `${svc}/products/aoai`, state: 'active' } }], count: 10,
+    nextLink: `${s.sim.url}${svc}/subscriptions?api-version=2024-05-01&%24skip=1` });
+    await s.sim.faults({ rules: [{ method: 'GET', path_contains: 'apim-aigw-demo/subscriptions', status: 200, body,
+      headers: { 'content-type': 'application/json' }, count: 1 }] });
+    const r = (await call(s.client, 'list_subscriptions', {})).structuredContent;
+    assert.deepEqual(r.subscriptions.map((x) => x.id), ['free-experiments', 'growth', 'prod-critical', 'search']);
+    assert.equal(r.total, 4);
+  } finally {
+    await s.close();
+  }
+});
+
 test('list_apis pages by cursor and filters by match', async () => {
   const s = await session();
   try {
