@@ -39,7 +39,8 @@ enum arm_api {
     ARM_API_WORKSPACES,   /* Microsoft.OperationalInsights/workspaces 2025-07-01 */
     ARM_API_LOGS_QUERY,   /* not ARM: the Logs query API v1 (config log_analytics_endpoint, its own token
                            * audience, no api-version); path "/workspaces/{customerId}/query" */
-    ARM_API_AUTHORIZATION /* Microsoft.Authorization/permissions 2022-04-01 (--check) */
+    ARM_API_AUTHORIZATION, /* Microsoft.Authorization/permissions 2022-04-01 (--check) */
+    ARM_API_COGNITIVE     /* Microsoft.CognitiveServices 2025-12-01 (accounts, deployments) */
 };
 
 struct arm_client;

@@ -70,6 +70,9 @@ struct config {
     char *log_analytics_scope;    /* "<cloud's Log Analytics audience>/.default" */
     char *ca_file;           /* SSL_CERT_FILE, if set */
 
+    /* Azure OpenAI accounts behind the backends: AIGW_MODEL_SUBSCRIPTIONS, GUIDs joined by ',' (NULL = none) */
+    char *model_subscriptions;
+
     /* journal */
     char *audit_log;         /* AIGW_AUDIT_LOG or $XDG_STATE_HOME/azure-ai-gateway-mcp/audit.jsonl */
 

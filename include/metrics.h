@@ -57,8 +57,11 @@ int64_t metrics_grain_reports(int64_t window, int max_points);
 
 /* ---- parsing each source's answer (pure; NULL or a partial object when the shape is off) -- */
 
-/* Monitor Requests split by GatewayResponseCode (aggregation Total) →
- * {"requests","successful","blocked","failed","throttled","series":[{"t","requests","throttled"}]}. */
+/* Monitor Requests split by GatewayResponseCode and BackendResponseCode (aggregation Total) →
+ * {"requests","successful","blocked","failed","throttled","throttled_gateway","throttled_backend",
+ * "series":[{"t","requests","throttled"}]}: throttled_backend = gateway 429 with backend 429 (Azure
+ * OpenAI refused), throttled_gateway = the rest of the 429s (the gateway's own limits); both null when
+ * the series do not carry the BackendResponseCode dimension. */
 json_t *metrics_parse_monitor_requests(json_t *body);
 /* Monitor Duration and BackendDuration (aggregation Average: they support Average, Minimum and
  * Maximum, not Count) → {"avg_latency_ms","avg_backend_latency_ms"} (each null without data): bin
@@ -113,5 +116,57 @@ extern const char *const metrics_kql_subscriptions, *const metrics_kql_backends,
  * reported in result.sources; only an unknown API or every source failing is an error. */
 int metrics_collect(struct arm_client *arm, const char *api_id, const struct metrics_window *w, int group_by,
                     json_t **result, util_error *err);
+
+/* ---- per-minute traffic per subscription (simulate_quota) -------------------------------- */
+
+/* Where the service's gateway logs go (the diagnostic setting chosen as get_metrics chooses it). */
+struct metrics_la {
+    char *workspace;      /* ARM id of the workspace receiving GatewayLogs, or NULL (heap) */
+    char setting[128];    /* the diagnostic setting sending them */
+    bool dedicated;       /* resource-specific tables (logAnalyticsDestinationType "Dedicated") */
+    bool llm_logs;        /* GatewayLlmLogs go there too */
+    char customer_id[64]; /* the Logs query API's workspace id, "" when unknown */
+    int retention_days;
+};
+/* Reads the diagnostic settings and, for a resource-specific one, the workspace (two rounds).
+ * A workspace that cannot be read adds {source, reason, fix} to missing (borrowed array). 0 or the
+ * ARM error of the settings read. Free la->workspace. */
+int metrics_la_discover(struct arm_client *arm, struct metrics_la *la, json_t *missing, util_error *err);
+
+/* What the per-minute replay lacks with this setup, as {reason, enable, wait} (NEW), or NULL when
+ * Log Analytics has what it needs (tokens: GatewayLlmLogs too). */
+json_t *metrics_minutes_missing(const struct metrics_la *la, bool tokens);
+
+/* The KQL of tokens and requests per minute and subscription: "%s" = a list of quoted ids. */
+extern const char *const metrics_kql_minutes;
+#define METRICS_MINUTES_MAX_SUBS 20
+#define METRICS_MINUTES_MAX_DAYS 7
+
+/* One minute of one subscription: t (epoch seconds, a whole minute), its requests (429s included),
+ * the requests with a token row, and their tokens. */
+struct metrics_minute {
+    int64_t t, requests, token_requests, tokens;
+};
+struct metrics_team {
+    char sub[257];
+    struct metrics_minute *m; /* heap, n entries, in no particular order */
+    size_t n;
+};
+void metrics_teams_free(struct metrics_team *teams, size_t n);
+
+/* The minutes of the subscriptions ids[0..n) over [since, until) from la's workspace (one Logs query
+ * for all of them): *teams (heap, *nteams entries; subscriptions without rows are absent). ids must
+ * hold no quote or backslash. 0 or an error. */
+int metrics_minutes_query(struct arm_client *arm, const struct metrics_la *la, const char *const *ids, size_t n,
+                          int64_t since, int64_t until, struct metrics_team **teams, size_t *nteams, util_error *err);
+/* The teams of an already received answer (pure; NULL when the shape is off). */
+struct metrics_team *metrics_parse_minutes(json_t *body, size_t *nteams);
+/* Replays one subscription's minutes against a tokens-per-minute limit tpm and a requests-per-minute
+ * limit rpm (0 = none), each counted per minute as llm-token-limit and rate-limit-by-key count
+ * (docs/quotas.md "What-if"): a minute's requests are admitted up to the limit, the rest refused; a
+ * minute's token demand is its requests times its mean tokens per logged request. {minutes_observed,
+ * minutes_over, requests, requests_refused, tokens_refused, share_refused, peak_tpm, p95_tpm,
+ * p50_tpm, worst_minutes: [{at, tokens}] (at most worst), token_requests} (NEW). Pure. */
+json_t *metrics_replay(const struct metrics_minute *m, size_t n, int64_t tpm, int64_t rpm, size_t worst);
 
 #endif

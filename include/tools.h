@@ -28,6 +28,8 @@ struct tools_ctx {
     struct arm_client *arm; /* created by tools_arm() on first use; NULL before */
     bool demo;              /* results are marked as coming from the simulator */
     pthread_mutex_t lock;   /* tool calls run on several threads: guards the creation of arm */
+    json_t *models;         /* cache of Azure OpenAI accounts and deployments (src/tools/models.c), or NULL */
+    pthread_mutex_t models_lock; /* guards models (recursive) */
 };
 
 struct tools_ctx *tools_ctx_new(const struct config *cfg);

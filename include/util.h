@@ -85,6 +85,9 @@ bool util_str_starts_with(const char *s, const char *prefix);
 bool util_str_ends_with(const char *s, const char *suffix);
 /* Percent-encodes for a URL path segment or query value (RFC 3986 unreserved kept). */
 char *util_url_encode(const char *s);
+/* The lowercased host of "scheme://host[:port][/...]" into out (n bytes); "" when there is none or it
+ * does not fit. */
+void util_url_host(const char *url, char *out, size_t n);
 /* base64url without padding (RFC 4648 §5), as JWTs use it. Heap string; aborts on OOM. */
 char *util_base64url_encode(const void *data, size_t n);
 /* Levenshtein distance, capped at cap+1 (for "did you mean"). */

@@ -25,6 +25,7 @@ static const char *const api_versions[] = {
     [ARM_API_METRICS] = "2024-02-01",
     [ARM_API_DIAGNOSTICS] = "2021-05-01-preview",
     [ARM_API_WORKSPACES] = "2025-07-01",
+    [ARM_API_COGNITIVE] = "2025-12-01",
     [ARM_API_LOGS_QUERY] = "",
     [ARM_API_AUTHORIZATION] = "2022-04-01",
 };
@@ -152,6 +153,10 @@ struct call {
     int64_t due_ms;   /* next send */
 };
 
+/* A server's wait is a number from the network: capped (a day) before any arithmetic on it. Any
+ * wait this long exceeds every retry and polling budget, so the cap changes no decision. */
+#define ARM_SERVER_WAIT_CAP_MS (24L * 3600 * 1000)
+
 static long parse_retry_after(const char *v)
 {
     if (!v)
@@ -159,12 +164,12 @@ static long parse_retry_after(const char *v)
     char *end;
     long s = strtol(v, &end, 10);
     if (end != v && *end == '\0' && s >= 0)
-        return s * 1000;
+        return s > ARM_SERVER_WAIT_CAP_MS / 1000 ? ARM_SERVER_WAIT_CAP_MS : s * 1000;
     time_t t = curl_getdate(v, NULL);
     if (t < 0)
         return -1;
-    long ms = (long)(t * 1000 - util_now_ms());
-    return ms > 0 ? ms : 0;
+    int64_t ms = (int64_t)t * 1000 - util_now_ms(); /* curl_getdate stops at year 9999: no overflow */
+    return ms <= 0 ? 0 : ms > ARM_SERVER_WAIT_CAP_MS ? ARM_SERVER_WAIT_CAP_MS : (long)ms;
 }
 
 static long backoff_ms(const struct arm_retry_policy *p, int attempt)
@@ -192,7 +197,7 @@ static long server_wait_ms(const struct http_response *r)
         char *end;
         long v = ms[i] ? strtol(ms[i], &end, 10) : -1;
         if (ms[i] && end != ms[i] && *end == '\0' && v >= 0)
-            return v;
+            return v > ARM_SERVER_WAIT_CAP_MS ? ARM_SERVER_WAIT_CAP_MS : v;
     }
     return parse_retry_after(r->retry_after);
 }
@@ -248,19 +253,25 @@ static void keep_answer(struct call *k, const struct http_response *r)
     }
 }
 
-static void start_poll(struct call *k, int phase, const char *url, long wait_ms)
+/* The next poll comes when the server asked, but never after the polling budget ends: a 202 asking
+ * for a longer wait is then read once more and, still unfinished, reported as pending (a committed
+ * write cannot be cancelled, so an unbounded wait would hold the call and the server). */
+static void start_poll(const struct arm_client *c, struct call *k, int phase, const char *url, long wait_ms)
 {
     char *next = util_strdup(url); /* url may be k->url itself */
     free(k->url);
     k->url = next;
     k->phase = phase;
     k->attempts = 0;
-    k->due_ms = util_monotonic_ms() + (wait_ms >= 0 ? wait_ms : ARM_POLL_DEFAULT_MS);
+    int64_t now = util_monotonic_ms();
+    int64_t wait = wait_ms >= 0 ? wait_ms : ARM_POLL_DEFAULT_MS;
+    int64_t left = (int64_t)c->retry.poll_max_ms - (now - k->start_ms);
+    k->due_ms = now + (wait < left ? wait : left > 0 ? left : 0);
 }
 
 static int poll_overdue(const struct arm_client *c, const struct call *k)
 {
-    return util_monotonic_ms() - k->start_ms > c->retry.poll_max_ms;
+    return util_monotonic_ms() - k->start_ms >= c->retry.poll_max_ms; /* >=: start_poll's last poll is due at the bound */
 }
 
 /* A 202/201 that starts a long-running operation: poll its Azure-AsyncOperation or Location. */
@@ -269,7 +280,7 @@ static void on_accepted(struct arm_client *c, struct call *k, const struct http_
     keep_answer(k, r);
     const char *u = r->async_operation ? r->async_operation : r->location;
     if (same_origin(c, u))
-        start_poll(k, r->async_operation ? PH_ASYNC : PH_LOCATION, u, server_wait_ms(r));
+        start_poll(c, k, r->async_operation ? PH_ASYNC : PH_LOCATION, u, server_wait_ms(r));
     else
         finish(k, util_error_set(k->err, UTIL_EREMOTE, "ARM asked to poll %s, which is not on the ARM endpoint %s; "
                                  "refusing to send the token there", u, c->cfg->arm_endpoint));
@@ -284,7 +295,7 @@ static void on_async_status(struct arm_client *c, struct call *k, const struct h
     const char *m = k->req->method;
     if (st && util_str_eq_ci(st, "Succeeded") && (strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0)) {
         char *orig = arm_url(c, k->req->path, k->req->api, k->req->query);
-        start_poll(k, PH_FINAL_GET, orig, 0);
+        start_poll(c, k, PH_FINAL_GET, orig, 0);
         free(orig);
     } else if (st && util_str_eq_ci(st, "Succeeded")) {
         finish(k, 0);
@@ -293,7 +304,7 @@ static void on_async_status(struct arm_client *c, struct call *k, const struct h
     } else if (poll_overdue(c, k)) {
         finish(k, arm_error_timeout(c, k->req, k->err));
     } else {
-        start_poll(k, PH_ASYNC, k->url, server_wait_ms(r));
+        start_poll(c, k, PH_ASYNC, k->url, server_wait_ms(r));
     }
     json_decref(b);
 }
@@ -310,7 +321,7 @@ static void on_success(struct arm_client *c, struct call *k, const struct http_r
     else if (k->phase == PH_LOCATION && r->status == 202 && poll_overdue(c, k))
         finish(k, arm_error_timeout(c, k->req, k->err));
     else if (k->phase == PH_LOCATION && r->status == 202)
-        start_poll(k, PH_LOCATION, k->url, server_wait_ms(r));
+        start_poll(c, k, PH_LOCATION, k->url, server_wait_ms(r));
     else {
         keep_answer(k, r);
         /* an answer we cannot read is not an answer: never "no policy", never "0 items" */
@@ -319,7 +330,12 @@ static void on_success(struct arm_client *c, struct call *k, const struct http_r
     }
 }
 
-/* Judges one attempt's outcome. Returns 1 when the call needs a fresh token. */
+/* Which token a round found expired (bits), each refreshed for its own audience. */
+#define REFRESH_ARM 1
+#define REFRESH_LOGS 2
+
+/* Judges one attempt's outcome. Returns REFRESH_ARM or REFRESH_LOGS when the call needs a fresh
+ * token, else 0. */
 static int judge(struct arm_client *c, struct call *k, int hrc, const util_error *herr,
                  const struct http_response *r)
 {
@@ -339,7 +355,7 @@ static int judge(struct arm_client *c, struct call *k, int hrc, const util_error
         k->refreshed = 1;
         k->attempts--;
         k->due_ms = util_monotonic_ms();
-        return 1;
+        return k->req->api == ARM_API_LOGS_QUERY ? REFRESH_LOGS : REFRESH_ARM;
     }
     long wait = -1;
     if (retriable_status(r->status) && schedule_retry(c, k, server_wait_ms(r), &wait) == 0)
@@ -382,8 +398,8 @@ static int sleep_until(struct arm_client *c, int64_t due)
     }
 }
 
-/* Sends every call that is due, concurrently. Returns 1 when one of them needs a new token,
- * -1 when out of memory. */
+/* Sends every call that is due, concurrently. Returns the REFRESH_ bits of the tokens that
+ * expired, -1 when out of memory. */
 static int run_round(struct arm_client *c, struct call *ks, size_t n, char *const *auth_hdr)
 {
     int64_t now = util_monotonic_ms();
@@ -506,8 +522,12 @@ int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, st
         int round = run_round(c, ks, n, auth_hdr);
         if (round < 0)
             rc = util_error_set(&e, UTIL_ENOMEM, "out of memory sending ARM requests");
-        else if (round > 0)
-            rc = get_auth_header(c, c->cfg->arm_scope, 1, &auth_hdr[0], &e);
+        else {
+            if (round & REFRESH_ARM)
+                rc = get_auth_header(c, c->cfg->arm_scope, 1, &auth_hdr[0], &e);
+            if (rc == 0 && (round & REFRESH_LOGS))
+                rc = get_auth_header(c, c->cfg->log_analytics_scope, 1, &auth_hdr[1], &e);
+        }
     }
     if (rc)
         fail_pending(ks, n, rc, &e);

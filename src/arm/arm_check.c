@@ -5,6 +5,7 @@
  * when the identity holds far more than the tools need. */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arm_internal.h"
@@ -170,6 +171,33 @@ static void check_rights(struct arm_client *c, util_buf *report)
     json_decref(perms);
 }
 
+/* The model-deployments family (get_backend_pool deployments, capacity in list_subscriptions and
+ * update_quota): the Azure OpenAI accounts live outside the service's scope, so its permissions do
+ * not tell; Accounts_List in each subscription searched does (a read, never a write). */
+static void check_models(struct arm_client *c, util_buf *report)
+{
+    char subs[1024];
+    snprintf(subs, sizeof subs, "%s%s%s", c->cfg->subscription_id, c->cfg->model_subscriptions ? "," : "",
+             c->cfg->model_subscriptions ? c->cfg->model_subscriptions : "");
+    for (char *save = NULL, *sub = strtok_r(subs, ",", &save); sub; sub = strtok_r(NULL, ",", &save)) {
+        char *path = util_printf("/subscriptions/%s/providers/Microsoft.CognitiveServices/accounts", sub);
+        json_t *items = NULL;
+        util_error e;
+        int rc = arm_list(c, path, ARM_API_COGNITIVE, NULL, 2000, &items, &e);
+        if (!rc)
+            util_buf_printf(report, "%-16sallowed (%zu Cognitive Services account(s) visible in subscription %s)\n",
+                            "read models:", json_array_size(items), sub);
+        else if (rc == UTIL_EFORBIDDEN)
+            util_buf_printf(report, "%-16sNOT allowed in subscription %s (lacks Microsoft.CognitiveServices/"
+                                    "accounts/read; grant Reader on that subscription) — get_backend_pool shows "
+                                    "no deployments\n", "read models:", sub);
+        else
+            util_buf_printf(report, "%-16sunknown in subscription %s (%s)\n", "read models:", sub, e.message);
+        json_decref(items);
+        free(path);
+    }
+}
+
 int arm_check(struct arm_client *c, util_buf *report, util_error *err)
 {
     util_buf_printf(report, "ARM:        %s, APIM service %s\n", c->cfg->arm_endpoint, c->cfg->service_id);
@@ -178,6 +206,8 @@ int arm_check(struct arm_client *c, util_buf *report, util_error *err)
         rc = check_service(c, report, err);
     if (rc == 0)
         check_rights(c, report);
+    if (rc == 0 && c->cfg->subscription_id)
+        check_models(c, report);
     struct arm_stats st;
     arm_get_stats(c, &st);
     util_buf_printf(report, "calls:      %lu ARM request(s), %lu token request(s)\n", st.arm_requests,

@@ -43,6 +43,8 @@ static const char HELP[] =
     "  AIGW_LOG_ANALYTICS_ENDPOINT       Logs query API endpoint override (http:// only for loopback)\n"
     "  SSL_CERT_FILE                     CA bundle to trust instead of the system's\n"
     "  AIGW_READ_ONLY                    1: as --read-only\n"
+    "  AIGW_MODEL_SUBSCRIPTIONS          comma-separated subscription ids whose Azure OpenAI accounts\n"
+    "                                    back the gateway (the gateway's own is always searched)\n"
     "  AIGW_AUDIT_LOG                    change journal path (default\n"
     "                                    $XDG_STATE_HOME/azure-ai-gateway-mcp/audit.jsonl)\n"
     "  AIGW_LOG_LEVEL                    as --log-level\n"
@@ -378,6 +380,32 @@ static void load_endpoints(struct config *cfg, config_getenv_fn fn, void *user)
     cfg->ca_file = util_strdup(env(fn, user, "SSL_CERT_FILE"));
 }
 
+/* AIGW_MODEL_SUBSCRIPTIONS: GUIDs separated by commas (spaces allowed), kept as "a,b,c". */
+static void load_models(struct config *cfg, config_getenv_fn fn, void *user)
+{
+    const char *v = env(fn, user, "AIGW_MODEL_SUBSCRIPTIONS");
+    if (!v || !*v)
+        return;
+    util_buf b;
+    util_buf_init(&b, 0);
+    for (const char *p = v; *p;) {
+        p += strspn(p, " ,");
+        size_t n = strcspn(p, " ,");
+        if (!n)
+            break;
+        char *id = util_strndup(p, n);
+        if (valid_guid(id))
+            util_buf_printf(&b, "%s%s", b.len ? "," : "", id);
+        else
+            problem(cfg, "AIGW_MODEL_SUBSCRIPTIONS names '%.64s', which is not a subscription id (a GUID); give "
+                         "subscription ids separated by commas", id);
+        free(id);
+        p += n;
+    }
+    cfg->model_subscriptions = b.len ? util_buf_steal(&b) : NULL;
+    util_buf_free(&b);
+}
+
 static void load_journal(struct config *cfg, config_getenv_fn fn, void *user)
 {
     const char *path = env(fn, user, "AIGW_AUDIT_LOG");
@@ -454,6 +482,7 @@ int config_load(struct config *cfg, int argc, char **argv, config_getenv_fn gete
     load_identity(cfg, getenv_fn, user);
     load_endpoints(cfg, getenv_fn, user);
     load_journal(cfg, getenv_fn, user);
+    load_models(cfg, getenv_fn, user);
     return 0;
 }
 
@@ -479,7 +508,8 @@ void config_free(struct config *cfg)
                        &cfg->federated_token_file, &cfg->identity_endpoint, &cfg->identity_header,
                        &cfg->identity_server_thumbprint,
                        &cfg->imds_endpoint, &cfg->authority_host, &cfg->arm_endpoint, &cfg->arm_scope,
-                       &cfg->log_analytics_endpoint, &cfg->log_analytics_scope, &cfg->ca_file, &cfg->audit_log};
+                       &cfg->log_analytics_endpoint, &cfg->log_analytics_scope, &cfg->ca_file, &cfg->audit_log,
+                       &cfg->model_subscriptions};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free(*fields[i]);
         *fields[i] = NULL;

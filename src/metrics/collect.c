@@ -17,13 +17,13 @@
 
 const char *const metrics_kql_subscriptions =
     "ApiManagementGatewayLogs | where ApiId == '%s' | summarize requests = count(), throttled = countif(ResponseCode "
-    "== 429), blocked = countif(ResponseCode >= 400 and ResponseCode < 500 and ResponseCode != 429), failed = "
+    "== 429), throttled_backend = countif(ResponseCode == 429 and BackendResponseCode == 429), blocked = countif(ResponseCode >= 400 and ResponseCode < 500 and ResponseCode != 429), failed = "
     "countif(ResponseCode >= 500), cache_hits = countif(Cache == 'hit'), cache_misses = countif(Cache == 'miss'), "
     "backend_calls = countif(isnotempty(BackendId)), total_ms = sum(TotalTime), backend_ms = sum(BackendTime) by "
     "ApimSubscriptionId";
 const char *const metrics_kql_backends =
     "ApiManagementGatewayLogs | where ApiId == '%s' and isnotempty(BackendId) | summarize requests = count(), "
-    "backend_ms = sum(BackendTime) by BackendId";
+    "throttled_backend = countif(BackendResponseCode == 429), backend_ms = sum(BackendTime) by BackendId";
 const char *const metrics_kql_tokens =
     "ApiManagementGatewayLlmLog | where DeploymentName != '' | join kind=inner (ApiManagementGatewayLogs | where ApiId == '%s' | project "
     "CorrelationId, ApimSubscriptionId) on CorrelationId | summarize prompt_tokens = sum(PromptTokens), "
@@ -248,7 +248,7 @@ static char *encoded_query(const char *fmt_name, const char *value)
 static void add_monitor(struct round2 *r, const char *api_id, const char *timespan, const char *grain)
 {
     char *ts = util_url_encode(timespan);
-    char *f1 = util_printf("ApiId eq '%s' and GatewayResponseCode eq '*'", api_id), *f2 = util_printf("ApiId eq '%s'", api_id);
+    char *f1 = util_printf("ApiId eq '%s' and GatewayResponseCode eq '*' and BackendResponseCode eq '*'", api_id), *f2 = util_printf("ApiId eq '%s'", api_id);
     char *e1 = util_url_encode(f1), *e2 = util_url_encode(f2);
     add(r, Q_MON_REQ, "GET", "providers/Microsoft.Insights/metrics", ARM_API_METRICS,
         keep(r, util_printf("timespan=%s&interval=%s&metricnames=Requests&aggregation=Total&" SPLIT_TOP "&$filter=%s", ts,
@@ -536,3 +536,26 @@ int metrics_collect(struct arm_client *arm, const char *api_id, const struct met
     free(p.insights);
     return rc;
 }
+
+int metrics_la_discover(struct arm_client *arm, struct metrics_la *la, json_t *missing, util_error *err)
+{
+    struct plan p = {0};
+    struct arm_request req = {"GET", "providers/Microsoft.Insights/diagnosticSettings", ARM_API_DIAGNOSTICS, NULL, NULL,
+                              NULL};
+    struct arm_result res;
+    memset(la, 0, sizeof(*la));
+    int rc = arm_call(arm, &req, &res, err);
+    if (!rc) {
+        read_diagnostics(res.body, &p);
+        read_workspace(arm, &p, missing);
+    }
+    arm_result_free(&res);
+    la->workspace = p.workspace;
+    snprintf(la->setting, sizeof(la->setting), "%s", p.setting);
+    la->dedicated = p.dedicated;
+    la->llm_logs = p.llm_logs;
+    snprintf(la->customer_id, sizeof(la->customer_id), "%s", p.customer_id);
+    la->retention_days = p.retention_days;
+    return rc;
+}
+

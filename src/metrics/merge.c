@@ -41,12 +41,15 @@ static json_t *row_from_la(json_t *r, json_t *token_rows)
     const char *sub = json_string_value(json_object_get(r, "ApimSubscriptionId"));
     json_int_t req = get_int(r, "requests"), thr = get_int(r, "throttled"), blk = get_int(r, "blocked"),
                fail = get_int(r, "failed"), hits = get_int(r, "cache_hits"), miss = get_int(r, "cache_misses");
+    json_t *tb = json_object_get(r, "throttled_backend");
     json_t *row = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "subscription_id", sub ? sub : "",
                             "requests", req, "successful", req - thr - blk - fail, "blocked", blk, "failed", fail,
                             "throttled", thr, "cache_hits", hits, "cache_misses", miss, "cache_hit_rate",
                             rate(hits, miss), "avg_latency_ms", ratio(get_int(r, "total_ms"), req),
                             "avg_backend_latency_ms", ratio(get_int(r, "backend_ms"), get_int(r, "backend_calls")),
                             "tokens", tokens_of(token_rows, sub ? sub : ""));
+    json_object_set_new(row, "throttled_gateway", json_is_integer(tb) ? json_integer(thr - json_integer_value(tb)) : json_null());
+    json_object_set_new(row, "throttled_backend", json_is_integer(tb) ? json_incref(tb) : json_null());
     return row;
 }
 
@@ -56,6 +59,8 @@ static json_t *row_from_reports(const char *sub, json_t *r, json_t *token_rows)
     json_object_set_new(row, "subscription_id", json_string(sub));
     json_object_set_new(row, "cache_hit_rate", rate(get_int(r, "cache_hits"), get_int(r, "cache_misses")));
     json_object_set_new(row, "tokens", tokens_of(token_rows, sub));
+    json_object_set_new(row, "throttled_gateway", json_null()); /* 401, 403 and 429 counted together */
+    json_object_set_new(row, "throttled_backend", json_null());
     return row;
 }
 
@@ -126,6 +131,27 @@ static json_t *totals(const struct metrics_inputs *in, json_t *rows, const char 
     }
     if (!in->monitor_requests && team_source && !in->la_subscriptions)
         json_object_set_new(t, "throttled", json_null());
+    json_t *mg = json_object_get(in->monitor_requests, "throttled_gateway");
+    const char *split = NULL;
+    if (json_is_integer(mg)) {
+        json_object_set(t, "throttled_gateway", mg);
+        json_object_set(t, "throttled_backend", json_object_get(in->monitor_requests, "throttled_backend"));
+        split = SRC_MONITOR " (Requests by GatewayResponseCode and BackendResponseCode)";
+    } else if (!in->monitor_requests && in->la_subscriptions) {
+        json_object_set_new(t, "throttled_gateway", json_integer(sum(rows, "throttled_gateway")));
+        json_object_set_new(t, "throttled_backend", json_integer(sum(rows, "throttled_backend")));
+        split = SRC_LA " (ResponseCode and BackendResponseCode)";
+    } else {
+        json_object_set_new(t, "throttled_gateway", json_null());
+        json_object_set_new(t, "throttled_backend", json_null());
+    }
+    json_object_set_new(figures, "throttled_split",
+                        json_string(split ? split
+                                    : in->monitor_requests
+                                        ? "none: Azure Monitor's Requests series carried no BackendResponseCode"
+                                        : "none: the reports API counts 401, 403 and 429 together and has no backend "
+                                          "response code; send GatewayLogs to Log Analytics or read Azure Monitor "
+                                          "metrics (Monitoring Reader) to tell the gateway's 429s from Azure OpenAI's"));
     json_object_set_new(figures, "totals",
                         json_string(in->monitor_requests  ? SRC_MONITOR " (Requests by GatewayResponseCode)"
                                     : in->la_subscriptions ? "sum of the per-subscription rows (Azure Monitor unavailable)"
@@ -168,9 +194,11 @@ static json_t *backend_rows(json_t *la_backends)
     json_t *r;
     json_array_foreach(la_backends, i, r) {
         json_int_t n = get_int(r, "requests");
-        json_array_append_new(out, json_pack("{s:s,s:I,s:o}", "backend_id",
+        json_t *tb = json_object_get(r, "throttled_backend");
+        json_array_append_new(out, json_pack("{s:s,s:I,s:O,s:o}", "backend_id",
                                              json_string_value(json_object_get(r, "BackendId")) ? json_string_value(json_object_get(r, "BackendId")) : "",
-                                             "requests", n, "avg_backend_latency_ms", ratio(get_int(r, "backend_ms"), n)));
+                                             "requests", n, "throttled_backend", json_is_integer(tb) ? tb : json_null(),
+                                             "avg_backend_latency_ms", ratio(get_int(r, "backend_ms"), n)));
     }
     return out;
 }

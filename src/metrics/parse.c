@@ -20,9 +20,18 @@ static json_t *metric_named(json_t *body, const char *name)
     return NULL;
 }
 
-static const char *series_dimension(json_t *ts)
+/* The value of the series' dimension `name` (metadatavalues[].name.value, case-insensitive as
+ * Monitor's dimension names are), or NULL. */
+static const char *series_dimension(json_t *ts, const char *name)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(ts, "metadatavalues"), 0), "value"));
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(ts, "metadatavalues"), i, m) {
+        const char *n = json_string_value(json_object_get(json_object_get(m, "name"), "value"));
+        if (n && util_str_eq_ci(n, name))
+            return json_string_value(json_object_get(m, "value"));
+    }
+    return NULL;
 }
 
 static void add_int(json_t *obj, const char *key, json_int_t n)
@@ -35,14 +44,18 @@ json_t *metrics_parse_monitor_requests(json_t *body)
     json_t *metric = metric_named(body, "Requests");
     if (!metric)
         return NULL;
-    json_t *out = json_pack("{s:i,s:i,s:i,s:i,s:i}", "requests", 0, "successful", 0, "blocked", 0, "failed", 0,
-                            "throttled", 0);
+    json_t *out = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "requests", 0, "successful", 0, "blocked", 0, "failed", 0,
+                            "throttled", 0, "throttled_backend", 0);
+    bool split = false; /* some series names its BackendResponseCode */
     json_t *points = json_object(); /* timeStamp -> {t, requests, throttled}, in order */
     size_t i, j;
     json_t *ts, *p;
     json_array_foreach(json_object_get(metric, "timeseries"), i, ts) {
-        const char *code = series_dimension(ts);
+        const char *code = series_dimension(ts, "GatewayResponseCode");
+        const char *bcode = series_dimension(ts, "BackendResponseCode");
         int c = code ? atoi(code) : 200;
+        bool backend_429 = c == 429 && bcode && atoi(bcode) == 429;
+        split |= bcode != NULL;
         const char *bucket = c == 429 ? "throttled" : c >= 500 ? "failed" : c >= 400 ? "blocked" : c >= 200 ? "successful" : NULL;
         json_array_foreach(json_object_get(ts, "data"), j, p) {
             json_int_t n = int_of(json_object_get(p, "total"));
@@ -50,6 +63,8 @@ json_t *metrics_parse_monitor_requests(json_t *body)
             add_int(out, "requests", n);
             if (bucket)
                 add_int(out, bucket, n);
+            if (backend_429)
+                add_int(out, "throttled_backend", n);
             if (!t)
                 continue;
             json_t *pt = json_object_get(points, t);
@@ -68,6 +83,13 @@ json_t *metrics_parse_monitor_requests(json_t *body)
     json_object_foreach(points, k, v) json_array_append(series, v);
     json_decref(points);
     json_object_set_new(out, "series", series);
+    json_int_t thr = json_integer_value(json_object_get(out, "throttled")),
+               tb = json_integer_value(json_object_get(out, "throttled_backend"));
+    /* no series at all: nothing was throttled, by anyone; series without the backend code: unknown */
+    bool known = split || json_array_size(json_object_get(metric, "timeseries")) == 0;
+    json_object_set_new(out, "throttled_gateway", known ? json_integer(thr - tb) : json_null());
+    if (!known)
+        json_object_set_new(out, "throttled_backend", json_null());
     return out;
 }
 
@@ -194,7 +216,7 @@ static void token_series(json_t *body, const char *metric, const char *key, json
     size_t i, j;
     json_t *ts, *p;
     json_array_foreach(json_object_get(m, "timeseries"), i, ts) {
-        const char *sub = series_dimension(ts);
+        const char *sub = json_string_value(json_object_get(json_array_get(json_object_get(ts, "metadatavalues"), 0), "value"));
         json_int_t n = 0;
         json_array_foreach(json_object_get(ts, "data"), j, p) n += int_of(json_object_get(p, "total"));
         json_t *row = json_object_get(rows, sub ? sub : "");

@@ -41,6 +41,16 @@ static void pct(char *out, size_t n, json_t *v)
         snprintf(out, n, "-");
 }
 
+/* The subscription's id, or "(N others)" for the row get_metrics summed the rest into. */
+static const char *row_name(json_t *r, char *buf, size_t n)
+{
+    const char *id = json_string_value(json_object_get(r, "subscription_id"));
+    if (id)
+        return id;
+    snprintf(buf, n, "(%lld others)", (long long)get_int(r, "others"));
+    return buf;
+}
+
 static void summary(util_buf *b, json_t *r)
 {
     json_t *t = json_object_get(r, "totals");
@@ -59,20 +69,53 @@ static void summary(util_buf *b, json_t *r)
                        "misses), avg %s ms (backend %s), tokens %s\n",
                     json_string_value(json_object_get(r, "api_id")), json_string_value(json_object_get(r, "since")),
                     json_string_value(json_object_get(r, "until")), req, thr, blk, fail, hit, hits, miss, lat, blat, tok);
+    json_t *tg = json_object_get(t, "throttled_gateway"), *tb = json_object_get(t, "throttled_backend");
+    if (!json_is_integer(tg) || !json_is_integer(tb) || json_integer_value(tg) + json_integer_value(tb) == 0)
+        return;
+    util_buf_printf(b, "429s: %lld by the gateway's own limits, %lld by Azure OpenAI (deployment capacity)",
+                    (long long)json_integer_value(tg), (long long)json_integer_value(tb));
+    /* which dominates for each team, and what helps */
+    util_buf backend, gateway;
+    util_buf_init(&backend, 0);
+    util_buf_init(&gateway, 0);
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(r, "by_subscription"), i, row) {
+        json_t *g = json_object_get(row, "throttled_gateway"), *k = json_object_get(row, "throttled_backend");
+        if (!json_is_integer(g) || !json_is_integer(k) || json_integer_value(g) + json_integer_value(k) == 0)
+            continue;
+        util_buf *into = json_integer_value(k) > json_integer_value(g) ? &backend : &gateway;
+        char name[48];
+        util_buf_printf(into, "%s%s", into->len ? ", " : "", row_name(row, name, sizeof name));
+    }
+    bool by_team = backend.len || gateway.len;
+    if (!by_team)
+        util_buf_puts(json_integer_value(tb) > json_integer_value(tg) ? &backend : &gateway, "the API");
+    if (backend.len)
+        util_buf_printf(b, "; Azure OpenAI's capacity dominates for %s: raising a limit will not help, add deployment "
+                           "capacity or a region (get_backend_pool shows capacity_tpm)", backend.data);
+    if (gateway.len)
+        util_buf_printf(b, "; the gateway's limits dominate for %s: raise the limit that needs it (update_quota), "
+                           "within the deployments' capacity", gateway.data);
+    util_buf_puts(b, "\n");
+    util_buf_free(&backend);
+    util_buf_free(&gateway);
 }
 
 static void table_row(util_buf *b, json_t *r)
 {
-    char req[24], thr[24], blk[24], hit[16], lat[24], tok[24], others[48];
+    char req[24], thr[24], blk[24], hit[16], lat[24], tok[24], name[48];
     num(req, sizeof(req), json_object_get(r, "requests"));
     num(thr, sizeof(thr), json_object_get(r, "throttled"));
+    json_t *tb = json_object_get(r, "throttled_backend");
+    if (json_is_integer(tb) && json_integer_value(tb) > 0)
+        snprintf(thr + strlen(thr), sizeof(thr) - strlen(thr), " (%lld)", (long long)json_integer_value(tb));
     num(blk, sizeof(blk), json_object_get(r, "blocked"));
     pct(hit, sizeof(hit), json_object_get(r, "cache_hit_rate"));
     num(lat, sizeof(lat), json_object_get(r, "avg_latency_ms"));
     human(tok, sizeof(tok), json_object_get(json_object_get(r, "tokens"), "total"));
-    const char *id = json_string_value(json_object_get(r, "subscription_id"));
-    snprintf(others, sizeof others, "(%lld others)", (long long)get_int(r, "others"));
-    util_buf_printf(b, "%s | %s | %s | %s | %s | %s | %s\n", id ? id : others, req, thr, blk, hit, lat, tok);
+    util_buf_printf(b, "%s | %s | %s | %s | %s | %s | %s\n", row_name(r, name, sizeof name), req, thr, blk, hit, lat,
+                    tok);
 }
 
 /* The rows (at most METRICS_MAX_ROWS), then the summed row of the others when get_metrics cut them. */
@@ -84,7 +127,7 @@ static void table(util_buf *b, json_t *rows)
     json_t *last = json_array_get(rows, n - 1);
     bool summed = json_object_get(last, "others") != NULL;
     n -= summed;
-    util_buf_puts(b, "subscription | req | 429 | blocked | cache hit | avg ms | tokens\n");
+    util_buf_puts(b, "subscription | req | 429 (backend) | blocked | cache hit | avg ms | tokens\n");
     for (size_t i = 0; i < n && i < METRICS_MAX_ROWS; i++)
         table_row(b, json_array_get(rows, i));
     if (n > METRICS_MAX_ROWS)

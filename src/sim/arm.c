@@ -68,7 +68,7 @@ static int check_bearer(sim_state *st, const sim_request *req, arm_principal *wh
         auth_failed(resp, "InvalidAuthenticationToken", "The access token is invalid.");
         return -1;
     }
-    int64_t now = util_now_ms() / 1000, exp = json_integer_value(json_object_get(p, "exp"));
+    int64_t now = sim_now_s(st), exp = json_integer_value(json_object_get(p, "exp"));
     long long serial = atoll(json_string_value(json_object_get(p, "uti")) ? json_string_value(json_object_get(p, "uti")) : "0");
     const char *aud = json_string_value(json_object_get(p, "aud"));
     const char *appid = json_string_value(json_object_get(p, "appid"));
@@ -260,6 +260,10 @@ static void route(sim_state *st, const sim_request *req, sim_response *resp)
         return;
     if (sim_traffic_is_external_path(req->path)) { /* a Log Analytics query is a read, even as a POST */
         sim_traffic_external_route(st, req, resp);
+        return;
+    }
+    if (sim_accounts_is_path(req->path)) { /* the Azure OpenAI accounts behind the backends */
+        sim_accounts_route(st, req, who.appid, who.oid, resp);
         return;
     }
     int off = resolve_service(st, req->path, resp);

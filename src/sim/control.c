@@ -1,6 +1,6 @@
 /* control.c: the loopback-only /_sim/ control endpoint used by tests and benchmarks —
  * counters, the request log, fault injection, client registration, simulated concurrent edits
- * (/_sim/touch) and raw state reads. No authentication: the server only answers loopback. */
+ * (/_sim/touch), raw state reads and the virtual clock (/_sim/clock, clock.c). No authentication: the server only answers loopback. */
 #include "sim.h"
 #include "traffic.h"
 
@@ -205,6 +205,8 @@ bool sim_control_handle(sim_state *st, const sim_request *req, sim_response *res
         state_read(st, req, resp);
     else if (strcmp(what, "traffic") == 0 && strcmp(m, "GET") == 0)
         sim_traffic_control(st, req, resp);
+    else if (strcmp(what, "clock") == 0)
+        sim_clock_control(st, req, resp);
     else
         sim_response_json(resp, 404, json_pack("{s:{s:s,s:s}}", "error", "code", "NotFound", "message",
                                                "Unknown control route: see docs/apim-sim.md."));

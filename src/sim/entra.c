@@ -73,7 +73,7 @@ static void aad_error(sim_response *resp, int status, const char *error, int cod
 static int issue(sim_state *st, const char *tenant, const char *appid, const char *oid, const char *resource,
                  char **token)
 {
-    int64_t now = util_now_ms() / 1000;
+    int64_t now = sim_now_s(st);
     int lifetime = st->opt.token_lifetime;
     char serial[32], tenant_iss[160];
     snprintf(serial, sizeof(serial), "%lld", (long long)++st->token_serial);
@@ -94,7 +94,7 @@ static void remember_jti(sim_state *st, const char *jti, json_int_t exp)
         const char *key;
         json_t *v;
         void *tmp;
-        json_int_t now = util_now_ms() / 1000;
+        json_int_t now = sim_now_s(st);
         json_object_foreach_safe(st->jtis, tmp, key, v)
             if (json_integer_value(v) <= now)
                 json_object_del(st->jtis, key);
@@ -145,7 +145,7 @@ static int check_credential(sim_state *st, json_t *form, json_t *client, const c
     if (rc == 0)
         rc = sim_jwt_verify_cert(&jwt, pem, &err);
     if (rc == 0) {
-        rc = sim_jwt_check_assertion_claims(&jwt, tenant, client_id, util_now_ms() / 1000, &err);
+        rc = sim_jwt_check_assertion_claims(&jwt, tenant, client_id, sim_now_s(st), &err);
         if (rc != 0 && strstr(err.message, "'iss'")) {
             code = 700021;
             lead = "Client assertion application identifier doesn't match 'client_id' parameter.";
@@ -245,7 +245,7 @@ static void managed_identity(sim_state *st, const sim_request *req, bool imds, s
     const char *tenant = json_string_value(json_object_get(mi, "tenant_id"));
     const char *cid = json_string_value(json_object_get(mi, "client_id"));
     int life = issue(st, tenant, cid, json_string_value(json_object_get(mi, "object_id")), resource, &token);
-    snprintf(exp, sizeof(exp), "%lld", (long long)(util_now_ms() / 1000 + life));
+    snprintf(exp, sizeof(exp), "%lld", (long long)(sim_now_s(st) + life));
     sim_response_json(resp, 200, json_pack("{s:s,s:s,s:s,s:s,s:s}", "access_token", token, "expires_on", exp,
                                            "resource", resource, "token_type", "Bearer", "client_id", cid));
     free(token);

@@ -371,7 +371,7 @@ static json_t *build_resource(sim_state *st, const rpath *rp, json_t *props, jso
     if (kind_is(rp, "Subscription")) {
         json_t *created = json_object_get(json_object_get(json_object_get(old, "resource"), "properties"), "createdDate");
         char now[32];
-        util_time_iso8601(util_now_ms() / 1000, now, sizeof(now));
+        util_time_iso8601(sim_now_s(st), now, sizeof(now));
         json_object_set_new(p, "createdDate", created ? json_incref(created) : json_string(now));
         if (!json_object_get(p, "state"))
             json_object_set_new(p, "state", json_string("submitted"));

@@ -313,6 +313,8 @@ int sim_scenario_apply(sim_state *st, json_t *doc, util_error *err)
                              json_object_get(doc, "global_policy"), err);
     if (!rc && json_object_get(doc, "faults"))
         rc = sim_control_set_faults(st, json_object_get(doc, "faults"), err);
+    if (!rc && json_is_object(json_object_get(doc, "clock")))
+        rc = sim_clock_apply(st, json_object_get(doc, "clock"), err);
     if (!rc) {
         json_decref(st->scenario);
         st->scenario = json_incref(doc);

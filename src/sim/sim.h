@@ -11,6 +11,7 @@
  *   validate.c  policy XML and backend validation (pure)
  *   filter.c    the OData $filter subset of list operations (pure)
  *   control.c   the loopback-only /_sim/ control endpoint
+ *   accounts.c  Microsoft.CognitiveServices accounts and deployments (the models behind backends)
  *
  * Ownership: sim_response owns its body and headers (json_decref'd by sim_response_clear).
  * sim_request fields are borrowed for the duration of one request. Functions returning json_t *
@@ -21,6 +22,7 @@
 #define AIGW_SIM_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -83,7 +85,7 @@ typedef struct sim_state {
     json_t *routes;      /* route key -> count */
     json_t *log;         /* array of request records */
     json_t *managed_identity; /* {identity_header, object_id, client_id} */
-    json_t *traffic_history;  /* traffic model: [{"t": epoch sec, "subs": snapshot}] (traffic.h) */
+    json_t *traffic_history;  /* traffic model: [{"t": epoch sec, "subs": snapshot, "refused": shares}] (traffic.h) */
     char service_id[512];     /* /subscriptions/.../service/NAME (original case) */
     int64_t token_requests;
     int64_t arm_requests;
@@ -93,6 +95,8 @@ typedef struct sim_state {
     int64_t token_serial;     /* serial of the last issued access token */
     int64_t expired_upto;     /* tokens with serial <= this are expired */
     unsigned char sign_key[32];
+    _Atomic int64_t clock_offset_ms; /* virtual clock (clock.c): wall clock + this, */
+    _Atomic int64_t clock_frozen_ms; /* or this instant when non-zero (frozen) */
 } sim_state;
 
 int sim_state_init(sim_state *st, const sim_options *opt, util_error *err);
@@ -112,6 +116,16 @@ bool sim_state_is_backend(const char *id, void *st);
 char *sim_lower(const char *s);
 /* True when s equals one of the strings of the NULL-terminated list (s may be NULL). */
 bool sim_in_list(const char *s, const char *const *list);
+
+/* ---- virtual clock (clock.c) --------------------------------------------------------- */
+
+/* The simulator's time: the wall clock by default, moved by POST /_sim/clock. Any thread. */
+int64_t sim_now_ms(const sim_state *st);
+int64_t sim_now_s(const sim_state *st);
+/* Applies {"advance_s", "set", "freeze"} (borrowed), as POST /_sim/clock and a scenario's "clock" do. */
+int sim_clock_apply(sim_state *st, json_t *body, util_error *err);
+/* GET|POST /_sim/clock (lock held). */
+void sim_clock_control(sim_state *st, const sim_request *req, sim_response *resp);
 
 /* ---- scenario ------------------------------------------------------------------------- */
 
@@ -172,6 +186,16 @@ int sim_control_set_faults(sim_state *st, json_t *body, util_error *err);
 bool sim_arm_handle(sim_state *st, const sim_request *req, sim_response *resp);
 /* POST /v1/workspaces/{customerId}/query, the Logs query API (src/sim/traffic_logs.c); takes the lock. */
 bool sim_traffic_logs_handle(sim_state *st, const sim_request *req, sim_response *resp);
+
+/* accounts.c: true for a .../providers/Microsoft.CognitiveServices/accounts path; its route
+ * (Accounts_List, Deployments_List) for the principal appid/oid. Lock held. */
+bool sim_accounts_is_path(const char *path);
+void sim_accounts_route(sim_state *st, const sim_request *req, const char *appid, const char *oid,
+                        sim_response *resp);
+/* Tokens per minute the deployment (NULL = the first with a TPM SKU) of the account whose endpoint
+ * has backend_url's host can serve: capacity x 1000 for Standard, GlobalStandard and
+ * DataZoneStandard SKUs; 0 when unknown (no limit). Lock held. */
+double sim_accounts_capacity_tpm(sim_state *st, const char *backend_url, const char *deployment);
 
 /* Resource operations under the APIM service, called by the ARM router with the lock held.
  * rel is the path relative to the service id ("" for the service itself, "apis/x", ...). */

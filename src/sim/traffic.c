@@ -351,17 +351,32 @@ static int parse_monitor_filter(const char *filter, struct mfilter *f, char *bad
 struct series {
     const char *dim;   /* dimension name, NULL = no split */
     const char *value; /* dimension value */
+    const char *gw, *bk; /* the GatewayResponseCode / BackendResponseCode of the series, NULL = any */
+    const char *dim2, *value2; /* a second dimension (both codes split), or NULL */
 };
+
+/* Requests with gateway code g and backend code b ("" = any): 200/200 backend answers, 200/0 cache
+ * hits, 429/0 the gateway's own 429s, 429/429 the backend's (passed on to the client). */
+static int64_t cell_of(const sim_traffic_stats *s, const char *g, const char *b)
+{
+    const struct {
+        const char *g, *b;
+        int64_t n;
+    } cells[] = {{"200", "200", s->misses - s->backend_throttled},
+                 {"200", "0", s->hits},
+                 {"429", "0", s->throttled - s->backend_throttled},
+                 {"429", "429", s->backend_throttled}};
+    int64_t n = 0;
+    for (size_t i = 0; i < sizeof cells / sizeof cells[0]; i++)
+        if ((!*g || !strcmp(g, cells[i].g)) && (!*b || !strcmp(b, cells[i].b)))
+            n += cells[i].n;
+    return n;
+}
 
 static int64_t requests_of(const sim_traffic_stats *s, const struct mfilter *f, const struct series *se)
 {
-    const char *code = se->dim && !strcmp(se->dim, "GatewayResponseCode") ? se->value : f->code[0] ? f->code : NULL;
-    int64_t n = s->requests;
-    if (code)
-        n = !strcmp(code, "200") ? s->allowed : !strcmp(code, "429") ? s->throttled : 0;
-    if (se->dim && !strcmp(se->dim, "BackendResponseCode"))
-        n = !strcmp(se->value, "200") ? s->misses : s->requests - s->misses;
-    return n;
+    const char *g = se->gw ? se->gw : f->code, *b = se->bk ? se->bk : "";
+    return cell_of(s, g, b);
 }
 
 static json_t *data_point(const char *metric, const char *aggs, const sim_traffic_stats *s, const struct mfilter *f,
@@ -401,22 +416,40 @@ static json_t *one_series(sim_state *st, const char *metric, const char *aggs, c
     if (se->dim)
         json_array_append_new(meta, json_pack("{s:{s:s,s:s},s:s}", "name", "value", se->dim, "localizedValue", se->dim,
                                               "value", se->value));
+    if (se->dim2)
+        json_array_append_new(meta, json_pack("{s:{s:s,s:s},s:s}", "name", "value", se->dim2, "localizedValue",
+                                              se->dim2, "value", se->value2));
     return json_pack("{s:o,s:o}", "metadatavalues", meta, "data", data);
 }
 
 static json_t *metric_value(sim_state *st, const char *metric, const char *aggs, const struct mfilter *f,
                             double from, double to, double step)
 {
-    static const char *const codes[] = {"200", "429", NULL}, *const bcodes[] = {"200", "0", NULL};
+    static const char *const codes[] = {"200", "429", NULL}, *const bcodes[] = {"200", "0", "429", NULL};
     json_t *ts = json_array();
-    const char *dim = f->split_code ? "GatewayResponseCode" : f->split_backend_code ? "BackendResponseCode"
-                      : f->split_location ? "Location" : NULL;
+    if (f->split_code && f->split_backend_code) { /* one series per (gateway code, backend code) that occurs */
+        static const char *const pairs[][2] = {{"200", "200"}, {"200", "0"}, {"429", "0"}, {"429", "429"}};
+        for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+            struct series se = {"GatewayResponseCode", pairs[i][0], pairs[i][0], pairs[i][1], "BackendResponseCode",
+                                pairs[i][1]};
+            json_array_append_new(ts, one_series(st, metric, aggs, f, &se, from, to, step));
+        }
+    }
+    const char *dim = f->split_code && f->split_backend_code ? NULL
+                      : f->split_code                        ? "GatewayResponseCode"
+                      : f->split_backend_code                ? "BackendResponseCode"
+                      : f->split_location                    ? "Location"
+                                                             : NULL;
     const char *const *values = f->split_code ? codes : bcodes;
     const char *loc[] = {location(st), NULL};
     if (f->split_location)
         values = loc;
-    for (size_t i = 0; dim ? values[i] != NULL : i == 0; i++) {
-        struct series se = {dim, dim ? values[i] : NULL};
+    for (size_t i = 0; (dim ? values[i] != NULL : i == 0) && !(f->split_code && f->split_backend_code); i++) {
+        struct series se = {dim, dim ? values[i] : NULL, NULL, NULL, NULL, NULL};
+        if (dim && !strcmp(dim, "GatewayResponseCode"))
+            se.gw = values[i];
+        else if (dim && !strcmp(dim, "BackendResponseCode"))
+            se.bk = values[i];
         json_array_append_new(ts, one_series(st, metric, aggs, f, &se, from, to, step));
     }
     char *id = util_printf("%s/providers/Microsoft.Insights/metrics/%s", st->service_id, metric);
@@ -672,8 +705,9 @@ void sim_traffic_external_route(sim_state *st, const sim_request *req, sim_respo
 
 static json_t *stats_json(const sim_traffic_stats *s)
 {
-    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)s->requests, "successful",
-                          (json_int_t)s->allowed, "throttled", (json_int_t)s->throttled, "cache_hits", (json_int_t)s->hits,
+    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)s->requests, "successful",
+                          (json_int_t)s->allowed, "throttled", (json_int_t)s->throttled, "throttled_backend",
+                          (json_int_t)s->backend_throttled, "cache_hits", (json_int_t)s->hits,
                           "cache_misses", (json_int_t)s->cache_misses, "backend_calls", (json_int_t)s->misses, "metric_calls",
                           (json_int_t)s->metric_calls, "prompt_tokens", (json_int_t)s->prompt_tokens,
                           "completion_tokens", (json_int_t)s->completion_tokens, "total_ms", (json_int_t)s->total_ms,

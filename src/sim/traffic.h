@@ -29,8 +29,9 @@ void sim_traffic_tokens_per_request(sim_state *st, int64_t *prompt, int64_t *com
 
 /* Counters of one subscription (or a sum) over a window. */
 typedef struct sim_traffic_stats {
-    int64_t requests, allowed, throttled, hits;
-    int64_t misses;       /* allowed requests not served from the cache: the backend calls */
+    int64_t requests, allowed, throttled, hits; /* allowed: answered 200; throttled: every 429 */
+    int64_t backend_throttled; /* of the throttled, those the backend answered 429 (over its deployment's capacity) */
+    int64_t misses;       /* requests past the gateway not served from the cache: the backend calls */
     int64_t cache_misses; /* of those, the ones a cache lookup missed (0 without a lookup) */
     int64_t prompt_tokens, completion_tokens;
     int64_t metric_calls; /* backend calls while a token-metric policy ran (their tokens are emitted) */
@@ -38,6 +39,7 @@ typedef struct sim_traffic_stats {
     int nbackends;
     char backend[SIM_TRAFFIC_MAX_BACKENDS][128];
     int64_t backend_calls[SIM_TRAFFIC_MAX_BACKENDS];
+    int64_t backend_refused[SIM_TRAFFIC_MAX_BACKENDS]; /* of those calls, the ones answered 429 */
 } sim_traffic_stats;
 
 /* The configuration snapshot of every subscription with demand, from the current state:

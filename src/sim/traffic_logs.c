@@ -20,13 +20,13 @@
 /* The KQL shapes the client sends; "%s" is the API id (a copy of the wire contract, not shared code). */
 static const char *const kql_subscriptions =
     "ApiManagementGatewayLogs | where ApiId == '%s' | summarize requests = count(), throttled = countif(ResponseCode "
-    "== 429), blocked = countif(ResponseCode >= 400 and ResponseCode < 500 and ResponseCode != 429), failed = "
+    "== 429), throttled_backend = countif(ResponseCode == 429 and BackendResponseCode == 429), blocked = countif(ResponseCode >= 400 and ResponseCode < 500 and ResponseCode != 429), failed = "
     "countif(ResponseCode >= 500), cache_hits = countif(Cache == 'hit'), cache_misses = countif(Cache == 'miss'), "
     "backend_calls = countif(isnotempty(BackendId)), total_ms = sum(TotalTime), backend_ms = sum(BackendTime) by "
     "ApimSubscriptionId";
 static const char *const kql_backends =
     "ApiManagementGatewayLogs | where ApiId == '%s' and isnotempty(BackendId) | summarize requests = count(), "
-    "backend_ms = sum(BackendTime) by BackendId";
+    "throttled_backend = countif(BackendResponseCode == 429), backend_ms = sum(BackendTime) by BackendId";
 /* Rows of a large message split across SequenceNumber rows carry no DeploymentName (Microsoft's own
  * queries filter them out); only this filtered form is answered. */
 static const char *const kql_tokens =
@@ -34,6 +34,18 @@ static const char *const kql_tokens =
     "ApiId == '%s' | project CorrelationId, ApimSubscriptionId) on CorrelationId | summarize prompt_tokens = "
     "sum(PromptTokens), completion_tokens = sum(CompletionTokens), total_tokens = sum(TotalTokens) by "
     "ApimSubscriptionId";
+
+/* Tokens and requests per minute and subscription (simulate_quota), packed into one list per
+ * subscription; "%s" is a list of quoted ids. */
+static const char *const kql_minutes =
+    "ApiManagementGatewayLogs | where ApimSubscriptionId in (%s) | join kind=leftouter (ApiManagementGatewayLlmLog | "
+    "where DeploymentName != '' | project CorrelationId, TotalTokens) on CorrelationId | summarize requests = count(), "
+    "token_requests = countif(isnotnull(TotalTokens)), tokens = sum(TotalTokens) by ApimSubscriptionId, minute = "
+    "bin(TimeGenerated, 1m) | summarize minutes = make_list(pack_array(datetime_diff('minute', minute, "
+    "datetime(1970-01-01)), requests, token_requests, tokens), 1048576) by ApimSubscriptionId";
+
+#define MINUTES_MAX_SUBS 20
+#define MINUTES_MAX_ROWS 500000 /* the Logs query API's row limit */
 
 static const char *const logs_audiences[] = {"https://api.loganalytics.io", "https://api.loganalytics.io/",
                                              "https://api.loganalytics.us", "https://api.loganalytics.us/",
@@ -150,16 +162,17 @@ static json_t *la_subscriptions(sim_state *st, const char *api, double from, dou
             json_array_append_new(rows, json_pack("[s,o,o,o]", sub, cell(s.prompt_tokens), cell(s.completion_tokens),
                                                   cell(s.prompt_tokens + s.completion_tokens)));
         else if (!tokens)
-            json_array_append_new(rows, json_pack("[s,o,o,o,o,o,o,o,o,o]", sub, cell(s.requests), cell(s.throttled),
-                                                  cell(0), cell(0), cell(s.hits), cell(s.cache_misses), cell(s.misses),
+            json_array_append_new(rows, json_pack("[s,o,o,o,o,o,o,o,o,o,o]", sub, cell(s.requests), cell(s.throttled),
+                                                  cell(s.backend_throttled), cell(0), cell(0), cell(s.hits), cell(s.cache_misses), cell(s.misses),
                                                   cell(s.total_ms), cell(s.backend_ms)));
     }
     if (tokens)
         return la_table(json_pack("[o,o,o,o]", column("ApimSubscriptionId", "string"), column("prompt_tokens", "long"),
                                   column("completion_tokens", "long"), column("total_tokens", "long")),
                         rows);
-    return la_table(json_pack("[o,o,o,o,o,o,o,o,o,o]", column("ApimSubscriptionId", "string"),
-                              column("requests", "long"), column("throttled", "long"), column("blocked", "long"),
+    return la_table(json_pack("[o,o,o,o,o,o,o,o,o,o,o]", column("ApimSubscriptionId", "string"),
+                              column("requests", "long"), column("throttled", "long"),
+                              column("throttled_backend", "long"), column("blocked", "long"),
                               column("failed", "long"), column("cache_hits", "long"), column("cache_misses", "long"),
                               column("backend_calls", "long"), column("total_ms", "long"), column("backend_ms", "long")),
                     rows);
@@ -175,12 +188,69 @@ static json_t *la_backends(sim_state *st, const char *api, double from, double t
         if (!s.backend_calls[i] || !strcmp(s.backend[i], "(none)"))
             continue;
         double lat = sim_traffic_backend_latency(st, s.backend[i]);
-        json_array_append_new(rows, json_pack("[s,o,o]", s.backend[i], cell(s.backend_calls[i]),
+        json_array_append_new(rows, json_pack("[s,o,o,o]", s.backend[i], cell(s.backend_calls[i]),
+                                              cell(s.backend_refused[i]),
                                               cell((int64_t)((double)s.backend_calls[i] * lat))));
     }
-    return la_table(json_pack("[o,o,o]", column("BackendId", "string"), column("requests", "long"),
-                              column("backend_ms", "long")),
+    return la_table(json_pack("[o,o,o,o]", column("BackendId", "string"), column("requests", "long"),
+                              column("throttled_backend", "long"), column("backend_ms", "long")),
                     rows);
+}
+
+/* Matches kql_minutes; fills subs with the quoted ids of its list ('a','b'). */
+static bool kql_match_minutes(const char *query, char subs[][260], int *nsubs)
+{
+    const char *hole = strstr(kql_minutes, "%s");
+    size_t pre = (size_t)(hole - kql_minutes);
+    if (strncmp(query, kql_minutes, pre) != 0)
+        return false;
+    const char *p = query + pre;
+    *nsubs = 0;
+    while (*p == '\'' && *nsubs < MINUTES_MAX_SUBS) {
+        const char *end = strchr(p + 1, '\'');
+        if (!end || end == p + 1 || (size_t)(end - p - 1) >= 260)
+            return false;
+        memcpy(subs[*nsubs], p + 1, (size_t)(end - p - 1));
+        subs[(*nsubs)++][end - p - 1] = '\0';
+        p = end + 1;
+        if (*p != ',')
+            break;
+        p++;
+    }
+    return *nsubs > 0 && strcmp(p, hole + 2) == 0;
+}
+
+/* One row per subscription with requests: its minutes, each [epoch minute, requests, requests with a
+ * token row (the backend calls), their tokens], from the model's counts for that minute, so the
+ * per-minute figures add up to what every other route reports and match the limits it enforces.
+ * The dynamic cell is its JSON text, as the v1 schema gives it. */
+static json_t *la_minutes(sim_state *st, char subs[][260], int nsubs, double from, double to, bool empty)
+{
+    json_t *rows = json_array();
+    to = fmin(to, (double)sim_now_ms(st) / 1000.0);
+    size_t total = 0;
+    for (int i = 0; i < nsubs && !empty; i++) {
+        if (!json_object_get(sim_traffic_demand(st), subs[i]))
+            continue;
+        util_buf list;
+        util_buf_init(&list, 0);
+        for (double m = floor(from / 60) * 60; m < to && total < MINUTES_MAX_ROWS; m += 60) {
+            sim_traffic_stats s;
+            memset(&s, 0, sizeof(s));
+            sim_traffic_window(st, subs[i], NULL, fmax(m, from), fmin(m + 60, to), &s);
+            if (!s.requests)
+                continue;
+            util_buf_printf(&list, "%s[%lld,%lld,%lld,%lld]", list.len ? "," : "[", (long long)(m / 60),
+                            (long long)s.requests, (long long)s.misses, (long long)(s.prompt_tokens + s.completion_tokens));
+            total++;
+        }
+        if (list.len) {
+            util_buf_puts(&list, "]");
+            json_array_append_new(rows, json_pack("[s,s]", subs[i], list.data));
+        }
+        util_buf_free(&list);
+    }
+    return la_table(json_pack("[o,o]", column("ApimSubscriptionId", "string"), column("minutes", "dynamic")), rows);
 }
 
 /* A token for the Log Analytics audience, signed by the simulator and not expired (lock held). */
@@ -193,7 +263,7 @@ static bool logs_token_ok(sim_state *st, const sim_request *req, sim_response *r
     bool ok = false;
     if (!p)
         la_error(resp, 401, "InvalidTokenError", "The provided authentication is not valid for this resource.");
-    else if (json_integer_value(json_object_get(p, "exp")) <= util_now_ms() / 1000 ||
+    else if (json_integer_value(json_object_get(p, "exp")) <= sim_now_s(st) ||
              atoll(uti ? uti : "0") <= st->expired_upto)
         la_error(resp, 401, "InvalidTokenError", "The provided authentication token has expired.");
     else if (!sim_in_list(aud, logs_audiences))
@@ -209,11 +279,11 @@ static bool logs_token_ok(sim_state *st, const sim_request *req, sim_response *r
 }
 
 /* The body's timespan, an ISO 8601 period: "START/END", or a duration back from now ("PT1H"). */
-static int timespan_of(const char *ts, double *from, double *to)
+static int timespan_of(const sim_state *st, const char *ts, double *from, double *to)
 {
     int64_t d;
     if (ts && ts[0] == 'P' && util_duration_parse_iso8601(ts, &d) == 0 && d > 0) {
-        *to = (double)util_now_ms() / 1000.0;
+        *to = (double)sim_now_ms(st) / 1000.0;
         *from = *to - (double)d;
         return 0;
     }
@@ -240,22 +310,26 @@ static void logs_query(sim_state *st, const sim_request *req, sim_response *resp
     bool empty = !destination || strcasecmp(destination, "Dedicated") != 0;
     double from, to;
     char api[260];
-    if (!query || timespan_of(json_string_value(json_object_get(body, "timespan")), &from, &to) != 0)
+    static char subs[MINUTES_MAX_SUBS][260]; /* lock held: one query at a time */
+    int nsubs = 0;
+    if (!query || timespan_of(st, json_string_value(json_object_get(body, "timespan")), &from, &to) != 0)
         la_error(resp, 400, "BadArgumentError",
                  "The request needs a JSON body with 'query' (KQL) and 'timespan' (an ISO 8601 period: START/END, "
                  "or a duration such as PT1H).");
     else {
-        from = fmax(from, (double)util_now_ms() / 1000.0 - retention_days(st) * 86400.0);
+        from = fmax(from, (double)sim_now_ms(st) / 1000.0 - retention_days(st) * 86400.0);
         if (kql_match(query, kql_subscriptions, api, sizeof(api)))
             sim_response_json(resp, 200, la_subscriptions(st, api, from, to, false, empty));
         else if (kql_match(query, kql_tokens, api, sizeof(api)))
             sim_response_json(resp, 200, la_subscriptions(st, api, from, to, true, empty));
         else if (kql_match(query, kql_backends, api, sizeof(api)))
             sim_response_json(resp, 200, la_backends(st, api, from, to, empty));
+        else if (kql_match_minutes(query, subs, &nsubs))
+            sim_response_json(resp, 200, la_minutes(st, subs, nsubs, from, to, empty));
         else
             la_error(resp, 400, "SemanticError",
                      "apim-sim answers only the KQL queries azure-ai-gateway-mcp sends (per subscription, per backend, "
-                     "tokens of rows with a DeploymentName); see docs/apim-sim.md. This query is not one of them.");
+                     "tokens of rows with a DeploymentName, per minute and subscription); see docs/apim-sim.md. This query is not one of them.");
     }
     json_decref(body);
 }

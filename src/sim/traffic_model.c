@@ -3,13 +3,17 @@
  * burst_minutes of every burst_every_min minutes) in requests of tokens_per_request tokens. For
  * each stretch of time with one configuration snapshot: allowed = min(demand, token limit, rpm);
  * the rest is throttled (429); a share `hit` of the allowed requests is served by the semantic
- * cache; the rest (misses) reach the snapshot's backend. A window's counts are differences of the
+ * cache; the rest (misses) reach the snapshot's backend. When the calls reaching a backend count
+ * more tokens per minute (prompt + max_tokens each) than its deployment's capacity
+ * (model_accounts, accounts.c), the backend answers the excess share with 429 (Retry-After), as
+ * Azure OpenAI does: those calls are throttled too, by the backend, and carry no tokens. A window's counts are differences of the
  * floors of cumulative counts since the epoch, so they are integers and adjacent windows add up
  * exactly — the same numbers whatever API (reports, metrics, Log Analytics) asks. */
 #include "traffic.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define HIT_MS 60      /* duration of a request served from the semantic cache */
@@ -31,10 +35,18 @@ double sim_traffic_backend_latency(sim_state *st, const char *backend)
     return json_is_number(l) ? json_number_value(l) : knob(st, "default_backend_latency_ms", 700);
 }
 
+static json_t *refusals(sim_state *st, json_t *subs);
+
+/* One history entry: the snapshot, timed t, with the share each backend refuses (computed once). */
+static json_t *entry(sim_state *st, double t, json_t *snap)
+{
+    return json_pack("{s:f,s:o,s:o}", "t", t, "subs", snap, "refused", refusals(st, snap));
+}
+
 static json_t *history(sim_state *st)
 {
     if (!st->traffic_history)
-        st->traffic_history = json_pack("[{s:f,s:o}]", "t", 0.0, "subs", sim_traffic_snapshot(st));
+        st->traffic_history = json_pack("[o]", entry(st, 0.0, sim_traffic_snapshot(st)));
     return st->traffic_history;
 }
 
@@ -47,7 +59,7 @@ void sim_traffic_after_write(sim_state *st)
     if (json_equal(json_object_get(json_array_get(h, json_array_size(h) - 1), "subs"), snap))
         json_decref(snap);
     else
-        json_array_append_new(h, json_pack("{s:f,s:o}", "t", (double)util_now_ms() / 1000.0, "subs", snap));
+        json_array_append_new(h, entry(st, (double)sim_now_ms(st) / 1000.0, snap));
 }
 
 /* Seconds of [0, t] spent in burst minutes. */
@@ -59,7 +71,7 @@ static double burst_seconds(sim_state *st, double t)
 
 /* Cumulative counts of one subscription since the epoch. */
 typedef struct cumul {
-    double req, allowed, lookups, metric, miss[SIM_TRAFFIC_MAX_BACKENDS];
+    double req, allowed, lookups, metric, miss[SIM_TRAFFIC_MAX_BACKENDS], refused[SIM_TRAFFIC_MAX_BACKENDS];
 } cumul;
 
 struct rates {
@@ -92,27 +104,97 @@ static int backend_slot(sim_traffic_stats *names, const char *backend)
     return names->nbackends++;
 }
 
+/* A subscription's demand in tokens per minute, outside and inside bursts. */
+static void demand_of(sim_state *st, const char *sub, double *tpm, double *btpm)
+{
+    *tpm = json_number_value(json_object_get(sim_traffic_demand(st), sub));
+    json_t *burst = json_object_get(json_object_get(sim_traffic_scenario(st), "burst_tpm"), sub);
+    *btpm = json_is_number(burst) ? json_number_value(burst) : *tpm;
+}
+
+/* Tokens one request counts against a deployment's tokens-per-minute limit: its prompt tokens plus
+ * its max_tokens (scenario traffic.max_tokens_share x tokens_per_request; default: the completion
+ * tokens it gets). */
+static double counted_tokens(sim_state *st)
+{
+    int64_t prompt, completion;
+    sim_traffic_tokens_per_request(st, &prompt, &completion);
+    double tpr = knob(st, "tokens_per_request", 1000);
+    return (double)prompt + knob(st, "max_tokens_share", (double)completion / tpr) * tpr;
+}
+
+/* Tokens per minute the deployment behind backend can serve (0 = not known: no limit). */
+static double backend_capacity(sim_state *st, const char *backend)
+{
+    if (!backend)
+        return 0;
+    char *id = util_printf("%s/backends/%s", st->service_id, backend);
+    json_t *e = sim_state_get(st, id);
+    free(id);
+    const char *url = json_string_value(json_object_get(json_object_get(json_object_get(e, "resource"), "properties"), "url"));
+    return sim_accounts_capacity_tpm(st, url, json_string_value(json_object_get(sim_traffic_scenario(st), "deployment")));
+}
+
+/* The share (0..1) of backend's calls its deployment answers 429 while every subscription of the
+ * snapshot subs sends at its base (peak false) or burst rate: what exceeds the capacity. */
+static double refused_share(sim_state *st, json_t *subs, const char *backend, bool peak)
+{
+    double cap = backend_capacity(st, backend), load = 0, tpr = knob(st, "tokens_per_request", 1000);
+    if (cap <= 0)
+        return 0;
+    const char *name;
+    json_t *cfg;
+    json_object_foreach(subs, name, cfg) {
+        const char *b = json_string_value(json_object_get(cfg, "backend"));
+        if (!b || strcmp(b, backend) != 0)
+            continue;
+        double tpm, btpm;
+        demand_of(st, name, &tpm, &btpm);
+        load += rates_at(peak ? btpm : tpm, tpr, cfg).miss;
+    }
+    load *= counted_tokens(st);
+    return load > cap ? 1 - cap / load : 0;
+}
+
+/* {backend: [base share, burst share]} of every backend of the snapshot subs. */
+static json_t *refusals(sim_state *st, json_t *subs)
+{
+    json_t *out = json_object(), *cfg;
+    const char *name;
+    json_object_foreach(subs, name, cfg) {
+        const char *b = json_string_value(json_object_get(cfg, "backend"));
+        if (b && !json_object_get(out, b))
+            json_object_set_new(out, b, json_pack("[f,f]", refused_share(st, subs, b, false),
+                                                  refused_share(st, subs, b, true)));
+    }
+    return out;
+}
+
 static void cumulate(sim_state *st, const char *sub, double t, sim_traffic_stats *names, cumul *c)
 {
     memset(c, 0, sizeof(*c));
     json_t *h = history(st);
-    double tpm = json_number_value(json_object_get(sim_traffic_demand(st), sub));
-    json_t *burst = json_object_get(json_object_get(sim_traffic_scenario(st), "burst_tpm"), sub);
-    double btpm = json_is_number(burst) ? json_number_value(burst) : tpm, tpr = knob(st, "tokens_per_request", 1000);
+    double tpm, btpm, tpr = knob(st, "tokens_per_request", 1000);
+    demand_of(st, sub, &tpm, &btpm);
     for (size_t k = 0; k < json_array_size(h); k++) {
         double from = json_number_value(json_object_get(json_array_get(h, k), "t"));
         json_t *next = json_array_get(h, k + 1);
         double to = fmin(t, next ? json_number_value(json_object_get(next, "t")) : t);
-        json_t *cfg = json_object_get(json_object_get(json_array_get(h, k), "subs"), sub);
+        json_t *subs = json_object_get(json_array_get(h, k), "subs");
+        json_t *cfg = json_object_get(subs, sub);
         if (to <= from || !cfg)
             continue;
         double bs = burst_seconds(st, to) - burst_seconds(st, from), ns = (to - from) - bs;
         struct rates base = rates_at(tpm, tpr, cfg), peak = rates_at(btpm, tpr, cfg);
+        const char *backend = json_string_value(json_object_get(cfg, "backend"));
         c->req += (ns * base.req + bs * peak.req) / 60;
         c->allowed += (ns * base.allowed + bs * peak.allowed) / 60;
         c->lookups += (ns * base.lookups + bs * peak.lookups) / 60;
-        c->miss[backend_slot(names, json_string_value(json_object_get(cfg, "backend")))] +=
-            (ns * base.miss + bs * peak.miss) / 60;
+        int slot = backend_slot(names, backend);
+        c->miss[slot] += (ns * base.miss + bs * peak.miss) / 60;
+        json_t *shares = backend ? json_object_get(json_object_get(json_array_get(h, k), "refused"), backend) : NULL;
+        c->refused[slot] += (ns * base.miss * json_number_value(json_array_get(shares, 0)) +
+                             bs * peak.miss * json_number_value(json_array_get(shares, 1))) / 60;
         if (json_is_object(json_object_get(cfg, "metric")))
             c->metric += (ns * base.miss + bs * peak.miss) / 60;
     }
@@ -144,10 +226,14 @@ static void add_sub(sim_state *st, const char *sub, double from, double to, sim_
     int64_t req = (int64_t)(floor(b.req) - floor(a.req));
     int64_t allowed = (int64_t)(floor(b.allowed) - floor(a.allowed));
     allowed = allowed > req ? req : allowed;
-    int64_t misses = 0;
+    int64_t misses = 0, refused = 0;
     for (int i = 0; i < out->nbackends; i++) {
         int64_t n = (int64_t)(floor(b.miss[i]) - floor(a.miss[i]));
         n = n > allowed - misses ? allowed - misses : n;
+        int64_t r = (int64_t)(floor(b.refused[i]) - floor(a.refused[i]));
+        r = r < 0 ? 0 : r > n ? n : r;
+        out->backend_refused[i] += r;
+        refused += r;
         double lat = sim_traffic_backend_latency(st, out->backend[i]);
         out->backend_calls[i] += n;
         out->backend_ms += n * (int64_t)lat;
@@ -155,8 +241,9 @@ static void add_sub(sim_state *st, const char *sub, double from, double to, sim_
         misses += n;
     }
     out->requests += req;
-    out->allowed += allowed;
-    out->throttled += req - allowed;
+    out->allowed += allowed - refused;
+    out->throttled += req - allowed + refused;
+    out->backend_throttled += refused;
     out->misses += misses;
     int64_t lookups = (int64_t)(floor(b.lookups) - floor(a.lookups));
     lookups = lookups < allowed - misses ? allowed - misses : lookups > allowed ? allowed : lookups;
@@ -164,15 +251,16 @@ static void add_sub(sim_state *st, const char *sub, double from, double to, sim_
     out->cache_misses += lookups - (allowed - misses);
     out->total_ms += (allowed - misses) * HIT_MS + (req - allowed) * THROTTLED_MS;
     int64_t metric = (int64_t)(floor(b.metric) - floor(a.metric));
-    out->metric_calls += metric > misses ? misses : metric;
-    out->prompt_tokens += misses * prompt_per_req;
-    out->completion_tokens += misses * completion_per_req;
+    out->metric_calls += metric > misses - refused ? misses - refused : metric;
+    out->prompt_tokens += (misses - refused) * prompt_per_req;
+    out->completion_tokens += (misses - refused) * completion_per_req;
 }
 
 void sim_traffic_window(sim_state *st, const char *sub, const char *api, double from, double to,
                         sim_traffic_stats *out)
 {
     from = fmax(from, 0);
+    to = fmin(to, (double)sim_now_ms(st) / 1000.0); /* no traffic after the (virtual) clock's now */
     if (to <= from)
         return;
     const char *name;

@@ -94,8 +94,24 @@ struct tools_backend_snapshot {
 int tools_backend_snapshot_read(struct arm_client *arm, const char *api_id, json_t *extra,
                                 struct tools_backend_snapshot *s, util_error *err);
 void tools_backend_snapshot_free(struct tools_backend_snapshot *s);
+/* Requests independent of the routing that the caller wants sent along with the first round trip
+ * (e.g. the Accounts_List of models.h): results land in res/rcs/errs (parallel arrays of n). */
+struct tools_backend_along {
+    size_t n;
+    const struct arm_request *reqs;
+    struct arm_result *res;
+    int *rcs;
+    util_error *errs;
+};
+/* tools_backend_snapshot_read, sending along's requests (may be NULL) with its first round trip. */
+int tools_backend_snapshot_read_along(struct arm_client *arm, const char *api_id, json_t *extra,
+                                      struct tools_backend_along *along, struct tools_backend_snapshot *s,
+                                      util_error *err);
 /* The pool's services array (borrowed), or NULL when the target is not a pool. */
 json_t *tools_backend_snapshot_services(const struct tools_backend_snapshot *s);
+/* The members in the contract's shape, in pool order (or the one routed backend, or the serviceUrl
+ * as a member without backend_id); a pool member that does not exist adds a warning to s->warnings. */
+json_t *tools_backend_snapshot_members(const struct tools_backend_snapshot *s);
 /* One member in the contract's shape {backend_id, url, priority, weight, circuit_breaker,
  * credentials}: body is the backend (may be NULL), item its pool service entry (may be NULL). */
 json_t *tools_backend_member_view(const char *backend_id, json_t *body, json_t *item);

@@ -1,6 +1,7 @@
 /* backend_read: how an API reaches its backends, read from ARM in three round trips — the API,
- * its policy and the global policy together; then the backend the policy routes to; then every
- * pool member (and any extra backend the caller names) together (see backend.h). */
+ * its policy and the global policy together (with any request the caller sends along, such as
+ * the Azure OpenAI accounts list); then the backend the policy routes to; then every pool member
+ * (and any extra backend the caller names) together (see backend.h). */
 #include <string.h>
 
 #include "backend.h"
@@ -95,20 +96,27 @@ static void resolve_route(struct tools_backend_snapshot *s, json_t *api_facts, j
     }
 }
 
-/* Reads the API, its policy and the global policy together. */
-static int read_api(struct arm_client *arm, const char *api_id, struct tools_backend_snapshot *s, json_t **global,
-                    util_error *err)
+/* Reads the API, its policy and the global policy together (with along's requests). */
+static int read_api(struct arm_client *arm, const char *api_id, struct tools_backend_along *along,
+                    struct tools_backend_snapshot *s, json_t **global, util_error *err)
 {
     char *api_path = util_printf("apis/%s", api_id), *policy_path = util_printf("apis/%s/policies/policy", api_id);
-    struct arm_request reqs[3] = {
-        {.method = "GET", .path = api_path, .api = ARM_API_APIM},
-        {.method = "GET", .path = policy_path, .api = ARM_API_APIM, .query = "format=rawxml"},
-        {.method = "GET", .path = "policies/policy", .api = ARM_API_APIM, .query = "format=rawxml"},
-    };
-    struct arm_result res[3] = {{0}};
-    int rcs[3];
-    util_error errs[3] = {{0}};
-    arm_batch(arm, 3, reqs, res, rcs, errs);
+    size_t n = 3 + (along ? along->n : 0);
+    struct arm_request *reqs = calloc(n, sizeof *reqs);
+    struct arm_result *res = calloc(n, sizeof *res);
+    int *rcs = calloc(n, sizeof *rcs);
+    util_error *errs = calloc(n, sizeof *errs);
+    reqs[0] = (struct arm_request){.method = "GET", .path = api_path, .api = ARM_API_APIM};
+    reqs[1] = (struct arm_request){.method = "GET", .path = policy_path, .api = ARM_API_APIM, .query = "format=rawxml"};
+    reqs[2] = (struct arm_request){.method = "GET", .path = "policies/policy", .api = ARM_API_APIM, .query = "format=rawxml"};
+    for (size_t i = 3; i < n; i++)
+        reqs[i] = along->reqs[i - 3];
+    arm_batch(arm, n, reqs, res, rcs, errs);
+    for (size_t i = 3; i < n; i++) {
+        along->res[i - 3] = res[i];
+        along->rcs[i - 3] = rcs[i];
+        along->errs[i - 3] = errs[i];
+    }
     int rc = 0;
     for (int i = 0; i < 3 && !rc; i++)
         if (rcs[i] && !(i > 0 && rcs[i] == UTIL_ENOTFOUND))
@@ -123,6 +131,7 @@ static int read_api(struct arm_client *arm, const char *api_id, struct tools_bac
     }
     for (int i = 0; i < 3; i++)
         arm_result_free(&res[i]);
+    free(reqs), free(res), free(rcs), free(errs);
     free(api_path);
     free(policy_path);
     return rc;
@@ -218,12 +227,19 @@ static int read_members(struct arm_client *arm, struct tools_backend_snapshot *s
 int tools_backend_snapshot_read(struct arm_client *arm, const char *api_id, json_t *extra,
                                 struct tools_backend_snapshot *s, util_error *err)
 {
+    return tools_backend_snapshot_read_along(arm, api_id, extra, NULL, s, err);
+}
+
+int tools_backend_snapshot_read_along(struct arm_client *arm, const char *api_id, json_t *extra,
+                                      struct tools_backend_along *along, struct tools_backend_snapshot *s,
+                                      util_error *err)
+{
     memset(s, 0, sizeof *s);
     s->members = json_object();
     s->warnings = json_array();
     s->retry = json_null();
     json_t *global = NULL, *api_facts = NULL, *global_facts = NULL;
-    int rc = read_api(arm, api_id, s, &global, err);
+    int rc = read_api(arm, api_id, along, s, &global, err);
     if (!rc)
         rc = facts_of(s->policy, "API", &api_facts, err);
     if (!rc)
@@ -241,6 +257,34 @@ int tools_backend_snapshot_read(struct arm_client *arm, const char *api_id, json
     json_decref(api_facts);
     json_decref(global_facts);
     return rc;
+}
+
+json_t *tools_backend_snapshot_members(const struct tools_backend_snapshot *s)
+{
+    json_t *out = json_array(), *svc;
+    size_t i;
+    if (!s->backend_id) {
+        char *url = tools_backend_url_redacted(s->service_url);
+        json_array_append_new(out, json_pack("{s:n,s:s?,s:n,s:n,s:n}", "backend_id", "url", url, "priority", "weight",
+                                             "circuit_breaker"));
+        free(url);
+        return out;
+    }
+    if (!s->is_pool) {
+        json_array_append_new(out, tools_backend_member_view(s->backend_id, s->target, NULL));
+        return out;
+    }
+    json_array_foreach(tools_backend_snapshot_services(s), i, svc) {
+        char *id = tools_backend_id_from_resource_id(json_string_value(json_object_get(svc, "id")));
+        if (!id)
+            continue;
+        json_t *body = json_object_get(json_object_get(s->members, id), "body");
+        if (!json_is_object(body))
+            json_array_append_new(s->warnings, json_sprintf("pool member '%s' does not exist", id));
+        json_array_append_new(out, tools_backend_member_view(id, json_is_object(body) ? body : NULL, svc));
+        free(id);
+    }
+    return out;
 }
 
 json_t *tools_backend_snapshot_services(const struct tools_backend_snapshot *s)

@@ -24,6 +24,7 @@ struct change {
     json_t *before_view, *after_view;
     char *summary;
     char *reverts;    /* change_id this change reverts, or NULL */
+    bool journal_only; /* journaled (and confirmed) even with nothing to write (change_set_journal_only) */
 };
 
 struct change *change_new(struct tools_ctx *ctx, struct mcp_call *call, const char *tool, json_t *args)
@@ -778,6 +779,8 @@ static int precheck(const struct change *ch, util_error *err)
     return 0;
 }
 
+void change_set_journal_only(struct change *ch) { ch->journal_only = true; }
+
 json_t *change_run(struct change *ch, bool dry_run)
 {
     util_error err = {0};
@@ -786,7 +789,7 @@ json_t *change_run(struct change *ch, bool dry_run)
     char why[UTIL_ERROR_MAX + 64];
     struct arm_client *arm = NULL;
     char id[37];
-    if (json_array_size(ch->todo) == 0) {
+    if (json_array_size(ch->todo) == 0 && !ch->journal_only) {
         r = result(ch, false, NULL, "", "Nothing would change: the resource already is as requested.");
     } else if (dry_run) {
         r = result(ch, false, NULL, diff, "Dry run: nothing was written. Call again with dry_run false to apply.");

@@ -88,6 +88,10 @@ void change_set_before_after(struct change *ch, json_t *before, json_t *after);
  * "tpm of team-a: 10000 -> 5000". Default: "N resource(s): label, label". */
 void change_set_summary(struct change *ch, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Marks a change that is recorded even when it writes nothing (update_quota mode "shadow": the
+ * proposal goes to the journal, no limit changes): dry run, confirmation and journal as usual. */
+void change_set_journal_only(struct change *ch);
+
 /* Runs the pipeline and frees ch. Result (NEW reference):
  * - nothing differs: applied false, diff "", nothing written nor journaled;
  * - dry_run: applied false, change_id null, the diff;

@@ -1,40 +1,15 @@
 /* get_backend_pool: how an API reaches Azure OpenAI — the backend its policy routes to (or its
  * serviceUrl), and when that is a pool every member with url, priority, weight and circuit
- * breaker, the API policy's retry on 429/5xx, and warnings (members on different model versions).
- * Three round trips whatever the pool size (see backend_read.c). Credentials are shown by name
- * only. */
+ * breaker, the Azure OpenAI account and deployments behind each member (models.c), the API
+ * policy's retry on 429/5xx, and warnings (members on different model versions, deployments
+ * missing in a member, upgrade options that differ, an undersized failover group). Four round
+ * trips whatever the pool size: backend_read.c's three, with the accounts list (cached) sent
+ * along with the first, then every account's deployments together (cached). Credentials are
+ * shown by name only. */
 #include <string.h>
 
 #include "backend.h"
-
-/* The members in the contract's shape, in pool order (or the one routed backend / URL). */
-static json_t *members_of(const struct tools_backend_snapshot *s)
-{
-    json_t *out = json_array(), *svc;
-    size_t i;
-    if (!s->backend_id) {
-        char *url = tools_backend_url_redacted(s->service_url);
-        json_array_append_new(out, json_pack("{s:n,s:s?,s:n,s:n,s:n}", "backend_id", "url", url, "priority", "weight",
-                                             "circuit_breaker"));
-        free(url);
-        return out;
-    }
-    if (!s->is_pool) {
-        json_array_append_new(out, tools_backend_member_view(s->backend_id, s->target, NULL));
-        return out;
-    }
-    json_array_foreach(tools_backend_snapshot_services(s), i, svc) {
-        char *id = tools_backend_id_from_resource_id(json_string_value(json_object_get(svc, "id")));
-        if (!id)
-            continue;
-        json_t *body = json_object_get(json_object_get(s->members, id), "body");
-        if (!json_is_object(body))
-            json_array_append_new(s->warnings, json_sprintf("pool member '%s' does not exist", id));
-        json_array_append_new(out, tools_backend_member_view(id, json_is_object(body) ? body : NULL, svc));
-        free(id);
-    }
-    return out;
-}
+#include "models.h"
 
 static void cell_int(util_buf *t, json_t *v)
 {
@@ -59,6 +34,35 @@ static void cell_breaker(util_buf *t, json_t *cb)
     util_buf_printf(t, " -> open %s", json_string_value(json_object_get(cb, "trip_duration")));
 }
 
+/* One line per deployment of a member (or why they are unknown). */
+static void deployment_lines(util_buf *t, json_t *m)
+{
+    json_t *deps = json_object_get(m, "deployments"), *d;
+    const char *why = json_string_value(json_object_get(m, "deployments_unavailable"));
+    size_t i;
+    if (!json_is_array(deps)) {
+        if (why && json_object_get(m, "backend_id") && !json_is_null(json_object_get(m, "backend_id")))
+            util_buf_printf(t, "\n  deployments: unknown — %s", why);
+        return;
+    }
+    if (!json_array_size(deps))
+        util_buf_printf(t, "\n  deployments: none in account %s",
+                        json_string_value(json_object_get(json_object_get(m, "account"), "name")));
+    json_array_foreach(deps, i, d) {
+        json_t *tpm = json_object_get(d, "capacity_tpm");
+        util_buf_printf(t, "\n  - %s: %s %s | %s ", json_string_value(json_object_get(d, "name")),
+                        json_string_value(json_object_get(d, "model")),
+                        json_string_value(json_object_get(d, "model_version")),
+                        json_string_value(json_object_get(d, "sku")));
+        if (json_is_integer(tpm))
+            util_buf_printf(t, "%lldK TPM", (long long)json_integer_value(tpm) / 1000);
+        else
+            util_buf_printf(t, "capacity %lld", (long long)json_integer_value(json_object_get(d, "capacity")));
+        const char *up = json_string_value(json_object_get(d, "version_upgrade_option"));
+        util_buf_printf(t, " | %s", up ? up : "-");
+    }
+}
+
 static char *table(json_t *out)
 {
     util_buf t;
@@ -77,6 +81,7 @@ static char *table(json_t *out)
         cell_int(&t, json_object_get(m, "weight"));
         util_buf_printf(&t, " | %s", url ? url : "-");
         cell_breaker(&t, json_object_get(m, "circuit_breaker"));
+        deployment_lines(&t, m);
     }
     json_t *retry = json_object_get(out, "retry");
     if (json_is_object(retry)) {
@@ -101,12 +106,20 @@ static json_t *get_backend_pool(struct mcp_call *call, json_t *args, void *user)
     struct tools_backend_snapshot s;
     if (tools_check_id("api_id", api_id, &err) || !(arm = tools_call_arm(ctx, call, &err)))
         return tools_fail(ctx, &err);
-    if (tools_backend_snapshot_read(arm, api_id, NULL, &s, &err)) {
+    /* the Azure OpenAI accounts (cached for the process) are listed along with the first round trip */
+    struct models_prefetch pre;
+    models_prefetch_plan(ctx, &pre);
+    struct tools_backend_along along = {pre.n, pre.reqs, pre.res, pre.rcs, pre.errs};
+    int rc = tools_backend_snapshot_read_along(arm, api_id, NULL, &along, &s, &err);
+    models_prefetch_store(ctx, arm, &pre);
+    if (rc) {
         tools_backend_snapshot_free(&s);
         return tools_fail(ctx, &err);
     }
-    json_t *backends = members_of(&s);
+    json_t *backends = tools_backend_snapshot_members(&s);
+    models_attach(ctx, arm, backends); /* one round trip more: every account's deployments together */
     tools_backend_model_warnings(backends, s.warnings);
+    models_pool_warnings(backends, s.warnings);
     if (s.from_global)
         json_array_append_new(s.warnings, json_string("the backend is set by the global policy: changing the pool "
                                                       "changes every API that inherits it"));
@@ -123,15 +136,18 @@ const struct mcp_tool tools_get_backend_pool = {
     .name = "get_backend_pool",
     .title = "Get backend pool",
     .description = "Shows where an API sends its traffic: the backend or pool its policy routes to, each member's "
-                   "url, priority, weight and circuit breaker, the policy's retry on 429/5xx, and warnings such as "
-                   "regions on different model versions. Call it before update_backend_pool. Credentials appear "
+                   "url, priority, weight, circuit breaker and Azure OpenAI deployments (model, version, "
+                   "capacity_tpm), the policy's retry on 429/5xx, and warnings such as mismatched model versions "
+                   "or an undersized failover region. Call it before update_backend_pool. Credentials appear "
                    "by name only.",
     .input_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\",\"minLength\":1,"
                     "\"maxLength\":256}},\"required\":[\"api_id\"],\"additionalProperties\":false}",
     .output_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\"},\"pool_id\":{\"type\":"
                      "[\"string\",\"null\"]},\"routing\":{\"type\":\"string\"},\"backends\":{\"type\":\"array\","
                      "\"items\":{\"type\":\"object\",\"required\":[\"backend_id\",\"url\",\"priority\",\"weight\","
-                     "\"circuit_breaker\"]}},\"retry\":{\"type\":[\"object\",\"null\"]},\"warnings\":{\"type\":"
+                     "\"circuit_breaker\",\"deployments\"],\"properties\":{\"deployments\":{\"type\":[\"array\","
+                     "\"null\"]},\"deployments_unavailable\":{\"type\":\"string\"},\"account\":{\"type\":"
+                     "[\"object\",\"null\"]}}}},\"retry\":{\"type\":[\"object\",\"null\"]},\"warnings\":{\"type\":"
                      "\"array\"}},\"required\":[\"api_id\",\"pool_id\",\"routing\",\"backends\",\"retry\","
                      "\"warnings\"]}",
     .read_only_hint = true,

@@ -90,7 +90,7 @@ static void top_rows(json_t *result, size_t top)
         }
         json_object_set_new(others, "others", json_integer(json_integer_value(json_object_get(others, "others")) + 1));
         static const char *const counts[] = {"requests", "successful", "blocked", "failed", "throttled",
-                                             "cache_hits", "cache_misses"};
+                                             "throttled_gateway", "throttled_backend", "cache_hits", "cache_misses"};
         for (size_t k = 0; k < sizeof counts / sizeof *counts; k++)
             add_int(others, r, counts[k]);
         json_t *t = json_object_get(r, "tokens");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "paging.h"
 #include "quota_scope.h"
 
@@ -212,11 +213,14 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
     util_buf_puts(&text, "tpm/rpm = each one's own limits APIM enforces (- = none)\nid | scope | tpm | rpm | state\n");
     util_buf_puts(&text, lines.data ? lines.data : "");
     summary_text(&text, sum);
+    json_t *capacity = capacity_for_subscriptions(ctx, arm, &qs); /* the deployments behind them (issue 16) */
+    capacity_text(&text, capacity);
     util_buf_free(&lines);
     free(order);
     quota_scope_free(&qs);
-    json_t *result = tools_ok(ctx, json_pack("{s:o,s:I,s:s?,s:o}", "subscriptions", rows, "total", (json_int_t)total,
-                                             "next_cursor", next, "summary", sum), text.data);
+    json_t *result = tools_ok(ctx, json_pack("{s:o,s:I,s:s?,s:o,s:o}", "subscriptions", rows, "total",
+                                             (json_int_t)total, "next_cursor", next, "summary", sum, "capacity",
+                                             capacity), text.data);
     util_buf_free(&text);
     free(next);
     return result;
@@ -225,10 +229,10 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
 const struct mcp_tool tools_list_subscriptions = {
     .name = "list_subscriptions",
     .title = "List subscriptions and their quotas",
-    .description = "Lists subscriptions (filter by product_id, state, match) with the tokens- and requests-per-"
-                   "minute limits (tpm, rpm) APIM enforces for each; quota_source names the policy and element, "
-                   "by_api appears when limits differ by API. Paged by id (limit, next_cursor); summary counts "
-                   "by product and limit source. Use it to find a team's subscription id before update_quota.",
+    .description = "Lists subscriptions (filters: product_id, state, match) with the tokens- and requests-per-minute "
+                   "limits (tpm, rpm) APIM enforces for each; quota_source names the policy and element, by_api "
+                   "shows limits that differ by API. Paged (limit, next_cursor) with a summary. Use it to find a "
+                   "team's subscription id before update_quota.",
     .input_schema = INPUT_SCHEMA,
     .output_schema = OUTPUT_SCHEMA,
     .read_only_hint = true,

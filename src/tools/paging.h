@@ -24,8 +24,8 @@
 /* Input-schema members of the paged tools (JSON text, no braces). */
 #define TOOLS_PAGE_SCHEMA                                                                               \
     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":500},"                                   \
-    "\"cursor\":{\"type\":\"string\",\"maxLength\":64,\"description\":\"next_cursor of the last page\"}," \
-    "\"match\":{\"type\":\"string\",\"maxLength\":256,\"description\":\"part of an id or display name\"}"
+    "\"cursor\":{\"type\":\"string\",\"maxLength\":64}," \
+    "\"match\":{\"type\":\"string\",\"maxLength\":256,\"description\":\"part of id or name\"}"
 
 struct tools_page {
     size_t offset;      /* first row of this page, in the sorted, filtered rows */

@@ -55,19 +55,27 @@ static json_t *quota_prompt(json_t *args, void *user, util_error *err)
     char *text = util_printf(
         "Set the token quota of team '%s' to %lld tokens per minute on our Azure API Management AI gateway, "
         "without changing any other team's limits.\n\n"
-        "1. Call list_subscriptions and find the subscription of team '%s' (match its id or display name; ask me "
-        "if several match). Note its current tpm, rpm and quota_source, and every other team's limits.\n"
-        "2. Call get_metrics with api_id of the AI API (list_apis if unsure), since='24h', to see the team's "
-        "current token use and 429s. If its usage is well above %lld TPM, warn me: the cut will produce 429s.\n"
-        "3. Call update_quota with subscription_id, tpm=%lld and dry_run=true. Show me the diff and the plan "
-        "sentence; confirm that only this team's element changes.\n"
-        "4. After I agree, call update_quota again without dry_run. Keep the change_id.\n"
-        "5. Call list_subscriptions again and check that every OTHER team's tpm and rpm are exactly as before.\n"
-        "6. Pitfall: roll quota cuts out gradually (for example halve the gap at a time) and watch the 429s "
-        "with get_metrics (since='15m') after each step. If 429s persist after RAISING a quota, the Azure OpenAI "
-        "deployment's own TPM capacity may be the bottleneck, not the gateway. revert_change with the "
-        "change_id undoes the change.",
-        team, tpm, team, tpm, tpm);
+        "1. Review: call list_subscriptions and find the subscription of team '%s' (match its id or display name; "
+        "ask me if several match). Note its current tpm, rpm and quota_source, and every other team's limits.\n"
+        "2. Simulate: call simulate_quota with subscription_id and tpm=%lld (the last 24 h), then again one step "
+        "gentler (halfway between its current tpm and %lld). Show me requests_refused, share_refused, "
+        "peak/p95/p50 TPM and worst_minutes for both, and that no entry of others has changed=true.\n"
+        "3. Shadow if there is no data: if simulate_quota answers no_data, tell me what to enable; once it is, "
+        "call update_quota with mode='shadow' and tpm=%lld. APIM has no log-only limit: shadow changes no limit, "
+        "it records the proposal; call simulate_quota again (no tpm needed) after data_ready_at.\n"
+        "4. Dry run: call update_quota with subscription_id, tpm=%lld (or the gentler step I choose) and "
+        "dry_run=true. Show me the diff and the plan sentence; confirm that only this team's element changes.\n"
+        "5. Apply: after I agree, call update_quota again without dry_run. Keep the change_id. Call "
+        "list_subscriptions again and check that every OTHER team's tpm and rpm are exactly as before.\n"
+        "6. Watch: call get_metrics (since='15m') and compare each team's 429s (by_subscription throttled) with "
+        "the prediction. Roll cuts out gradually. revert_change with the change_id undoes the change.\n"
+        "7. Capacity: list_subscriptions' `capacity` and update_quota's dry-run warnings set the teams' limits "
+        "against the TPM of the Azure OpenAI deployments behind the API (capacity_tpm); a limit above it only "
+        "moves the 429s to Azure OpenAI. If 429s persist after RAISING a quota, answer with numbers: "
+        "get_metrics' throttled_gateway vs throttled_backend for the team (backend = Azure OpenAI out of "
+        "capacity), its limit, and get_backend_pool's capacity_tpm of the priority-1 deployment; when "
+        "throttled_backend dominates, the fix is deployment capacity or a region, not a higher limit.",
+        team, tpm, team, tpm, tpm, tpm, tpm);
     return one_message("Enforce a per-team token quota", text);
 }
 
@@ -84,8 +92,12 @@ static json_t *failover_prompt(json_t *args, void *user, util_error *err)
         "secondary region.\n\n"
         "1. Call get_backend_pool with api_id='%s': tell me how many backends there are, their priorities, "
         "weights and circuit breakers, and any retry policy (failover needs a retry on 429 and 5xx).\n"
-        "2. Pitfall: every member of a pool must serve the SAME model name and version; check the deployment "
-        "names in the URLs and the tool's warnings, and ask me before mixing versions.\n"
+        "2. Pitfall: every member of a pool must serve the SAME model name and version, and a failover region "
+        "must carry the primary's load. get_backend_pool lists each member's Azure OpenAI deployments (model, "
+        "model_version, version_upgrade_option, capacity_tpm) and warns of version mismatches, deployments "
+        "missing in a member, upgrade options that let one region move alone, and a failover member smaller "
+        "than its primary: quote those numbers to me and ask before mixing versions or adding a smaller region. "
+        "If deployments_unavailable says a role is missing, tell me which.\n"
         "3. Call update_backend_pool with api_id='%s', dry_run=true, adding a member with url='%s', priority 2 "
         "(keep the current primary at priority 1), and a circuit breaker such as 5 failures in 1 minute on "
         "429 and 500-599, tripping for 5 minutes, accept_retry_after=true. Show me every resource the diff "
@@ -189,7 +201,8 @@ static const struct mcp_prompt_arg cache_args[] = {
 
 static const struct mcp_prompt prompts[] = {
     {"enforce_team_quotas", "Enforce per-team token quotas",
-     "Change one team's tokens-per-minute limit safely: read, dry run, apply, verify others, watch 429s.",
+     "Change one team's tokens-per-minute limit safely: review, simulate, shadow if no data, dry run, apply, "
+     "watch 429s.",
      quota_args, quota_prompt},
     {"configure_failover", "Configure multi-region failover",
      "Add a secondary region to an API's backend pool with a circuit breaker, and rehearse an outage.",

@@ -75,4 +75,10 @@ int quota_scope_not_found(const struct quota_scope *qs, const char *id, util_err
  * quota_source, extras..., by_api?}. */
 json_t *quota_scope_row(const struct quota_scope *qs, size_t i);
 
+/* update_quota.c: the plan update_quota makes for subs[t] (policy_quota_update over every entry, the
+ * target's primary one only); simulate_quota replays the same plan. Free res with
+ * policy_quota_result_free on success. */
+int update_quota_plan(const struct quota_scope *qs, size_t t, const policy_quota_change *want,
+                      policy_quota_result *res, util_error *err);
+
 #endif

@@ -15,6 +15,7 @@ static const struct mcp_tool *const all_tools[] = {
     &tools_revert_change,
     &tools_list_subscriptions,
     &tools_update_quota,
+    &tools_simulate_quota,
     &tools_get_backend_pool,
     &tools_update_backend_pool,
     &tools_get_metrics,
@@ -28,6 +29,11 @@ struct tools_ctx *tools_ctx_new(const struct config *cfg)
         ctx->cfg = cfg;
         ctx->demo = cfg->demo;
         pthread_mutex_init(&ctx->lock, NULL);
+        pthread_mutexattr_t rec;
+        pthread_mutexattr_init(&rec);
+        pthread_mutexattr_settype(&rec, PTHREAD_MUTEX_RECURSIVE);
+        pthread_mutex_init(&ctx->models_lock, &rec);
+        pthread_mutexattr_destroy(&rec);
         /* before tool calls run on several threads: jansson's hash seed and libxml2's globals */
         json_object_seed(0);
         policy_init();
@@ -41,6 +47,8 @@ void tools_ctx_free(struct tools_ctx *ctx)
         return;
     arm_client_free(ctx->arm);
     pthread_mutex_destroy(&ctx->lock);
+    pthread_mutex_destroy(&ctx->models_lock);
+    json_decref(ctx->models);
     free(ctx);
 }
 

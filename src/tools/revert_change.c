@@ -1,6 +1,8 @@
 /* revert_change: puts back what the journal recorded as `before` for a change, through the change
  * pipeline (dry run, confirmation, If-Match, journal), refusing with a conflict when a resource
  * was changed since that change was applied (change_plan_revert). */
+#include <string.h>
+
 #include "change.h"
 
 static json_t *revert_change(struct mcp_call *call, json_t *args, void *user)
@@ -17,6 +19,10 @@ static json_t *revert_change(struct mcp_call *call, json_t *args, void *user)
         change_free(ch);
         return tools_fail(ctx, &err);
     }
+    /* a shadow proposal wrote nothing to Azure: its revert withdraws it, and is journaled all the same */
+    const char *mode = json_string_value(json_object_get(json_object_get(record, "arguments"), "mode"));
+    if (mode && !strcmp(mode, "shadow"))
+        change_set_journal_only(ch);
     change_set_extra(ch, "reverted_change_id", json_string(id));
     change_set_summary(ch, "revert of change %s (%s)", id, json_string_value(json_object_get(record, "tool")));
     json_decref(record);

@@ -6,7 +6,9 @@
  * argument checks and turning the plan into pipeline writes. */
 #include <string.h>
 
+#include "capacity.h"
 #include "change.h"
+#include "metrics.h"
 #include "quota_scope.h"
 
 #define LIMIT_ARG(max) "{\"type\":[\"integer\",\"null\"],\"minimum\":1,\"maximum\":" #max "}"
@@ -14,7 +16,7 @@
 static const char INPUT_SCHEMA[] =
     "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"subscription_id\"],\"properties\":{"
     "\"subscription_id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":256},"
-    "\"tpm\":" LIMIT_ARG(100000000) ",\"rpm\":" LIMIT_ARG(1000000) ","
+    "\"tpm\":" LIMIT_ARG(100000000) ",\"rpm\":" LIMIT_ARG(1000000) ",\"mode\":{\"enum\":[\"enforce\",\"shadow\"]},"
     CHANGE_INPUT_DRY_RUN "}}";
 
 static const char OUTPUT_SCHEMA[] =
@@ -94,14 +96,21 @@ static int add_writes(struct change *ch, const struct quota_scope *qs, const pol
     return 0;
 }
 
-static int plan_change(struct change *ch, const struct quota_scope *qs, size_t t,
-                           const policy_quota_change *want, util_error *err)
+int update_quota_plan(const struct quota_scope *qs, size_t t, const policy_quota_change *want,
+                      policy_quota_result *res, util_error *err)
 {
     size_t n = 0, target = 0;
     policy_quota_sub *subs = plan_subs(qs, t, &n, &target);
-    policy_quota_result res;
-    int rc = policy_quota_update(qs->pdocs, qs->ndocs, subs, n, target, want, &res, err);
+    int rc = policy_quota_update(qs->pdocs, qs->ndocs, subs, n, target, want, res, err);
     free(subs);
+    return rc;
+}
+
+static int plan_change(struct change *ch, const struct quota_scope *qs, size_t t,
+                           const policy_quota_change *want, util_error *err)
+{
+    policy_quota_result res;
+    int rc = update_quota_plan(qs, t, want, &res, err);
     if (!rc)
         rc = add_writes(ch, qs, &res, err);
     if (rc) {
@@ -130,6 +139,59 @@ static int plan_change(struct change *ch, const struct quota_scope *qs, size_t t
     return 0;
 }
 
+/* mode "shadow": APIM has no log-only limit, so nothing is enforced. The plan is made (the proposal
+ * must be one update_quota would apply), the per-minute data simulate_quota replays must already
+ * reach Log Analytics (diagnostic settings carry no ETag, so this tool, whose writes all go with
+ * If-Match, does not change them: it says what to enable), and the proposal is journaled with no
+ * Azure write; the result says when 24 hours of this team's data will exist. */
+static int plan_shadow(struct change *ch, struct arm_client *arm, const struct quota_scope *qs, size_t t,
+                       const policy_quota_change *want, util_error *err)
+{
+    policy_quota_result res;
+    int rc = update_quota_plan(qs, t, want, &res, err);
+    if (rc)
+        return rc;
+    const struct quota_sub *s = &qs->subs[t];
+    struct metrics_la la;
+    json_t *unread = json_array(), *missing = NULL;
+    struct metrics_team *teams = NULL;
+    size_t nteams = 0, minutes = 0;
+    rc = metrics_la_discover(arm, &la, unread, err);
+    if (!rc && (missing = metrics_minutes_missing(&la, want->tpm_op != POLICY_QUOTA_KEEP)))
+        rc = util_error_set(err, UTIL_EINVAL, "shadow mode needs the per-minute data simulate_quota replays, and "
+                            "it is not collected: %s. Enable %s (diagnostic settings carry no ETag, so this tool, "
+                            "whose writes all go with If-Match, leaves them to you), then run shadow mode again; "
+                            "nothing was written or journaled", json_string_value(json_object_get(missing, "reason")),
+                            json_string_value(json_object_get(missing, "enable")));
+    int64_t now = util_now_ms() / 1000, first = now;
+    if (!rc && metrics_minutes_query(arm, &la, &s->id, 1, now - 86400, now, &teams, &nteams, err) == 0)
+        for (size_t i = 0; i < nteams; i++)
+            for (size_t k = 0; k < teams[i].n; k++, minutes++)
+                first = teams[i].m[k].t < first ? teams[i].m[k].t : first;
+    if (!rc) {
+        char ready[32];
+        util_time_iso8601(first + 86400 > now ? first + 86400 : now, ready, sizeof(ready));
+        change_set_journal_only(ch);
+        change_set_extra(ch, "subscription_id", json_string(s->id));
+        change_set_extra(ch, "mode", json_string("shadow"));
+        change_set_extra(ch, "proposed", policy_limits_json(&res.after));
+        change_set_extra(ch, "data_ready_at", json_string(ready));
+        change_set_extra(ch, "plan", json_sprintf("%s.", res.note));
+        char *line = summary(s->id, want, &res.before, &res.after);
+        change_set_summary(ch, "shadow proposal %s (recorded in the journal; NO limit changes: APIM has no log-only "
+                           "limit). Per-minute data: Log Analytics, %zu minute(s) of this team in the last 24 h; a "
+                           "24 h replay with simulate_quota is possible from %s", line, minutes, ready);
+        change_set_before_after(ch, policy_limits_json(&res.before), policy_limits_json(&res.before));
+        free(line);
+    }
+    metrics_teams_free(teams, nteams);
+    json_decref(missing);
+    json_decref(unread);
+    free(la.workspace);
+    policy_quota_result_free(&res);
+    return rc;
+}
+
 static json_t *run(struct mcp_call *call, json_t *args, void *user)
 {
     struct tools_ctx *ctx = user;
@@ -144,6 +206,13 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
                        "limit, null removes its own limit so the shared one applies again");
         return tools_fail(ctx, &err);
     }
+    const char *mode = json_string_value(json_object_get(args, "mode"));
+    bool shadow = mode && !strcmp(mode, "shadow");
+    if (shadow && (want.tpm_op == POLICY_QUOTA_REMOVE || want.rpm_op == POLICY_QUOTA_REMOVE)) {
+        util_error_set(&err, UTIL_EINVAL, "mode shadow records a proposed limit: give tpm and/or rpm as positive "
+                       "integers (null, removing a limit, has nothing to replay)");
+        return tools_fail(ctx, &err);
+    }
     if (tools_check_id("subscription_id", id, &err))
         return tools_fail(ctx, &err);
     struct arm_client *arm = tools_call_arm(ctx, call, &err);
@@ -152,7 +221,11 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
         return tools_fail(ctx, &err);
     size_t t = quota_scope_find(&qs, id);
     struct change *ch = t == (size_t)-1 ? NULL : change_new(ctx, call, "update_quota", args);
-    int rc = ch ? plan_change(ch, &qs, t, &want, &err) : quota_scope_not_found(&qs, id, &err);
+    int rc = !ch ? quota_scope_not_found(&qs, id, &err)
+             : shadow ? plan_shadow(ch, arm, &qs, t, &want, &err)
+                      : plan_change(ch, &qs, t, &want, &err);
+    if (!rc && !shadow && want.tpm_op == POLICY_QUOTA_SET) /* the Azure OpenAI capacity behind the team (issue 16) */
+        capacity_check_quota(ctx, arm, ch, &qs, t, want.tpm);
     quota_scope_free(&qs);
     if (rc) {
         change_free(ch);
@@ -167,7 +240,8 @@ const struct mcp_tool tools_update_quota = {
     .description = "Sets the tpm and/or rpm limit of ONE subscription (id from list_subscriptions) by editing "
                    "its product/API policy; null removes its own limit so the shared one applies. Refuses if "
                    "any other subscription's limits would change. Returns the plan and diff; dry_run first, "
-                   "cut gradually and watch 429s with get_metrics.",
+                   "cut gradually and watch 429s with get_metrics. mode shadow: APIM has no log-only limit, so "
+                   "it changes none; journals the proposal for simulate_quota, checks per-minute logs exist.",
     .input_schema = INPUT_SCHEMA,
     .output_schema = OUTPUT_SCHEMA,
     .destructive_hint = false,

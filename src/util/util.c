@@ -316,6 +316,21 @@ bool util_str_ends_with(const char *s, const char *suffix)
     return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
+void util_url_host(const char *url, char *out, size_t n)
+{
+    out[0] = '\0';
+    const char *p = url ? strstr(url, "://") : NULL;
+    if (!p)
+        return;
+    p += 3;
+    size_t len = strcspn(p, "/:?#");
+    if (len >= n)
+        return;
+    for (size_t i = 0; i < len; i++)
+        out[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] - 'A' + 'a' : p[i]);
+    out[len] = '\0';
+}
+
 char *util_url_encode(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";

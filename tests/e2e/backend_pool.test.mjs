@@ -209,8 +209,11 @@ test('an API routed by its serviceUrl: shown as such, then given a pool and a po
     const g = ok(await t.call('get_backend_pool', { api_id: 'legacy-chat' }));
     assert.equal(g.routing, 'api serviceUrl');
     assert.equal(g.pool_id, null);
-    assert.deepEqual(g.backends, [{ backend_id: null, url: 'https://aoai-legacy.openai.azure.com/openai?code=***',
-      priority: null, weight: null, circuit_breaker: null }]);
+    const { account, deployments, ...member } = g.backends[0];
+    assert.deepEqual(member, { backend_id: null, url: 'https://aoai-legacy.openai.azure.com/openai?code=***',
+      priority: null, weight: null, circuit_breaker: null });
+    assert.equal(account.name, 'aoai-legacy'); // the serviceUrl's Azure OpenAI account (issue 16)
+    assert.equal(deployments[0].name, 'gpt-35-turbo');
     assert.equal(await stateOf(t.sim, policyPath('legacy-chat')), null);
     const r = ok(await t.call('update_backend_pool', { api_id: 'legacy-chat', backends: [
       { backend_id: 'legacy-aoai', priority: 1 },

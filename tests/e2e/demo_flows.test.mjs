@@ -50,11 +50,17 @@ async function prompt(name, args, mentions) {
 
 test('flow 1: enforce per-team token quotas (list, dry run, cut growth, others unchanged, watch 429s)', async () => {
   await prompt('enforce_team_quotas', { team: 'growth', tpm: '100k' },
-    ['list_subscriptions', 'update_quota', 'dry_run', 'get_metrics', 'gradually']);
+    ['list_subscriptions', 'simulate_quota', 'one step gentler', "mode='shadow'", 'no log-only limit', 'update_quota',
+      'dry_run', 'get_metrics', 'gradually', 'throttled_backend', 'capacity_tpm']);
   const limits = async () => Object.fromEntries((await call('list_subscriptions', { product_id: 'aoai' }))
     .subscriptions.map((x) => [x.id, { tpm: x.tpm, rpm: x.rpm }]));
   const before = await limits();
   assert.equal(before.growth.tpm, 200000);
+  const whatIf = await call('simulate_quota', { subscription_id: 'growth', tpm: 100000 });
+  assert.ok(whatIf.requests_refused > 0 && whatIf.minutes_over > 0, 'the cut would refuse some of growth\'s requests');
+  assert.ok(whatIf.others.every((o) => !o.changed), 'and change no other team\'s limit');
+  const gentler = await call('simulate_quota', { subscription_id: 'growth', tpm: 150000 });
+  assert.ok(gentler.requests_refused < whatIf.requests_refused);
   const plan = await call('update_quota', { subscription_id: 'growth', tpm: 100000, dry_run: true });
   assert.equal(plan.applied, false);
   assert.equal(plan.change_id, null);
@@ -75,7 +81,7 @@ test('flow 1: enforce per-team token quotas (list, dry run, cut growth, others u
 test('flow 2: multi-region failover (show the pool, add a breaker, rehearse an outage, restore)', async () => {
   await prompt('configure_failover', { api_id: 'aoai-completions',
     secondary_url: 'https://aoai-westeurope.openai.azure.com/openai' },
-  ['get_backend_pool', 'update_backend_pool', 'SAME model', 'revert_change']);
+  ['get_backend_pool', 'update_backend_pool', 'SAME model', 'revert_change', 'capacity_tpm', 'failover member smaller']);
   const pool = await call('get_backend_pool', { api_id: 'aoai-completions' });
   const byId = (p) => Object.fromEntries(p.backends.map((b) => [b.backend_id, b]));
   assert.equal(byId(pool)['eastus-aoai'].priority, 1);

@@ -10,7 +10,6 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, THIRD_PARTY, DEMO, OFF_SPEC } from './lib/harness.mjs';
 
 after(checkSanitizers);
@@ -48,7 +47,9 @@ function ok(r) {
 }
 const iso = (sec) => new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 const nowSec = () => Math.floor(Date.now() / 1000);
-async function until(sec) { while (Date.now() / 1000 < sec + 0.2) await sleep(100); }
+// The simulator's virtual clock, frozen two hours back: a change lands at a known instant, time moves
+// only when told (no sleeping), and every window stays in the client's past.
+async function frozenAt(sim) { const t = nowSec() - 7200; await sim.clock({ set: iso(t), freeze: true }); return t; }
 const simTraffic = async (sim, r) => (await fetch(`${sim.url}/_sim/traffic?since=${r.since}&until=${r.until}` +
   `&api_id=${r.api_id}`)).json();
 const row = (r, id) => r.by_subscription.find((x) => x.subscription_id === id);
@@ -139,10 +140,10 @@ test('quota cut: growth 200k -> 100k with update_quota, growth\'s 429s rise in t
   for (const scenario of [fastScenario(), fastScenario(v2)]) {
     const s = await session(scenario);
     try {
-      const t0 = nowSec();
+      const t0 = await frozenAt(s.sim);
       ok(await s.call('update_quota', { subscription_id: 'growth', tpm: 100000 }));
-      const t1 = nowSec() + 1;
-      await until(t1 + 3);
+      const t1 = t0 + 1;
+      await s.sim.clock({ advance_s: 5 });
       const before = ok(await s.call('get_metrics', { api_id: API, since: iso(t0 - 3), until: iso(t0) }));
       const afterCut = ok(await s.call('get_metrics', { api_id: API, since: iso(t1), until: iso(t1 + 3) }));
       await agrees(s.sim, before);
@@ -158,10 +159,10 @@ test('failover rehearsal: eastus removed from the pool, traffic moves to westeur
   for (const scenario of [fastScenario(), fastScenario(v2)]) {
     const s = await session(scenario);
     try {
-      const t0 = nowSec();
+      const t0 = await frozenAt(s.sim);
       ok(await s.call('update_backend_pool', { api_id: API, backends: [{ backend_id: 'eastus-aoai', remove: true }] }));
-      const t1 = nowSec() + 1;
-      await until(t1 + 3);
+      const t1 = t0 + 1;
+      await s.sim.clock({ advance_s: 5 });
       const before = ok(await s.call('get_metrics', { api_id: API, since: iso(t0 - 3), until: iso(t0) }));
       const res = await s.call('get_metrics', { api_id: API, since: iso(t1), until: iso(t1 + 3) });
       const failover = ok(res);
@@ -186,11 +187,11 @@ test('semantic cache applied with apply_policy: the hit rate goes from none to t
   for (const scenario of [fastScenario(noCache), fastScenario((d) => v2(noCache(d)))]) {
     const s = await session(scenario);
     try {
-      const t0 = nowSec();
+      const t0 = await frozenAt(s.sim);
       ok(await s.call('apply_policy', { api_id: API, policy_xml: original.replace('score-threshold="0.8"',
         'score-threshold="0.15"') }));
-      const t1 = nowSec() + 1;
-      await until(t1 + 3);
+      const t1 = t0 + 1;
+      await s.sim.clock({ advance_s: 5 });
       const before = ok(await s.call('get_metrics', { api_id: API, since: iso(t0 - 3), until: iso(t0) }));
       const cached = ok(await s.call('get_metrics', { api_id: API, since: iso(t1), until: iso(t1 + 3) }));
       await agrees(s.sim, before);

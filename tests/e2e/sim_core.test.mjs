@@ -350,7 +350,7 @@ test('token lifetime: a 1-second token expires', async () => {
   try {
     const t = (await token(s, DEMO.contributor)).body;
     assert.equal(t.expires_in, 1);
-    await new Promise((res) => setTimeout(res, 2100));
+    await s.clock({ advance_s: 2 }); // the virtual clock, instead of sleeping
     const r = await arm('GET', `${SVC}/apis`, { tok: t.access_token, s });
     assert.equal(r.status, 401);
     assert.equal(r.body.error.code, 'ExpiredAuthenticationToken');
@@ -358,6 +358,47 @@ test('token lifetime: a 1-second token expires', async () => {
     await s.stop();
   }
 });
+
+test('virtual clock: tracks the wall clock by default, set/advance/freeze move tokens and traffic, bad input refused',
+  async () => {
+    const s = await startSim();
+    const iso = (sec) => new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const post = (body) => fetch(`${s.url}/_sim/clock`, { method: 'POST', body: JSON.stringify(body) });
+    try {
+      const c0 = await s.clock();
+      assert.equal(c0.frozen, false);
+      assert.ok(Math.abs(c0.offset_s) < 1, 'by default the clock is the wall clock');
+      // frozen an hour back: tokens are dated by it, and no traffic exists after its now
+      const t0 = Math.floor(Date.now() / 1000) - 3600;
+      assert.equal((await s.clock({ set: iso(t0), freeze: true })).now, iso(t0));
+      const t = (await token(s, DEMO.contributor)).body;
+      assert.equal(JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url')).iat, t0);
+      const traffic = async (a, b) => (await (await fetch(`${s.url}/_sim/traffic?since=${iso(a)}&until=${iso(b)}`)).json())
+        .totals.requests;
+      assert.equal(await traffic(t0, t0 + 600), 0, 'the future holds no traffic');
+      const c1 = await s.clock({ advance_s: 600 });
+      assert.equal(c1.now, iso(t0 + 600));
+      assert.equal(c1.frozen, true);
+      const ten = await traffic(t0, t0 + 600);
+      assert.ok(ten > 0, 'advancing the clock makes the traffic of those ten minutes');
+      assert.equal(await traffic(t0, t0 + 1200), ten, 'still nothing after now');
+      assert.equal((await arm('GET', `${SVC}/apis`, { tok: t.access_token, s })).status, 200);
+      await s.clock({ advance_s: 3600 }); // past the token's 3599 s lifetime
+      const expired = await arm('GET', `${SVC}/apis`, { tok: t.access_token, s });
+      assert.equal(expired.status, 401);
+      assert.equal(expired.body.error.code, 'ExpiredAuthenticationToken');
+      const run = await s.clock({ freeze: false });
+      assert.equal(run.frozen, false);
+      assert.ok(Math.abs(run.offset_s - 600) < 5, `running again from where it stood: ${run.offset_s}`);
+      for (const bad of [{ advance_s: -1 }, { advance_s: 'x' }, { set: 'yesterday' }, { freeze: 1 }, { speed: 2 }, []]) {
+        const r = await post(bad);
+        assert.equal(r.status, 400, JSON.stringify(bad));
+        assert.match((await r.json()).error.message, /clock/);
+      }
+    } finally {
+      await s.stop();
+    }
+  });
 
 test('body cap: 413 beyond 4 MiB; non-loopback host refused', async () => {
   const big = JSON.stringify({ properties: { format: 'rawxml', value: `<policies>${' '.repeat(4.5 * 1024 * 1024)}</policies>` } });

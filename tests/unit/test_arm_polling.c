@@ -209,12 +209,46 @@ static void test_failed_operation_and_foreign_poll_url(void **state)
     config_free(&cfg);
 }
 
+/* A 202 whose server asks for absurd waits (overflowing numbers, a year as an HTTP date): the
+ * values are capped before any arithmetic (UBSan aborts otherwise) and the poll comes when the
+ * polling budget ends, not when the server asked: the call ends "had not finished", it never
+ * hangs for the server's day. */
+static void test_absurd_retry_after_ends_at_the_polling_budget(void **state)
+{
+    const char *waits[] = {"Retry-After: 99999999999999999999999", "retry-after-ms: 99999999999999999999999",
+                           "x-ms-retry-after-ms: 9223372036854775807", "Retry-After: Fri, 31 Dec 9999 23:59:59 GMT"};
+    for (size_t i = 0; i < sizeof waits / sizeof *waits; i++) {
+        struct fake_arm f = {.n = 2};
+        char first[256];
+        snprintf(first, sizeof first, "202 Accepted\r\nLocation: http://127.0.0.1:@PORT@/loc/9\r\n%s", waits[i]);
+        f.answers[0] = answer(first, "");
+        f.answers[1] = answer("202 Accepted\r\nRetry-After: 86400", "");
+        fake_start(&f);
+        struct config cfg;
+        struct arm_client *c = client_for(&cfg, &f);
+        struct arm_retry_policy p = {3, 60000, 50, 1000, 400};
+        arm_set_retry_policy(c, &p);
+        struct arm_result r;
+        util_error err;
+        int rc = arm_delete(c, "backends/b9", "*", &r, &err);
+        if (rc != UTIL_EREMOTE)
+            fail_msg("%s: rc %d: %s", waits[i], rc, err.message);
+        fake_stop(&f);
+        assert_non_null(strstr(err.message, "had not finished"));
+        assert_true(util_str_starts_with(f.seen[1], "GET /loc/9"));
+        arm_result_free(&r);
+        arm_client_free(c);
+        config_free(&cfg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_async_operation_then_final_get),
         cmocka_unit_test(test_location_polling),
         cmocka_unit_test(test_failed_operation_and_foreign_poll_url),
+        cmocka_unit_test(test_absurd_retry_after_ends_at_the_polling_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

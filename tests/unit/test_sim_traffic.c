@@ -106,7 +106,10 @@ static void adjacent_windows_add_up(void **state)
 static void a_limit_cut_throttles_only_after_it(void **state)
 {
     sim_state *st = *state;
-    double now = (double)util_now_ms() / 1000.0;
+    util_error err;
+    json_t *freeze = json_pack("{s:b}", "freeze", 1), *hour = json_pack("{s:i}", "advance_s", 3601);
+    assert_int_equal(sim_clock_apply(st, freeze, &err), 0); /* the virtual clock: the cut lands at `now` */
+    double now = (double)sim_now_ms(st) / 1000.0;
     sim_traffic_before_write(st);
     char *id = util_printf("%s/products/aoai/policies/policy", SVC);
     json_t *props = json_object_get(json_object_get(sim_state_get(st, id), "resource"), "properties");
@@ -118,6 +121,8 @@ static void a_limit_cut_throttles_only_after_it(void **state)
     sim_traffic_after_write(st);
     assert_int_equal(json_array_size(st->traffic_history), 2);
     sim_traffic_stats before = window(st, "growth", now - 7200, now - 3600);
+    assert_int_equal(window(st, "growth", now + 1, now + 3601).requests, 0); /* no traffic after the clock's now */
+    assert_int_equal(sim_clock_apply(st, hour, &err), 0);                   /* an hour later */
     sim_traffic_stats after = window(st, "growth", now + 1, now + 3601);
     assert_true(after.throttled > before.throttled);
     assert_int_equal(after.requests, before.requests); /* demand does not change */
@@ -125,6 +130,53 @@ static void a_limit_cut_throttles_only_after_it(void **state)
     assert_int_equal(json_array_size(st->traffic_history), 2);
     free(cut);
     free(id);
+    json_decref(freeze);
+    json_decref(hour);
+}
+
+/* Replaces `from` by `to` (same length) in the policy at rel (relative to the service), as a write
+ * would, and records the snapshot after it. */
+static void edit_policy(sim_state *st, const char *rel, const char *from, const char *to)
+{
+    char *id = util_printf("%s/%s", SVC, rel);
+    json_t *props = json_object_get(json_object_get(sim_state_get(st, id), "resource"), "properties");
+    char *xml = util_strdup(json_string_value(json_object_get(props, "value"))), *at = strstr(xml, from);
+    assert_non_null(at);
+    assert_int_equal(strlen(from), strlen(to));
+    memcpy(at, to, strlen(to));
+    json_object_set_new(props, "value", json_string(xml));
+    free(xml);
+    free(id);
+    sim_traffic_after_write(st);
+}
+
+/* With the semantic cache tightened to score-threshold 0.05 (25% hits) the calls reaching
+ * eastus-aoai count (700 prompt + 350 max_tokens) x 415.5 req/min = 436K TPM in bursts, under its
+ * gpt-4o deployment's 450K. Raising growth's limit to 400k lets its 250k bursts through the gateway:
+ * 453 req/min = 476K TPM, and the backend answers the excess 5.4% with 429, in bursts only. */
+static void a_raise_past_capacity_gets_backend_429s(void **state)
+{
+    sim_state *st = *state;
+    double now = (double)util_now_ms() / 1000.0;
+    sim_traffic_before_write(st);
+    edit_policy(st, "apis/aoai-completions/policies/policy", "score-threshold=\"0.8\"", "score-threshold=\".05\"");
+    double tightened = (double)util_now_ms() / 1000.0;
+    sim_traffic_stats strict_cache = window(st, NULL, tightened + 1, tightened + 3601);
+    assert_int_equal(strict_cache.backend_throttled, 0);
+    edit_policy(st, "products/aoai/policies/policy", "tokens-per-minute=\"200000\"", "tokens-per-minute=\"400000\"");
+    now = (double)util_now_ms() / 1000.0;
+    sim_traffic_stats before = window(st, NULL, now - 7200, now - 3600);
+    sim_traffic_stats after = window(st, NULL, now + 1, now + 3601);
+    sim_traffic_stats growth = window(st, "growth", now + 1, now + 3601);
+    assert_int_equal(before.backend_throttled, 0);
+    assert_true(after.backend_throttled > 200 && after.backend_throttled < 400); /* ~24.5/min in 12 burst min */
+    assert_true(growth.backend_throttled > 0);
+    assert_int_equal(after.requests, after.allowed + after.throttled);
+    assert_true(after.throttled >= after.backend_throttled);
+    int64_t refused = 0;
+    for (int i = 0; i < after.nbackends; i++)
+        refused += after.backend_refused[i];
+    assert_int_equal(refused, after.backend_throttled);
 }
 
 static void removed_primary_moves_traffic_to_priority_two(void **state)
@@ -173,7 +225,8 @@ static void only_the_clients_kql_shapes_are_answered(void **state)
     sim_response resp;
     assert_int_equal(query(*state,
                            "ApiManagementGatewayLogs | where ApiId == 'aoai-completions' and isnotempty(BackendId) | "
-                           "summarize requests = count(), backend_ms = sum(BackendTime) by BackendId",
+                           "summarize requests = count(), throttled_backend = countif(BackendResponseCode == 429), "
+                           "backend_ms = sum(BackendTime) by BackendId",
                            &resp),
                      200);
     json_t *row = json_array_get(json_object_get(json_array_get(json_object_get(resp.body, "tables"), 0), "rows"), 0);
@@ -259,6 +312,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(shared_pools_and_global_rate_limit_are_not_a_teams_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(adjacent_windows_add_up, setup, teardown),
         cmocka_unit_test_setup_teardown(a_limit_cut_throttles_only_after_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_raise_past_capacity_gets_backend_429s, setup, teardown),
         cmocka_unit_test_setup_teardown(removed_primary_moves_traffic_to_priority_two, setup, teardown),
         cmocka_unit_test_setup_teardown(only_the_clients_kql_shapes_are_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(reports_refused_on_v2_tiers, setup, teardown),

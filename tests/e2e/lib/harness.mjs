@@ -127,6 +127,7 @@ export async function startSim(args = [], { gate: useGate = !args.includes('--tl
     touch: (path) => control('POST', '/_sim/touch', { path }),
     state: (path) => control('GET', `/_sim/state?path=${encodeURIComponent(path)}`),
     addClient: (c) => control('POST', '/_sim/clients', c),
+    clock: (c) => (c ? control('POST', '/_sim/clock', c) : control('GET', '/_sim/clock')), // the virtual clock
     async stop() {
       if (gate) await gate.stop();
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
