@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools.h"
@@ -45,14 +46,28 @@ AIGW_ENGINE_EXPORT const struct aigw_engine_api *aigw_engine_open(uint32_t abi, 
 
 /* ---- the program's functions, as the engine's code calls them -------------------------- */
 
+/* Formatted whole on the heap and handed over uncut: the program's side scrubs secrets first and
+ * only then cuts, so no secret straddling a cut can leave its head behind. */
+static char *format_whole(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static char *format_whole(const char *fmt, va_list ap)
+{
+    util_buf b;
+    util_buf_init(&b, 0);
+    if (util_buf_vprintf(&b, fmt, ap) != 0) {
+        util_buf_free(&b);
+        return NULL;
+    }
+    return util_buf_steal(&b);
+}
+
 void util_log(int level, const char *logger, const char *fmt, ...)
 {
-    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *msg = format_whole(fmt, ap);
     va_end(ap);
-    g_host->log(level, logger, "%s", msg);
+    g_host->log(level, logger, "%s", msg ? msg : "(a log message could not be formatted)");
+    free(msg);
 }
 
 void util_log_scrub(char *s) { g_host->log_scrub(s); }
@@ -78,12 +93,13 @@ json_t *mcp_result_ok(json_t *structured, const char *text) { return g_host->res
 
 json_t *mcp_result_error(json_t *structured, const char *fmt, ...)
 {
-    char text[UTIL_ERROR_MAX * 2];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    char *text = format_whole(fmt, ap);
     va_end(ap);
-    return g_host->result_error(structured, "%s", text);
+    json_t *r = g_host->result_error(structured, "%s", text ? text : "(an error message could not be formatted)");
+    free(text);
+    return r;
 }
 
 int mcp_server_add_prompt(struct mcp_server *srv, const struct mcp_prompt *prompt, void *user, util_error *err)

@@ -101,9 +101,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (exit_now) {
-#ifdef SIGPIPE
-        signal(SIGPIPE, SIG_IGN); /* stdout closed early (--help | head): a write error, not a kill */
-#endif
+        platform_ignore_sigpipe(); /* stdout closed early (--help | head): a write error, not a kill */
         fputs(out.data, stdout);
         fflush(stdout);
         util_buf_free(&out);

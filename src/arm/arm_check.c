@@ -18,7 +18,10 @@ static const char *const read_actions[] = {
     "Microsoft.ApiManagement/service/read",          "Microsoft.ApiManagement/service/apis/read",
     "Microsoft.ApiManagement/service/products/read", "Microsoft.ApiManagement/service/subscriptions/read",
     "Microsoft.ApiManagement/service/backends/read", "Microsoft.ApiManagement/service/policies/read",
-    "Microsoft.ApiManagement/service/apis/policies/read", NULL};
+    "Microsoft.ApiManagement/service/apis/policies/read", "Microsoft.ApiManagement/service/apis/operations/read",
+    "Microsoft.ApiManagement/service/apis/operations/policies/read",
+    "Microsoft.ApiManagement/service/products/policies/read", "Microsoft.ApiManagement/service/products/apis/read",
+    "Microsoft.ApiManagement/service/products/subscriptions/read", NULL};
 static const char *const policy_actions[] = {
     "Microsoft.ApiManagement/service/policies/write",          "Microsoft.ApiManagement/service/policies/delete",
     "Microsoft.ApiManagement/service/apis/policies/write",     "Microsoft.ApiManagement/service/apis/policies/delete",
@@ -30,7 +33,8 @@ static const char *const backend_actions[] = {
     "Microsoft.ApiManagement/service/apis/policies/write", NULL};
 static const char *const metrics_actions[] = {"Microsoft.Insights/metrics/read",
                                               "Microsoft.Insights/diagnosticSettings/read",
-                                              "Microsoft.ApiManagement/service/reports/read", NULL};
+                                              "Microsoft.ApiManagement/service/reports/read",
+                                              "Microsoft.ApiManagement/service/loggers/read", NULL};
 
 /* Azure RBAC action match: case-insensitive, '*' matches any run of characters (slashes too). */
 static int action_match(const char *pat, const char *s)

@@ -153,14 +153,15 @@ static json_t *cache_prompt(json_t *args, void *user, util_error *err)
                        ttl_s);
         return NULL;
     }
-    char said[256] = "";
+    char said[512] = "";
+    size_t n = 0;
     if (similarity > 0)
-        snprintf(said, sizeof said,
-                 "Note: %g reads as a similarity; APIM's score-threshold is a distance (lower is stricter), so a "
-                 "similarity of %g is score-threshold %g. Tell me this translation.\n",
-                 similarity, similarity, threshold);
-    else if (threshold > 0.2)
-        snprintf(said, sizeof said,
+        n = (size_t)snprintf(said, sizeof said,
+                             "Note: %g reads as a similarity; APIM's score-threshold is a distance (lower is stricter), "
+                             "so a similarity of %g is score-threshold %g. Tell me this translation.\n",
+                             similarity, similarity, threshold);
+    if (threshold > 0.2 && n < sizeof said) /* a translated value is warned about too */
+        snprintf(said + n, sizeof said - n,
                  "Note: score-threshold %g is above 0.2, so the cache will serve answers to prompts that are not "
                  "alike; warn me and ask before applying it.\n", threshold);
     char *text = util_printf(

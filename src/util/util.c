@@ -37,14 +37,17 @@ void util_error_prefix(util_error *err, const char *fmt, ...)
 {
     if (!err)
         return;
-    char prefix[UTIL_ERROR_MAX];
+    util_buf b; /* whole, so util_format scrubs before it cuts */
+    util_buf_init(&b, 0);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int rc = util_buf_vprintf(&b, fmt, ap);
     va_end(ap);
-    char joined[2 * UTIL_ERROR_MAX + 8];
-    snprintf(joined, sizeof joined, "%s: %s", prefix, err->message);
-    util_format(err->message, sizeof err->message, "%s", joined);
+    if (rc == 0)
+        rc = util_buf_printf(&b, ": %s", err->message);
+    if (rc == 0)
+        util_format(err->message, sizeof err->message, "%s", b.data);
+    util_buf_free(&b);
 }
 
 const char *util_code_name(int code)

@@ -111,6 +111,10 @@ test('flow 3: semantic caching (read the policy, dry run, apply "similarity 0.95
   assert.doesNotMatch(text, /0\.97|0\.95"/);
   const plain = await prompt('deploy_semantic_caching', { api_id: 'aoai-completions' }, ['score-threshold="0.05"']);
   assert.doesNotMatch(plain, /reads as a similarity|is above 0\.2/);
+  // a similarity that translates to a loose distance is warned about as well
+  const translated = await prompt('deploy_semantic_caching', { api_id: 'aoai-completions', threshold: 'similarity 0.3' }, []);
+  assert.match(translated, /similarity of 0\.3 is score-threshold 0\.7/);
+  assert.match(translated, /score-threshold 0\.7 is above 0\.2/);
   const loose = await prompt('deploy_semantic_caching', { api_id: 'aoai-completions', threshold: '0.3' }, ['score-threshold="0.3"']);
   assert.match(loose, /score-threshold 0\.3 is above 0\.2, so the cache will serve answers to prompts that are not alike/);
   const { policy_xml: xml } = await call('get_policy', { api_id: 'aoai-completions' });

@@ -89,6 +89,7 @@ test('every tool and --check call exactly the operations the table gives them', 
     await call('list_subscriptions');
     done = await call('update_quota', { subscription_id: 'growth', tpm: 100000 });
     await call('revert_change', { change_id: done.change_id });
+    await call('simulate_quota', { subscription_id: 'growth', tpm: 100000 });
     await call('get_metrics', { api_id: 'aoai-completions', since: '1h' });
     await sim.faults({ rules: [{ path_contains: '/providers/Microsoft.Insights/metrics', status: 403 }] });
     await call('get_metrics', { api_id: 'aoai-completions', since: '6h', group_by: 'time' }); // the series then comes from reports byTime

@@ -486,6 +486,16 @@ static void test_check(void **state)
                           "warning:    the identity holds '*'", NULL};
     const char *no_auth[] = {"role assignments", NULL};
     check_report("aaaaaaaa-0000-0000-0000-0000000000e2", "contrib-secret-for-check", 0, wide, no_auth);
+    /* a custom role that reads everything but product policies: list_subscriptions could not run */
+    assert_int_equal(sim_post(&g_sim, "/_sim/clients",
+                              "{\"client_id\":\"aaaaaaaa-0000-0000-0000-0000000000e3\",\"tenant_id\":\"" DEMO_TENANT
+                              "\",\"secret\":\"custom-secret-for-check\",\"role\":\"reader\","
+                              "\"permissions\":[{\"actions\":[\"*/read\"],\"notActions\":["
+                              "\"Microsoft.ApiManagement/service/products/policies/read\"],"
+                              "\"dataActions\":[],\"notDataActions\":[]}]}"),
+                     201);
+    const char *custom[] = {"read:           NOT allowed (lacks Microsoft.ApiManagement/service/products/policies/read", NULL};
+    check_report("aaaaaaaa-0000-0000-0000-0000000000e3", "custom-secret-for-check", 0, custom, NULL);
     /* a wrong secret: --check fails with the reason */
     struct config cfg;
     struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, "bad-secret-for-check");

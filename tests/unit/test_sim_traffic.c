@@ -157,14 +157,20 @@ static void edit_policy(sim_state *st, const char *rel, const char *from, const 
 static void a_raise_past_capacity_gets_backend_429s(void **state)
 {
     sim_state *st = *state;
-    double now = (double)util_now_ms() / 1000.0;
+    util_error err;
+    json_t *freeze = json_pack("{s:b}", "freeze", 1), *hour = json_pack("{s:i}", "advance_s", 3601);
+    assert_int_equal(sim_clock_apply(st, freeze, &err), 0); /* the virtual clock: each edit lands at `now` */
     sim_traffic_before_write(st);
     edit_policy(st, "apis/aoai-completions/policies/policy", "score-threshold=\"0.8\"", "score-threshold=\".05\"");
-    double tightened = (double)util_now_ms() / 1000.0;
+    double tightened = (double)sim_now_ms(st) / 1000.0;
+    assert_int_equal(sim_clock_apply(st, hour, &err), 0); /* an hour with the strict cache */
     sim_traffic_stats strict_cache = window(st, NULL, tightened + 1, tightened + 3601);
+    assert_true(strict_cache.requests > 0);
     assert_int_equal(strict_cache.backend_throttled, 0);
+    sim_traffic_before_write(st);
     edit_policy(st, "products/aoai/policies/policy", "tokens-per-minute=\"200000\"", "tokens-per-minute=\"400000\"");
-    now = (double)util_now_ms() / 1000.0;
+    double now = (double)sim_now_ms(st) / 1000.0;
+    assert_int_equal(sim_clock_apply(st, hour, &err), 0); /* an hour after the raise */
     sim_traffic_stats before = window(st, NULL, now - 7200, now - 3600);
     sim_traffic_stats after = window(st, NULL, now + 1, now + 3601);
     sim_traffic_stats growth = window(st, "growth", now + 1, now + 3601);
@@ -177,6 +183,8 @@ static void a_raise_past_capacity_gets_backend_429s(void **state)
     for (int i = 0; i < after.nbackends; i++)
         refused += after.backend_refused[i];
     assert_int_equal(refused, after.backend_throttled);
+    json_decref(freeze);
+    json_decref(hour);
 }
 
 static void removed_primary_moves_traffic_to_priority_two(void **state)

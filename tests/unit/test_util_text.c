@@ -49,6 +49,11 @@ static void test_scrub_before_cut(void **state)
     util_error_set(&err, UTIL_EAUTH, "%s%s", pad, secret);
     assert_null(strstr(err.message, "Sx9-very"));
     assert_true(strlen(err.message) < UTIL_ERROR_MAX);
+    /* a prefix is formatted whole too: a secret at its own cap is scrubbed, not cut to a head */
+    util_error_set(&err, UTIL_EAUTH, "tail");
+    util_error_prefix(&err, "%s%s", pad, secret);
+    assert_null(strstr(err.message, "Sx9-very"));
+    assert_true(strlen(err.message) < UTIL_ERROR_MAX);
     /* a message cut inside a character stays valid UTF-8 */
     char buf[8];
     util_format(buf, sizeof buf, "%s", "abcdef\xc3\xa9");
