@@ -377,15 +377,16 @@ static void attach(struct tools_ctx *ctx, struct arm_client *arm, json_t *member
             unavailable(m, no_account_reason(ctx, host));
             continue;
         }
-        json_object_set_new(m, "account", json_pack("{s:O,s:O,s:O}", "name", json_object_get(a, "name"), "id",
-                                                    json_object_get(a, "id"), "location",
-                                                    json_object_get(a, "location")));
+        json_object_set_new(m, "account", json_pack("{s:o,s:o,s:o}", "name", json_deep_copy(json_object_get(a, "name")),
+                                                    "id", json_deep_copy(json_object_get(a, "id")), "location",
+                                                    json_deep_copy(json_object_get(a, "location"))));
         char *id = lower_dup(json_string_value(json_object_get(a, "id")));
         json_t *c = json_object_get(cache(ctx, "deployments"), id);
         free(id);
         json_t *e = json_object_get(c, "error");
         if (json_is_array(json_object_get(c, "value"))) {
-            json_object_set(m, "deployments", json_object_get(c, "value"));
+            /* a copy: the cache is shared by calls on other threads, a result is not */
+            json_object_set_new(m, "deployments", json_deep_copy(json_object_get(c, "value")));
         } else if (json_is_true(json_object_get(e, "forbidden"))) {
             unavailable(m, util_printf("the deployments of account %s cannot be read (%s); grant the gateway's "
                                        "identity %s",
