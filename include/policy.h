@@ -36,6 +36,9 @@ typedef struct policy_doc policy_doc;
  * or UTIL_ELIMIT past POLICY_MAX_BYTES) with "line L, column C: ..." in terms of `text`
  * (1-based, columns counted in characters). */
 policy_doc *policy_parse(const char *text, size_t len, util_error *err);
+/* Initialises libxml2 once; call before parsing on several threads (parsing is then thread-safe:
+ * every call uses its own parser context and document). */
+void policy_init(void);
 void policy_doc_free(policy_doc *doc);
 /* The original text (borrowed, NUL-terminated) and its length. */
 const char *policy_doc_text(const policy_doc *doc);

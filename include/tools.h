@@ -16,6 +16,8 @@
 #ifndef AIGW_TOOLS_H
 #define AIGW_TOOLS_H
 
+#include <pthread.h>
+
 #include "config.h"
 #include "mcp.h"
 
@@ -25,7 +27,9 @@ struct tools_ctx {
     const struct config *cfg;
     struct arm_client *arm; /* created by tools_arm() on first use; NULL before */
     bool demo;              /* results are marked as coming from the simulator */
+    pthread_mutex_t lock;   /* tool calls run on several threads: guards the creation of arm */
     json_t *models;         /* cache of Azure OpenAI accounts and deployments (src/tools/models.c), or NULL */
+    pthread_mutex_t models_lock; /* guards models (recursive) */
 };
 
 struct tools_ctx *tools_ctx_new(const struct config *cfg);

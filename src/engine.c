@@ -3,6 +3,7 @@
  * and --check to it (see include/engine.h). Part of the program, not of a library. */
 #include "engine.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,7 @@ static const struct aigw_engine_api *open_api(void *dl, char *why, size_t n)
     return api;
 }
 
-static int load(struct engine *e, util_error *err)
+static int load_locked(struct engine *e, util_error *err)
 {
     if (e->ctx)
         return 0;
@@ -141,6 +142,16 @@ static int load(struct engine *e, util_error *err)
             LOG_DEBUG("engine", "loaded %s", ENGINE_FILE);
     }
     return e->ctx ? 0 : util_error_set(err, UTIL_EINTERNAL, "%s", e->failure);
+}
+
+/* Tool calls run on several threads: the first ones may arrive together. */
+static int load(struct engine *e, util_error *err)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    int rc = load_locked(e, err);
+    pthread_mutex_unlock(&lock);
+    return rc;
 }
 
 json_t *engine_trampoline(struct mcp_call *call, json_t *args, void *user)

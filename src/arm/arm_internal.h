@@ -14,8 +14,8 @@ struct arm_client {
     struct http_client *http;
     struct auth_credential *cred;
     struct arm_retry_policy retry;
-    unsigned long arm_requests;
-    unsigned long retries;
+    atomic_ulong arm_requests; /* atomics: calls on several threads share the client */
+    atomic_ulong retries;
 };
 
 /* True when a 401 body is ARM's ExpiredAuthenticationToken. */

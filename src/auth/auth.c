@@ -4,6 +4,7 @@
 #include "auth.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,12 @@ struct auth_credential {
     size_t n_kinds;
     struct cached_token cache[AUTH_MAX_SCOPES];
     unsigned long token_requests;
+    /* Threads: `lock` guards the cache, the kinds and the counter, and is held while a token is
+     * fetched (one request however many calls need it at once). A replaced token is kept in
+     * `retired` until the credential is freed, so a token another thread borrowed stays valid. */
+    pthread_mutex_t lock;
+    char **retired;
+    size_t n_retired;
 };
 
 /* ---- selection ------------------------------------------------------------------------ */
@@ -137,6 +144,7 @@ struct auth_credential *auth_credential_new(const struct config *cfg, struct htt
         free(a);
         return NULL;
     }
+    pthread_mutex_init(&a->lock, NULL);
     util_log_add_secret(cfg->client_secret);
     util_log_add_secret(cfg->cert_password);
     util_log_add_secret(cfg->identity_header);
@@ -152,12 +160,40 @@ void auth_credential_free(struct auth_credential *a)
         free(a->cache[i].scope);
         free(a->cache[i].token);
     }
+    for (size_t i = 0; i < a->n_retired; i++)
+        free(a->retired[i]);
+    free(a->retired);
+    pthread_mutex_destroy(&a->lock);
     free(a);
 }
 
-const char *auth_credential_name(const struct auth_credential *a) { return kind_names[a->kinds[0]]; }
+const char *auth_credential_name(const struct auth_credential *a)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&a->lock);
+    const char *name = kind_names[a->kinds[0]];
+    pthread_mutex_unlock((pthread_mutex_t *)&a->lock);
+    return name;
+}
 
-unsigned long auth_token_requests(const struct auth_credential *a) { return a->token_requests; }
+unsigned long auth_token_requests(const struct auth_credential *a)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&a->lock);
+    unsigned long n = a->token_requests;
+    pthread_mutex_unlock((pthread_mutex_t *)&a->lock);
+    return n;
+}
+
+/* Keeps a replaced string alive until the credential is freed (another thread may hold it). */
+static void retire(struct auth_credential *a, char *s)
+{
+    if (!s)
+        return;
+    char **r = realloc(a->retired, (a->n_retired + 1) * sizeof *r);
+    if (!r)
+        abort();
+    a->retired = r;
+    a->retired[a->n_retired++] = s;
+}
 
 void auth_credential_describe(const struct auth_credential *a, char *out, size_t n)
 {
@@ -559,8 +595,8 @@ int auth_check_token(const char *token, const char *who, util_error *err)
     return 0;
 }
 
-int auth_get_token(struct auth_credential *a, const char *scope, int force_refresh, const char **token,
-                   util_error *err)
+static int get_token_locked(struct auth_credential *a, const char *scope, int force_refresh, const char **token,
+                            util_error *err)
 {
     struct cached_token *s = slot_for(a, scope);
     int64_t now = util_now_ms() / 1000;
@@ -575,9 +611,9 @@ int auth_get_token(struct auth_credential *a, const char *scope, int force_refre
         free(fresh);
     if (rc)
         return rc;
-    free(s->token);
+    retire(a, s->token);
     if (strcmp(s->scope, scope) != 0) {
-        free(s->scope);
+        retire(a, s->scope);
         s->scope = util_strdup(scope);
     }
     s->token = fresh;
@@ -586,4 +622,13 @@ int auth_get_token(struct auth_credential *a, const char *scope, int force_refre
               (long long)(exp - now));
     *token = s->token;
     return 0;
+}
+
+int auth_get_token(struct auth_credential *a, const char *scope, int force_refresh, const char **token,
+                   util_error *err)
+{
+    pthread_mutex_lock(&a->lock);
+    int rc = get_token_locked(a, scope, force_refresh, token, err);
+    pthread_mutex_unlock(&a->lock);
+    return rc;
 }

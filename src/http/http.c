@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,14 +13,63 @@
 
 #define HTTP_HEADER_VALUE_MAX 8192
 #define HTTP_POLL_MS 100
+#define HTTP_IDLE_MULTIS 16 /* multi handles (each with its kept-alive connections) kept between calls */
 
+/* Threads: any number of threads may perform requests on one client at once. Each call takes a
+ * multi handle from the client's idle stack (or makes one) and gives it back after, so a multi
+ * handle (and the connections in its cache) is used by one thread at a time, as libcurl requires;
+ * one thread calling again and again gets the same one back (one kept-alive connection). The
+ * share handle (DNS cache, TLS sessions) is locked per data kind; stats and the stack are under
+ * `lock`; the cancel flag belongs to the calling thread. */
 struct http_client {
-    CURLM *multi;
     CURLSH *share;
+    pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     char *ca_file;
-    const atomic_int *cancel;
+    pthread_mutex_t lock;
+    CURLM *idle[HTTP_IDLE_MULTIS];
+    size_t n_idle;
     struct http_stats stats;
 };
+
+/* The cancel flag of the calling thread, for one client. */
+static _Thread_local struct {
+    const struct http_client *client;
+    const atomic_int *flag;
+} tl_cancel;
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *user)
+{
+    (void)h, (void)access;
+    pthread_mutex_lock(&((struct http_client *)user)->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *user)
+{
+    (void)h;
+    pthread_mutex_unlock(&((struct http_client *)user)->share_locks[data]);
+}
+
+static CURLM *multi_take(struct http_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    CURLM *m = c->n_idle ? c->idle[--c->n_idle] : NULL;
+    pthread_mutex_unlock(&c->lock);
+    if (!m && (m = curl_multi_init()) != NULL)
+        curl_multi_setopt(m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    return m;
+}
+
+static void multi_give(struct http_client *c, CURLM *m)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->n_idle < HTTP_IDLE_MULTIS) {
+        c->idle[c->n_idle++] = m;
+        m = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (m)
+        curl_multi_cleanup(m);
+}
 
 /* One transfer in flight: its easy handle and what it writes into. */
 struct transfer {
@@ -48,16 +98,20 @@ struct http_client *http_client_new(const char *ca_file, util_error *err)
         util_error_set(err, UTIL_ENOMEM, "out of memory creating the HTTP client");
         return NULL;
     }
-    c->multi = curl_multi_init();
+    pthread_mutex_init(&c->lock, NULL);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->share_locks[i], NULL);
     c->share = curl_share_init();
-    if (!c->multi || !c->share) {
+    if (!c->share) {
         http_client_free(c);
         util_error_set(err, UTIL_EINTERNAL, "libcurl could not create its handles");
         return NULL;
     }
+    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     c->ca_file = util_strdup(ca_file);
     return c;
 }
@@ -66,20 +120,37 @@ void http_client_free(struct http_client *c)
 {
     if (!c)
         return;
-    if (c->multi)
-        curl_multi_cleanup(c->multi);
+    for (size_t i = 0; i < c->n_idle; i++)
+        curl_multi_cleanup(c->idle[i]);
     if (c->share)
         curl_share_cleanup(c->share);
+    pthread_mutex_destroy(&c->lock);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&c->share_locks[i]);
+    if (tl_cancel.client == c)
+        tl_cancel.client = NULL, tl_cancel.flag = NULL;
     free(c->ca_file);
     free(c);
     curl_global_cleanup();
 }
 
-void http_client_set_cancel(struct http_client *c, const atomic_int *cancel) { c->cancel = cancel; }
+void http_client_set_cancel(struct http_client *c, const atomic_int *cancel)
+{
+    tl_cancel.client = c;
+    tl_cancel.flag = cancel;
+}
 
-int http_client_cancelled(const struct http_client *c) { return c->cancel && atomic_load(c->cancel); }
+int http_client_cancelled(const struct http_client *c)
+{
+    return tl_cancel.client == c && tl_cancel.flag && atomic_load(tl_cancel.flag);
+}
 
-void http_client_stats(const struct http_client *c, struct http_stats *out) { *out = c->stats; }
+void http_client_stats(const struct http_client *c, struct http_stats *out)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&c->lock);
+    *out = c->stats;
+    pthread_mutex_unlock((pthread_mutex_t *)&c->lock);
+}
 
 static void clear_headers(struct http_response *r)
 {
@@ -296,7 +367,9 @@ static int transfer_finish(struct http_client *c, struct transfer *t, const char
     long connects = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
+    pthread_mutex_lock(&c->lock);
     c->stats.new_connections += (unsigned long)connects;
+    pthread_mutex_unlock(&c->lock);
     t->resp->status = status;
     char origin[256];
     url_origin(url, origin, sizeof origin);
@@ -319,10 +392,10 @@ static int transfer_finish(struct http_client *c, struct transfer *t, const char
     return 0;
 }
 
-static void transfer_cleanup(struct http_client *c, struct transfer *t)
+static void transfer_cleanup(CURLM *multi, struct transfer *t)
 {
     if (t->easy) {
-        curl_multi_remove_handle(c->multi, t->easy);
+        curl_multi_remove_handle(multi, t->easy);
         curl_easy_cleanup(t->easy);
     }
     curl_slist_free_all(t->headers);
@@ -330,11 +403,11 @@ static void transfer_cleanup(struct http_client *c, struct transfer *t)
 
 /* ---- the multi loop ------------------------------------------------------------------- */
 
-static void collect_done(struct http_client *c)
+static void collect_done(CURLM *multi)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+    while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         struct transfer *t = NULL;
@@ -347,20 +420,20 @@ static void collect_done(struct http_client *c)
 /* Runs every added transfer to completion or cancellation. Returns 0, UTIL_ECANCELLED, or
  * UTIL_ENET when libcurl's multi engine itself failed (*why says how); transfers not done then
  * failed, they were not cancelled. */
-static int run_multi(struct http_client *c, const char **why)
+static int run_multi(struct http_client *c, CURLM *multi, const char **why)
 {
     int running = 1, rc = 0;
     CURLMcode mc = CURLM_OK;
     while (running && rc == 0) {
         if (http_client_cancelled(c))
             return UTIL_ECANCELLED;
-        if ((mc = curl_multi_perform(c->multi, &running)) != CURLM_OK)
+        if ((mc = curl_multi_perform(multi, &running)) != CURLM_OK)
             rc = UTIL_ENET;
-        collect_done(c);
-        if (rc == 0 && running && (mc = curl_multi_poll(c->multi, NULL, 0, HTTP_POLL_MS, NULL)) != CURLM_OK)
+        collect_done(multi);
+        if (rc == 0 && running && (mc = curl_multi_poll(multi, NULL, 0, HTTP_POLL_MS, NULL)) != CURLM_OK)
             rc = UTIL_ENET;
     }
-    collect_done(c);
+    collect_done(multi);
     *why = curl_multi_strerror(mc);
     return rc;
 }
@@ -369,7 +442,9 @@ int http_perform_batch(struct http_client *c, size_t n, const struct http_reques
                        struct http_response *resps, int *rcs, util_error *errs)
 {
     struct transfer *ts = calloc(n ? n : 1, sizeof *ts);
-    if (!ts) {
+    CURLM *multi = ts ? multi_take(c) : NULL;
+    if (!ts || !multi) {
+        free(ts);
         for (size_t i = 0; i < n; i++)
             rcs[i] = util_error_set(&errs[i], UTIL_ENOMEM, "out of memory starting HTTP requests");
         return UTIL_ENOMEM;
@@ -378,17 +453,20 @@ int http_perform_batch(struct http_client *c, size_t n, const struct http_reques
         util_error_clear(&errs[i]);
         rcs[i] = transfer_setup(c, &ts[i], &reqs[i], &resps[i], &errs[i]);
         if (rcs[i] == 0) {
-            curl_multi_add_handle(c->multi, ts[i].easy);
+            curl_multi_add_handle(multi, ts[i].easy);
+            pthread_mutex_lock(&c->lock);
             c->stats.requests++;
+            pthread_mutex_unlock(&c->lock);
         }
     }
     const char *why = "";
-    int rc = run_multi(c, &why);
+    int rc = run_multi(c, multi, &why);
     for (size_t i = 0; i < n; i++) {
         if (rcs[i] == 0)
             rcs[i] = transfer_finish(c, &ts[i], reqs[i].method, reqs[i].url, rc, why, &errs[i]);
-        transfer_cleanup(c, &ts[i]);
+        transfer_cleanup(multi, &ts[i]);
     }
+    multi_give(c, multi);
     free(ts);
     return rc;
 }

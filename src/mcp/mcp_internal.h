@@ -15,12 +15,31 @@ struct mcp_queue_item {
     struct mcp_queue_item *next;
 };
 
+#define MCP_MAX_READERS 16 /* read-only tool calls running at once; more wait in arrival order */
+
+/* One accepted tools/call, from validation until its answer is written: queued in its lane,
+ * then run by a worker thread. */
 struct mcp_call {
     struct mcp_server *srv;
-    json_t *id;             /* borrowed from the request */
-    json_t *progress_token; /* borrowed, may be NULL */
+    json_t *msg;            /* the request (owned) */
+    json_t *id;             /* borrowed from msg */
+    json_t *progress_token; /* borrowed from msg, may be NULL */
+    json_t *args;           /* validated arguments (owned) */
+    size_t tool;            /* index into srv->tools */
     atomic_int cancelled;  /* set by the reader thread (notifications/cancelled, end of input) */
-    bool committed;        /* guarded by srv->lock: a write started, cancellation is ignored */
+    /* guarded by srv->lock */
+    bool committed;        /* a write started, cancellation is ignored */
+    char pending_id[48];   /* id of this call's outstanding elicitation request, "" when none */
+    json_t *pending_reply; /* owned when set */
+    struct mcp_call *next_call;   /* srv->calls: every accepted call, queued or running */
+    struct mcp_call *next_queued; /* its lane's queue */
+};
+
+/* Read tools run concurrently (up to MCP_MAX_READERS threads); write tools run one at a time in
+ * arrival order (one thread: the server talks to one APIM service), never beside another write. */
+struct mcp_lane {
+    struct mcp_call *head, *tail; /* waiting to start, oldest first */
+    size_t queued, idle, threads, max;
 };
 
 struct mcp_server {
@@ -38,15 +57,18 @@ struct mcp_server {
     int out_fd;
     pthread_mutex_t out_lock;
 
-    /* guarded by lock: queue, current call, elicitation slot, eof */
+    /* guarded by lock: queue, calls, lanes, workers, eof */
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_cond_t cond;    /* the queue, elicitation replies, cancellations */
+    pthread_cond_t work;    /* the lanes */
     struct mcp_queue_item *head, *tail;
     bool eof;
     bool io_error;
-    struct mcp_call *current;
-    char pending_id[48];    /* id of our outstanding elicitation request, "" when none */
-    json_t *pending_reply;  /* owned when set */
+    bool stopping;
+    struct mcp_call *calls;
+    struct mcp_lane reads, writes;
+    pthread_t workers[MCP_MAX_READERS + 1];
+    size_t n_workers;
     unsigned next_request;
 
     /* touched by the dispatch thread only */

@@ -1,4 +1,6 @@
 /* server: the MCP lifecycle and request dispatch — initialize and version negotiation,
+ * tool calls run on worker threads (reads together, writes one at a time in order: see
+ * docs/architecture.md "Threads"),
  * tools/list, tools/call with schema validation, prompts, logging/setLevel and
  * notifications/message, progress and elicitation for running calls. */
 #include <stdio.h>
@@ -20,6 +22,9 @@ struct mcp_server *mcp_server_new(const struct mcp_server_info *info)
     pthread_mutex_init(&srv->out_lock, NULL);
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->cond, NULL);
+    pthread_cond_init(&srv->work, NULL);
+    srv->reads.max = MCP_MAX_READERS;
+    srv->writes.max = 1;
     return srv;
 }
 
@@ -37,10 +42,10 @@ void mcp_server_free(struct mcp_server *srv)
         json_decref(it->msg);
         free(it);
     }
-    json_decref(srv->pending_reply);
     pthread_mutex_destroy(&srv->out_lock);
     pthread_mutex_destroy(&srv->lock);
     pthread_cond_destroy(&srv->cond);
+    pthread_cond_destroy(&srv->work);
     free(srv);
 }
 
@@ -155,8 +160,8 @@ enum mcp_elicit_action mcp_call_elicit(struct mcp_call *call, const char *messag
     if (!srv->client_elicit_form)
         return MCP_ELICIT_UNSUPPORTED;
     pthread_mutex_lock(&srv->lock);
-    snprintf(srv->pending_id, sizeof srv->pending_id, "aigw-elicit-%u", ++srv->next_request);
-    json_t *id = json_string(srv->pending_id);
+    snprintf(call->pending_id, sizeof call->pending_id, "aigw-elicit-%u", ++srv->next_request);
+    json_t *id = json_string(call->pending_id);
     pthread_mutex_unlock(&srv->lock);
 
     json_t *req = json_pack("{s:s, s:O, s:s, s:{s:s, s:O}}", "jsonrpc", "2.0", "id", id, "method",
@@ -168,11 +173,11 @@ enum mcp_elicit_action mcp_call_elicit(struct mcp_call *call, const char *messag
     json_decref(id);
 
     pthread_mutex_lock(&srv->lock);
-    while (!srv->pending_reply && !atomic_load(&call->cancelled) && !srv->eof)
+    while (!call->pending_reply && !atomic_load(&call->cancelled) && !srv->eof)
         pthread_cond_wait(&srv->cond, &srv->lock);
-    json_t *reply = srv->pending_reply;
-    srv->pending_reply = NULL;
-    srv->pending_id[0] = '\0';
+    json_t *reply = call->pending_reply;
+    call->pending_reply = NULL;
+    call->pending_id[0] = '\0';
     pthread_mutex_unlock(&srv->lock);
 
     if (!reply)
@@ -278,7 +283,121 @@ static void invalid_params(struct mcp_server *srv, json_t *id, const char *fmt, 
     mcp_write_error(srv, id, MCP_INVALID_PARAMS, text);
 }
 
-static void handle_tools_call(struct mcp_server *srv, json_t *id, json_t *params)
+/* ---- running calls: the lanes and their workers ----------------------------------------- */
+
+/* Runs one call on a worker thread and answers it (unless it was cancelled: then no response,
+ * as MCP asks; a committed call, one that started writing, is never flagged). */
+static void call_run(struct mcp_server *srv, struct mcp_call *call)
+{
+    json_t *result = NULL;
+    const char *name = srv->tools[call->tool]->name;
+    if (!atomic_load(&call->cancelled))
+        result = srv->tools[call->tool]->fn(call, call->args, srv->tool_user[call->tool]);
+    pthread_mutex_lock(&srv->lock);
+    struct mcp_call **pp = &srv->calls;
+    while (*pp != call)
+        pp = &(*pp)->next_call;
+    *pp = call->next_call;
+    bool cancelled = atomic_load(&call->cancelled) != 0;
+    pthread_mutex_unlock(&srv->lock);
+    if (cancelled) {
+        json_decref(result);
+    } else {
+        if (!result)
+            result = mcp_result_error(NULL, "internal error: tool '%s' returned no result", name);
+        mcp_write_result(srv, call->id, result);
+    }
+    json_decref(call->pending_reply);
+    json_decref(call->args);
+    json_decref(call->msg);
+    free(call);
+}
+
+struct worker_args {
+    struct mcp_server *srv;
+    struct mcp_lane *lane;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker_args wa = *(struct worker_args *)arg;
+    free(arg);
+    struct mcp_server *srv = wa.srv;
+    struct mcp_lane *lane = wa.lane;
+    pthread_mutex_lock(&srv->lock);
+    for (;;) {
+        while (!lane->head && !srv->stopping) {
+            lane->idle++;
+            pthread_cond_wait(&srv->work, &srv->lock);
+            lane->idle--;
+        }
+        struct mcp_call *call = lane->head;
+        if (!call)
+            break;
+        lane->head = call->next_queued;
+        if (!lane->head)
+            lane->tail = NULL;
+        lane->queued--;
+        pthread_mutex_unlock(&srv->lock);
+        call_run(srv, call);
+        pthread_mutex_lock(&srv->lock);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
+}
+
+/* Queues an accepted call in its lane (reads or writes) and starts a worker when every one of
+ * that lane is busy and the lane has room for another. */
+static void call_start(struct mcp_server *srv, struct mcp_call *call)
+{
+    struct mcp_lane *lane = srv->tools[call->tool]->read_only_hint && !srv->tools[call->tool]->writes ? &srv->reads
+                                                                                                      : &srv->writes;
+    pthread_mutex_lock(&srv->lock);
+    call->next_call = srv->calls;
+    srv->calls = call;
+    if (lane->tail)
+        lane->tail->next_queued = call;
+    else
+        lane->head = call;
+    lane->tail = call;
+    lane->queued++;
+    if (lane->queued > lane->idle && lane->threads < lane->max && srv->n_workers < MCP_MAX_READERS + 1) {
+        struct worker_args *wa = malloc(sizeof *wa);
+        if (wa) {
+            *wa = (struct worker_args){srv, lane};
+            if (pthread_create(&srv->workers[srv->n_workers], NULL, worker_main, wa) == 0) {
+                srv->n_workers++;
+                lane->threads++;
+            } else {
+                free(wa);
+            }
+        }
+    }
+    bool stuck = lane->threads == 0; /* no worker could be started at all */
+    pthread_cond_broadcast(&srv->work);
+    if (stuck) {
+        lane->head = lane->tail = NULL;
+        lane->queued = 0;
+    }
+    pthread_mutex_unlock(&srv->lock);
+    if (stuck) /* run it here rather than never */
+        call_run(srv, call);
+}
+
+/* At the end of input: lets the workers finish what they have, then joins them. */
+static void workers_stop(struct mcp_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->stopping = true;
+    pthread_cond_broadcast(&srv->work);
+    size_t n = srv->n_workers;
+    pthread_mutex_unlock(&srv->lock);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(srv->workers[i], NULL);
+}
+
+/* Validates a tools/call and hands it (msg stolen: *taken true) to a lane; answers errors here. */
+static void handle_tools_call(struct mcp_server *srv, json_t *msg, json_t *id, json_t *params, bool *taken)
 {
     const char *name = json_string_value(json_object_get(params, "name"));
     if (!name) {
@@ -318,27 +437,18 @@ static void handle_tools_call(struct mcp_server *srv, json_t *id, json_t *params
         json_decref(own_args);
         return;
     }
-    struct mcp_call call = {.srv = srv, .id = id,
-                            .progress_token = json_object_get(json_object_get(params, "_meta"), "progressToken")};
-    pthread_mutex_lock(&srv->lock);
-    srv->current = &call;
-    pthread_mutex_unlock(&srv->lock);
-
-    json_t *result = srv->tools[i]->fn(&call, own_args, srv->tool_user[i]);
-
-    pthread_mutex_lock(&srv->lock);
-    srv->current = NULL;
-    pthread_mutex_unlock(&srv->lock);
-    json_decref(own_args);
-    if (atomic_load(&call.cancelled)) {
-        /* the client cancelled: no response is sent for a cancelled request (a committed call,
-         * one that started writing, is never flagged: its outcome is always reported) */
-        json_decref(result);
+    struct mcp_call *call = calloc(1, sizeof *call);
+    if (!call) {
+        json_decref(own_args);
+        mcp_write_error(srv, id, MCP_INTERNAL_ERROR, "Internal error: out of memory accepting the call");
         return;
     }
-    if (!result)
-        result = mcp_result_error(NULL, "internal error: tool '%s' returned no result", name);
-    mcp_write_result(srv, id, result);
+    /* from here the worker owns msg (and the id, arguments and token inside it): jansson's
+     * reference counts are not for objects two threads hold */
+    *call = (struct mcp_call){.srv = srv, .msg = msg, .id = id, .args = own_args, .tool = i,
+                              .progress_token = json_object_get(json_object_get(params, "_meta"), "progressToken")};
+    *taken = true;
+    call_start(srv, call);
 }
 
 static void handle_prompts_list(struct mcp_server *srv, json_t *id)
@@ -406,29 +516,31 @@ static void handle_set_level(struct mcp_server *srv, json_t *id, json_t *params)
     mcp_write_result(srv, id, json_object());
 }
 
-static void dispatch(struct mcp_server *srv, json_t *msg)
+/* Handles one message; true when a worker took it over (the caller must not free it). */
+static bool dispatch(struct mcp_server *srv, json_t *msg)
 {
+    bool taken = false;
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *id = json_object_get(msg, "id");
     json_t *params = json_object_get(msg, "params");
     if (!json_is_object(params))
         params = NULL;
     if (!id) /* notifications: initialized, roots changes... nothing to answer */
-        return;
+        return false;
     if (!strcmp(method, "initialize")) {
         handle_initialize(srv, id, params ? params : json_null());
-        return;
+        return false;
     }
     if (!srv->initialized) {
         char text[256];
         util_format(text, sizeof text, "Invalid Request: '%.64s' before initialize; send initialize first", method);
         mcp_write_error(srv, id, MCP_INVALID_REQUEST, text);
-        return;
+        return false;
     }
     if (!strcmp(method, "tools/list"))
         handle_tools_list(srv, id);
     else if (!strcmp(method, "tools/call"))
-        handle_tools_call(srv, id, params);
+        handle_tools_call(srv, msg, id, params, &taken);
     else if (!strcmp(method, "prompts/list") && srv->n_prompts)
         handle_prompts_list(srv, id);
     else if (!strcmp(method, "prompts/get") && srv->n_prompts)
@@ -440,6 +552,7 @@ static void dispatch(struct mcp_server *srv, json_t *msg)
         util_format(text, sizeof text, "Method not found: '%.64s'", method);
         mcp_write_error(srv, id, MCP_METHOD_NOT_FOUND, text);
     }
+    return taken;
 }
 
 int mcp_server_run(struct mcp_server *srv, int in_fd, int out_fd)
@@ -450,10 +563,10 @@ int mcp_server_run(struct mcp_server *srv, int in_fd, int out_fd)
     if (mcp_transport_start(srv, in_fd, &reader) != 0)
         return UTIL_EIO;
     json_t *msg;
-    while ((msg = mcp_transport_pop(srv)) != NULL) {
-        dispatch(srv, msg);
-        json_decref(msg);
-    }
+    while ((msg = mcp_transport_pop(srv)) != NULL)
+        if (!dispatch(srv, msg))
+            json_decref(msg);
+    workers_stop(srv);
     pthread_join(reader, NULL);
     util_log_set_sink(NULL, NULL, UTIL_LOG_OFF);
     return srv->io_error ? UTIL_EIO : 0;

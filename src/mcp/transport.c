@@ -113,16 +113,20 @@ static bool valid_id(json_t *id) { return json_is_string(id) || json_is_integer(
 
 static bool same_id(json_t *a, json_t *b) { return a && b && json_equal(a, b); }
 
-/* notifications/cancelled: flag the running call, or drop the request if still queued. */
+/* notifications/cancelled: flag the call (running or waiting in its lane), or drop the request if
+ * still in the input queue. */
 static void cancel_request(struct mcp_server *srv, json_t *request_id)
 {
     pthread_mutex_lock(&srv->lock);
-    if (srv->current && same_id(srv->current->id, request_id)) {
-        if (srv->current->committed)
+    struct mcp_call *call = srv->calls;
+    while (call && !same_id(call->id, request_id))
+        call = call->next_call;
+    if (call) { /* running, or waiting in its lane (then it never starts) */
+        if (call->committed)
             LOG_WARN("mcp", "a cancellation arrived while a change was being written; the write completes (or is "
                      "undone) and its outcome is reported");
         else
-            atomic_store(&srv->current->cancelled, 1);
+            atomic_store(&call->cancelled, 1);
         pthread_cond_broadcast(&srv->cond);
     } else {
         struct mcp_queue_item **pp = &srv->head, *prev = NULL;
@@ -143,19 +147,20 @@ static void cancel_request(struct mcp_server *srv, json_t *request_id)
     pthread_mutex_unlock(&srv->lock);
 }
 
-/* A response from the client: the answer to our pending elicitation, or stray (ignored).
- * Steals msg: the answer is handed over whole (never shared between the two threads, whose
- * last json_decref would free it without synchronising with the other's reads). */
+/* A response from the client: the answer to a call's pending elicitation, handed over (msg is
+ * stolen: the waiting call owns it from here, the reader never touches it again), or stray
+ * (ignored, freed). */
 static void deliver_response(struct mcp_server *srv, json_t *msg)
 {
     json_t *id = json_object_get(msg, "id");
     pthread_mutex_lock(&srv->lock);
-    if (srv->pending_id[0] && json_is_string(id) && strcmp(json_string_value(id), srv->pending_id) == 0 &&
-        !srv->pending_reply) {
-        srv->pending_reply = msg;
-        msg = NULL;
-        pthread_cond_broadcast(&srv->cond);
-    }
+    for (struct mcp_call *c = srv->calls; c && json_is_string(id); c = c->next_call)
+        if (c->pending_id[0] && strcmp(json_string_value(id), c->pending_id) == 0 && !c->pending_reply) {
+            c->pending_reply = msg;
+            msg = NULL;
+            pthread_cond_broadcast(&srv->cond);
+            break;
+        }
     pthread_mutex_unlock(&srv->lock);
     json_decref(msg);
 }
@@ -236,8 +241,9 @@ static void set_eof(struct mcp_server *srv, bool io_error)
     pthread_mutex_lock(&srv->lock);
     srv->eof = true;
     srv->io_error = io_error;
-    if (srv->current && !srv->current->committed) /* nobody is left to wait for the answer */
-        atomic_store(&srv->current->cancelled, 1);
+    for (struct mcp_call *c = srv->calls; c; c = c->next_call)
+        if (!c->committed) /* nobody is left to wait for the answer */
+            atomic_store(&c->cancelled, 1);
     pthread_cond_broadcast(&srv->cond);
     pthread_mutex_unlock(&srv->lock);
 }

@@ -1,6 +1,7 @@
 /* text.c: get_metrics' text block — a short report that costs the user's LLM few tokens: one
  * summary line, a table of the most throttled then biggest subscriptions (at most
  * METRICS_MAX_ROWS, then "and N more"), backends, a compact series, and where figures came from. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +41,16 @@ static void pct(char *out, size_t n, json_t *v)
         snprintf(out, n, "-");
 }
 
+/* The subscription's id, or "(N others)" for the row get_metrics summed the rest into. */
+static const char *row_name(json_t *r, char *buf, size_t n)
+{
+    const char *id = json_string_value(json_object_get(r, "subscription_id"));
+    if (id)
+        return id;
+    snprintf(buf, n, "(%lld others)", (long long)get_int(r, "others"));
+    return buf;
+}
+
 static void summary(util_buf *b, json_t *r)
 {
     json_t *t = json_object_get(r, "totals");
@@ -74,7 +85,8 @@ static void summary(util_buf *b, json_t *r)
         if (!json_is_integer(g) || !json_is_integer(k) || json_integer_value(g) + json_integer_value(k) == 0)
             continue;
         util_buf *into = json_integer_value(k) > json_integer_value(g) ? &backend : &gateway;
-        util_buf_printf(into, "%s%s", into->len ? ", " : "", json_string_value(json_object_get(row, "subscription_id")));
+        char name[48];
+        util_buf_printf(into, "%s%s", into->len ? ", " : "", row_name(row, name, sizeof name));
     }
     bool by_team = backend.len || gateway.len;
     if (!by_team)
@@ -90,29 +102,38 @@ static void summary(util_buf *b, json_t *r)
     util_buf_free(&gateway);
 }
 
+static void table_row(util_buf *b, json_t *r)
+{
+    char req[24], thr[24], blk[24], hit[16], lat[24], tok[24], name[48];
+    num(req, sizeof(req), json_object_get(r, "requests"));
+    num(thr, sizeof(thr), json_object_get(r, "throttled"));
+    json_t *tb = json_object_get(r, "throttled_backend");
+    if (json_is_integer(tb) && json_integer_value(tb) > 0)
+        snprintf(thr + strlen(thr), sizeof(thr) - strlen(thr), " (%lld)", (long long)json_integer_value(tb));
+    num(blk, sizeof(blk), json_object_get(r, "blocked"));
+    pct(hit, sizeof(hit), json_object_get(r, "cache_hit_rate"));
+    num(lat, sizeof(lat), json_object_get(r, "avg_latency_ms"));
+    human(tok, sizeof(tok), json_object_get(json_object_get(r, "tokens"), "total"));
+    util_buf_printf(b, "%s | %s | %s | %s | %s | %s | %s\n", row_name(r, name, sizeof name), req, thr, blk, hit, lat,
+                    tok);
+}
+
+/* The rows (at most METRICS_MAX_ROWS), then the summed row of the others when get_metrics cut them. */
 static void table(util_buf *b, json_t *rows)
 {
     size_t n = json_array_size(rows);
     if (!n)
         return;
+    json_t *last = json_array_get(rows, n - 1);
+    bool summed = json_object_get(last, "others") != NULL;
+    n -= summed;
     util_buf_puts(b, "subscription | req | 429 (backend) | blocked | cache hit | avg ms | tokens\n");
-    for (size_t i = 0; i < n && i < METRICS_MAX_ROWS; i++) {
-        json_t *r = json_array_get(rows, i);
-        char req[24], thr[24], blk[24], hit[16], lat[24], tok[24];
-        num(req, sizeof(req), json_object_get(r, "requests"));
-        num(thr, sizeof(thr), json_object_get(r, "throttled"));
-        json_t *tb = json_object_get(r, "throttled_backend");
-        if (json_is_integer(tb) && json_integer_value(tb) > 0)
-            snprintf(thr + strlen(thr), sizeof(thr) - strlen(thr), " (%lld)", (long long)json_integer_value(tb));
-        num(blk, sizeof(blk), json_object_get(r, "blocked"));
-        pct(hit, sizeof(hit), json_object_get(r, "cache_hit_rate"));
-        num(lat, sizeof(lat), json_object_get(r, "avg_latency_ms"));
-        human(tok, sizeof(tok), json_object_get(json_object_get(r, "tokens"), "total"));
-        util_buf_printf(b, "%s | %s | %s | %s | %s | %s | %s\n",
-                        json_string_value(json_object_get(r, "subscription_id")), req, thr, blk, hit, lat, tok);
-    }
+    for (size_t i = 0; i < n && i < METRICS_MAX_ROWS; i++)
+        table_row(b, json_array_get(rows, i));
     if (n > METRICS_MAX_ROWS)
         util_buf_printf(b, "and %zu more\n", n - METRICS_MAX_ROWS);
+    if (summed)
+        table_row(b, last);
 }
 
 static void backends(util_buf *b, json_t *rows)

@@ -554,6 +554,8 @@ static int parse_xml(policy_doc *d, util_error *err)
     return rc;
 }
 
+void policy_init(void) { xmlInitParser(); }
+
 policy_doc *policy_parse(const char *text, size_t len, util_error *err)
 {
     if (!text)

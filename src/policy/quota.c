@@ -35,13 +35,24 @@ typedef struct qrun {
     size_t nflagged;
     bool in_global; /* while walking the global policy */
     bool uncertain;
+    const struct qctx *q;
 } qrun;
+
+/* What one element means for quotas, worked out once per parsed document (not per subscription):
+ * its limit kind, whether it is a shared pool, whether it holds limits (for <choose>) and, for a
+ * <when>, its parsed condition. */
+typedef struct qnode {
+    signed char kind;
+    bool pool, holds_limit;
+    pol_cond cond;
+} qnode;
 
 typedef struct qctx {
     const policy_quota_doc *docs;
     size_t ndocs;
     char **texts;     /* current texts (owned), NULL = no policy */
     policy_doc **pd;
+    qnode **info;     /* info[doc][element index], parallel to pd[doc]->elems */
     bool plain_remove; /* remove only the element, never its emptied branch */
 } qctx;
 
@@ -142,35 +153,47 @@ static void push(qhit **v, size_t *n, size_t doc, xmlNodePtr node)
 }
 
 /* 1 true, 0 false, -1 not understood */
-static int eval_when(xmlNodePtr when, const policy_quota_sub *s)
+static int eval_when(const pol_cond *c, const policy_quota_sub *s)
 {
-    char *expr = pol_attr_dup(when, "condition");
-    pol_cond c;
-    pol_cond_parse(expr, &c);
-    free(expr);
-    const char *subject = c.subject == POL_SUBJ_SUB_ID ? s->id : c.subject == POL_SUBJ_SUB_NAME ? s->name
-                          : c.subject == POL_SUBJ_PRODUCT_ID ? s->product_id : NULL;
-    int r = c.subject == POL_SUBJ_OTHER ? -1 : 0;
-    for (size_t i = 0; r == 0 && subject && i < c.nvalues; i++)
-        r = strcmp(subject, c.values[i]) == 0;
-    if (r >= 0 && c.negated)
+    const char *subject = c->subject == POL_SUBJ_SUB_ID ? s->id : c->subject == POL_SUBJ_SUB_NAME ? s->name
+                          : c->subject == POL_SUBJ_PRODUCT_ID ? s->product_id : NULL;
+    int r = c->subject == POL_SUBJ_OTHER ? -1 : 0;
+    for (size_t i = 0; r == 0 && subject && i < c->nvalues; i++)
+        r = strcmp(subject, c->values[i]) == 0;
+    if (r >= 0 && c->negated)
         r = !r;
-    pol_cond_free(&c);
     return r;
+}
+
+static const qnode *node_info(const qctx *q, size_t doc, xmlNodePtr n)
+{
+    return &q->info[doc][pol_elem_of(n) - q->pd[doc]->elems];
 }
 
 static void walk(size_t doc, xmlNodePtr n, const policy_quota_sub *s, qrun *run);
 
-static bool has_limit(xmlNodePtr n)
+/* Fills info for n's subtree; true when it holds a limit or pool element below n. */
+static bool info_fill(const policy_doc *d, qnode *info, xmlNodePtr n)
 {
-    for (xmlNodePtr c = pol_first_child(n); c; c = pol_next(c))
-        if (limit_kind(c) || is_pool(c) || has_limit(c))
-            return true;
-    return false;
+    bool holds = false;
+    for (xmlNodePtr c = pol_first_child(n); c; c = pol_next(c)) {
+        qnode *qn = &info[pol_elem_of(c) - d->elems];
+        qn->kind = (signed char)limit_kind(c);
+        qn->pool = is_pool(c);
+        if (pol_is(c, "when")) {
+            char *expr = pol_attr_dup(c, "condition");
+            pol_cond_parse(expr, &qn->cond);
+            free(expr);
+        }
+        qn->holds_limit = info_fill(d, info, c);
+        holds |= qn->kind || qn->pool || qn->holds_limit;
+    }
+    return holds;
 }
 
 static void walk_choose(size_t doc, xmlNodePtr choose, const policy_quota_sub *s, qrun *run)
 {
+    bool holds = node_info(run->q, doc, choose)->holds_limit;
     for (xmlNodePtr b = pol_first_child(choose); b; b = pol_next(b)) {
         if (pol_is(b, "otherwise")) {
             push(&run->whens, &run->nwhens, doc, b);
@@ -179,8 +202,8 @@ static void walk_choose(size_t doc, xmlNodePtr choose, const policy_quota_sub *s
         }
         if (!pol_is(b, "when"))
             continue;
-        int r = eval_when(b, s);
-        if (r < 0 && has_limit(choose))
+        int r = eval_when(&node_info(run->q, doc, b)->cond, s);
+        if (r < 0 && holds)
             run->uncertain = true;
         if (r == 1) {
             push(&run->whens, &run->nwhens, doc, b);
@@ -193,13 +216,14 @@ static void walk_choose(size_t doc, xmlNodePtr choose, const policy_quota_sub *s
 static void walk(size_t doc, xmlNodePtr n, const policy_quota_sub *s, qrun *run)
 {
     for (xmlNodePtr c = pol_first_child(n); c; c = pol_next(c)) {
+        const qnode *qn = node_info(run->q, doc, c);
         if (pol_is(c, "choose"))
             walk_choose(doc, c, s, run);
         else if (run->in_global && pol_is(c, "rate-limit"))
             push(&run->flagged, &run->nflagged, doc, c);
-        else if (limit_kind(c))
+        else if (qn->kind)
             push(&run->lim, &run->nlim, doc, c);
-        else if (is_pool(c))
+        else if (qn->pool)
             push(&run->pools, &run->npools, doc, c);
         else
             walk(doc, c, s, run);
@@ -218,6 +242,7 @@ static void run_free(qrun *r)
 static void collect(const qctx *q, const policy_quota_sub *s, qrun *run)
 {
     memset(run, 0, sizeof *run);
+    run->q = q;
     for (size_t k = s->chain_len; k-- > 0;) {
         const policy_doc *d = q->pd[s->chain[k]];
         if (!d)
@@ -391,23 +416,42 @@ static int check_inputs(size_t ndocs, const policy_quota_sub *s, util_error *err
 
 static void qctx_drop_parsed(qctx *q)
 {
-    for (size_t i = 0; q->pd && i < q->ndocs; i++)
+    for (size_t i = 0; q->pd && i < q->ndocs; i++) {
+        for (size_t k = 0; q->pd[i] && q->info[i] && k < q->pd[i]->nelems; k++)
+            pol_cond_free(&q->info[i][k].cond);
+        free(q->info[i]);
         policy_doc_free(q->pd[i]);
+    }
     free(q->pd);
+    free(q->info);
     q->pd = NULL;
+    q->info = NULL;
+}
+
+/* Parses texts[i] into pd[i] and works out its elements' facts once; NULL when unreadable. */
+static policy_doc *qctx_parse_one(qctx *q, size_t i, util_error *err)
+{
+    q->pd[i] = policy_parse(q->texts[i], strlen(q->texts[i]), err);
+    if (!q->pd[i])
+        return NULL;
+    q->info[i] = calloc(q->pd[i]->nelems ? q->pd[i]->nelems : 1, sizeof **q->info);
+    if (!q->info[i])
+        abort();
+    info_fill(q->pd[i], q->info[i], xmlDocGetRootElement(q->pd[i]->xml));
+    return q->pd[i];
 }
 
 static int qctx_parse(qctx *q, util_error *err)
 {
     qctx_drop_parsed(q);
     q->pd = calloc(q->ndocs ? q->ndocs : 1, sizeof *q->pd);
-    if (!q->pd)
+    q->info = calloc(q->ndocs ? q->ndocs : 1, sizeof *q->info);
+    if (!q->pd || !q->info)
         abort();
     for (size_t i = 0; i < q->ndocs; i++) {
         if (!q->texts[i])
             continue;
-        q->pd[i] = policy_parse(q->texts[i], strlen(q->texts[i]), err);
-        if (!q->pd[i]) {
+        if (!qctx_parse_one(q, i, err)) {
             util_error_prefix(err, "the %s policy cannot be read", q->docs[i].scope);
             return err && err->code ? err->code : UTIL_EINVAL;
         }
@@ -420,6 +464,7 @@ static int qctx_init(qctx *q, const policy_quota_doc *docs, size_t ndocs, util_e
     q->docs = docs;
     q->ndocs = ndocs;
     q->pd = NULL;
+    q->info = NULL;
     q->plain_remove = false;
     q->texts = calloc(ndocs ? ndocs : 1, sizeof *q->texts);
     if (!q->texts)
@@ -800,7 +845,7 @@ static const char *DEFAULT_POLICY = "<policies>\n    <inbound>\n        <base />
 static const char *token_element_name(const qctx *q)
 {
     for (size_t i = 0; i < q->ndocs; i++)
-        for (size_t k = 0; q->pd[i] && k < q->pd[i]->nelems; k++)
+        for (size_t k = 0; q->pd[i] && q->info[i] && k < q->pd[i]->nelems; k++)
             if (pol_is(q->pd[i]->elems[k].node, "azure-openai-token-limit"))
                 return "azure-openai-token-limit";
     return "llm-token-limit";
@@ -899,7 +944,7 @@ static char *add_limit(qctx *q, const policy_quota_sub *s, const qrun *run, int 
     } else {
         if (!q->texts[*doc]) { /* only this document is parsed anew: run's nodes stay valid */
             q->texts[*doc] = util_strdup(DEFAULT_POLICY);
-            q->pd[*doc] = policy_parse(DEFAULT_POLICY, strlen(DEFAULT_POLICY), err);
+            qctx_parse_one(q, *doc, err);
         }
         char *cond = sub_condition(s->id);
         out = q->pd[*doc] ? add_in_doc(q->pd[*doc], *doc, run, elem, cond, &k, err) : NULL;

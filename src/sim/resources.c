@@ -193,32 +193,43 @@ static json_t *collect_product_apis(sim_state *st, const rpath *rp)
     return out;
 }
 
-/* Candidates of a collection, in insertion order (new array). */
-static json_t *collect(sim_state *st, const rpath *rp)
+/* Candidates of a collection, in insertion order (new array): the stored entries, or for product
+ * subscriptions the stored resources; view() makes what the list shows of one, so that a page
+ * renders only its own items (a list of thousands stays linear, not quadratic, in its pages). */
+static json_t *collect(sim_state *st, const rpath *rp, char **product_id)
 {
+    *product_id = NULL;
     if (strcmp(rp->k->chain, "products/apis") == 0)
         return collect_product_apis(st, rp);
     json_t *out = json_array();
     bool product_subs = strcmp(rp->k->chain, "products/subscriptions") == 0;
     char *coll = product_subs ? util_printf("%s/subscriptions", st->service_id) : id_of(st, rp, rp->n);
     char *prefix = sim_lower(coll);
-    char *product_id = product_subs ? id_of(st, rp, rp->n - 1) : NULL;
+    size_t plen = strlen(prefix);
+    *product_id = product_subs ? id_of(st, rp, rp->n - 1) : NULL;
     const char *key;
     json_t *entry;
     json_object_foreach(st->resources, key, entry) {
-        if (!util_str_starts_with(key, prefix) || key[strlen(prefix)] != '/' || strchr(key + strlen(prefix) + 1, '/'))
+        if (strncmp(key, prefix, plen) != 0 || key[plen] != '/' || strchr(key + plen + 1, '/'))
             continue;
         json_t *res = json_object_get(entry, "resource");
         if (!product_subs)
-            json_array_append_new(out, public_view(entry));
+            json_array_append(out, entry);
         else if (util_str_eq_ci(json_string_value(json_object_get(json_object_get(res, "properties"), "scope")),
-                                product_id))
-            json_array_append_new(out, product_subscription_view(res, product_id));
+                                *product_id))
+            json_array_append(out, res);
     }
     free(coll);
     free(prefix);
-    free(product_id);
     return out;
+}
+
+/* What a list shows of one candidate of collect() (new reference). */
+static json_t *view(const rpath *rp, const char *product_id, json_t *item)
+{
+    if (strcmp(rp->k->chain, "products/apis") == 0)
+        return json_incref(item);
+    return product_id ? product_subscription_view(item, product_id) : public_view(item);
 }
 
 static char *next_link(const sim_request *req, const char *filter, int skip, int top)
@@ -241,12 +252,19 @@ static void list(sim_state *st, const sim_request *req, const rpath *rp, sim_res
     int skip = top == -2 ? -2 : query_int(req, "$skip", 0, resp);
     if (skip == -2)
         return;
-    json_t *all = collect(st, rp), *matched = json_array();
+    char *product_id = NULL;
+    json_t *all = collect(st, rp, &product_id), *matched = json_array();
     size_t i;
     json_t *item;
     json_array_foreach(all, i, item) {
+        if (!filter) {
+            json_array_append(matched, item);
+            continue;
+        }
         util_error err = {0};
-        int m = filter ? sim_filter_match(filter, item, &err) : 1;
+        json_t *v = view(rp, product_id, item);
+        int m = sim_filter_match(filter, v, &err);
+        json_decref(v);
         if (m < 0) {
             sim_response_arm_error(resp, 400, "ValidationError", NULL, "%s", err.message);
             goto done;
@@ -260,7 +278,7 @@ static void list(sim_state *st, const sim_request *req, const rpath *rp, sim_res
     end = end < total ? end : total;
     json_t *value = json_array();
     for (int k = skip; k < end; k++)
-        json_array_append(value, json_array_get(matched, (size_t)k));
+        json_array_append_new(value, view(rp, product_id, json_array_get(matched, (size_t)k)));
     json_t *body = json_pack("{s:o,s:i}", "value", value, "count", total);
     int left = top >= 0 ? top - (end - skip) : total - end;
     if (end < total && left > 0) {
@@ -270,6 +288,7 @@ static void list(sim_state *st, const sim_request *req, const rpath *rp, sim_res
     }
     sim_response_json(resp, 200, body);
 done:
+    free(product_id);
     json_decref(all);
     json_decref(matched);
 }

@@ -6,9 +6,12 @@
 
 struct arm_client *tools_arm(struct tools_ctx *ctx, util_error *err)
 {
+    pthread_mutex_lock(&ctx->lock);
     if (!ctx->arm)
         ctx->arm = arm_client_new(ctx->cfg, err);
-    return ctx->arm;
+    struct arm_client *arm = ctx->arm;
+    pthread_mutex_unlock(&ctx->lock);
+    return arm;
 }
 
 struct arm_client *tools_call_arm(struct tools_ctx *ctx, struct mcp_call *call, util_error *err)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "change.h"
+#include "paging.h"
 #include "policy.h"
 
 #define LIST_APIS_MAX 500
@@ -157,30 +158,59 @@ static json_t *api_entry(const json_t *item)
                      dn ? dn : "", "path", path ? path : "", "backend_id", "pool_id", "products");
 }
 
-static char *table(const json_t *apis)
+static void line(util_buf *t, json_t *a)
 {
-    util_buf t;
-    util_buf_init(&t, 0);
-    util_buf_printf(&t, "%zu API(s)\nid | path | backend | pool | products", json_array_size(apis));
-    json_t *a;
-    size_t i;
-    json_array_foreach(apis, i, a) {
-        const char *b = json_string_value(json_object_get(a, "backend_id"));
-        const char *pool = json_string_value(json_object_get(a, "pool_id"));
-        util_buf_printf(&t, "\n%s | /%s | %s | %s | ", json_string_value(json_object_get(a, "id")),
-                        json_string_value(json_object_get(a, "path")), b ? b : "-", pool ? pool : "-");
-        json_t *p;
-        size_t j;
-        json_array_foreach(json_object_get(a, "products"), j, p)
-            util_buf_printf(&t, "%s%s", j ? "," : "", json_string_value(p));
+    const char *b = json_string_value(json_object_get(a, "backend_id"));
+    const char *pool = json_string_value(json_object_get(a, "pool_id"));
+    util_buf_printf(t, "%s | /%s | %s | %s | ", json_string_value(json_object_get(a, "id")),
+                    json_string_value(json_object_get(a, "path")), b ? b : "-", pool ? pool : "-");
+    json_t *p;
+    size_t j;
+    json_array_foreach(json_object_get(a, "products"), j, p)
+        util_buf_printf(t, "%s%s", j ? "," : "", json_string_value(p));
+    util_buf_puts(t, "\n");
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "id")),
+                  json_string_value(json_object_get(*(json_t *const *)b, "id")));
+}
+
+/* The APIs that match, in id order, from offset on: at most limit (new array). */
+static json_t *page_of(json_t *items, const struct tools_page *pg, size_t *total)
+{
+    size_t n = json_array_size(items), k = 0;
+    json_t **v = calloc(n ? n : 1, sizeof *v);
+    if (!v)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = api_entry(json_array_get(items, i));
+        if (tools_page_matches(pg, json_string_value(json_object_get(e, "id")),
+                               json_string_value(json_object_get(e, "display_name"))))
+            v[k++] = e;
+        else
+            json_decref(e);
     }
-    return util_buf_steal(&t);
+    qsort(v, k, sizeof *v, by_id);
+    json_t *page = json_array();
+    for (size_t i = 0; i < k; i++) {
+        if (i >= pg->offset && json_array_size(page) < pg->limit)
+            json_array_append(page, v[i]);
+        json_decref(v[i]);
+    }
+    free(v);
+    *total = k;
+    return page;
 }
 
 static json_t *list_apis(struct mcp_call *call, json_t *args, void *user)
 {
     struct tools_ctx *ctx = user;
     util_error err = {0};
+    struct tools_page pg;
+    if (tools_page_read(args, "", &pg, &err))
+        return tools_fail(ctx, &err);
     struct arm_client *arm = tools_call_arm(ctx, call, &err);
     json_t *items = NULL, *products = NULL;
     if (!arm || arm_list(arm, "apis", ARM_API_APIM, NULL, LIST_APIS_MAX, &items, &err) ||
@@ -188,36 +218,62 @@ static json_t *list_apis(struct mcp_call *call, json_t *args, void *user)
         json_decref(items);
         return tools_fail(ctx, &err);
     }
-    json_t *apis = json_array(), *item;
-    size_t i;
-    json_array_foreach(items, i, item)
-        json_array_append_new(apis, api_entry(item));
+    size_t total = 0;
+    json_t *apis = page_of(items, &pg, &total);
     json_decref(items);
+    /* only this page's policies and backends are read */
     int rc = read_apis(arm, apis, products, &err) || read_backends(arm, apis, &err);
     json_decref(products);
     if (rc) {
         json_decref(apis);
         return tools_fail(ctx, &err);
     }
-    char *text = table(apis);
-    json_t *r = tools_ok(ctx, json_pack("{s:o}", "apis", apis), text);
-    free(text);
+    util_buf lines;
+    util_buf_init(&lines, 0);
+    size_t bytes = 0, shown = 0, first = pg.offset < total ? pg.offset : total;
+    for (; shown < json_array_size(apis); shown++) {
+        size_t before = lines.len;
+        line(&lines, json_array_get(apis, shown));
+        bytes += tools_page_row_bytes(json_array_get(apis, shown), lines.len - before);
+        if (bytes > TOOLS_PAGE_BYTES && shown) {
+            lines.len = before;
+            lines.data[before] = '\0';
+            break;
+        }
+    }
+    while (json_array_size(apis) > shown)
+        json_array_remove(apis, shown);
+    char *next = first + shown < total ? tools_page_cursor(&pg, first + shown) : NULL;
+    util_buf t;
+    util_buf_init(&t, 0);
+    util_buf_printf(&t, "%zu API(s)%s; rows %zu-%zu%s%s%s\nid | path | backend | pool | products\n", total,
+                    pg.match ? " matching" : "", shown ? first + 1 : 0, first + shown,
+                    next ? "; next page: cursor=" : "", next ? next : "", next ? "" : " (last page)");
+    util_buf_puts(&t, lines.data ? lines.data : "");
+    util_buf_free(&lines);
+    if (t.len && t.data[t.len - 1] == '\n')
+        t.data[--t.len] = '\0';
+    json_t *r = tools_ok(ctx, json_pack("{s:o,s:I,s:s?}", "apis", apis, "total", (json_int_t)total, "next_cursor", next),
+                         t.data);
+    util_buf_free(&t);
+    free(next);
     return r;
 }
 
 const struct mcp_tool tools_list_apis = {
     .name = "list_apis",
     .title = "List APIs",
-    .description = "Lists the APIs with their path, the backend their policy routes to (pool_id when it is a "
-                   "pool) and their products. Call it first to turn 'the completions API' into the api_id other "
+    .description = "Lists the APIs (paged by id: limit, cursor; match filters) with their path, the backend their "
+                   "policy routes to (pool_id when it is a pool) and their products. Call it first to turn 'the completions API' into the api_id other "
                    "tools take.",
-    .input_schema = "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}",
+    .input_schema = "{\"type\":\"object\",\"properties\":{" TOOLS_PAGE_SCHEMA "},\"additionalProperties\":false}",
     .output_schema = "{\"type\":\"object\",\"properties\":{\"apis\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
                      "\"properties\":{\"id\":{\"type\":\"string\"},\"display_name\":{\"type\":\"string\"},"
                      "\"path\":{\"type\":\"string\"},\"backend_id\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
                      "\"pool_id\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"products\":{\"type\":\"array\",\"items\":"
                      "{\"type\":\"string\"}}},\"required\":[\"id\",\"display_name\",\"path\",\"backend_id\","
-                     "\"pool_id\",\"products\"]}}},\"required\":[\"apis\"]}",
+                     "\"pool_id\",\"products\"]}},\"total\":{\"type\":\"integer\"},\"next_cursor\":{\"type\":[\"string\",\"null\"]}},"
+                     "\"required\":[\"apis\",\"total\",\"next_cursor\"]}",
     .read_only_hint = true,
     .idempotent_hint = true,
     .fn = list_apis,

@@ -118,7 +118,12 @@ static void plan(struct tools_ctx *ctx, struct models_prefetch *p, bool keep_err
     }
 }
 
-void models_prefetch_plan(struct tools_ctx *ctx, struct models_prefetch *p) { plan(ctx, p, false); }
+void models_prefetch_plan(struct tools_ctx *ctx, struct models_prefetch *p)
+{
+    pthread_mutex_lock(&ctx->models_lock);
+    plan(ctx, p, false);
+    pthread_mutex_unlock(&ctx->models_lock);
+}
 
 /* A list answer's items, with the pages its nextLink leads to (NEW array), or NULL with err. */
 static json_t *all_items(struct arm_client *arm, json_t *body, size_t max, util_error *err)
@@ -143,7 +148,19 @@ static json_t *error_entry(int rc, const util_error *e)
     return json_pack("{s:b,s:s}", "forbidden", rc == UTIL_EFORBIDDEN || rc == UTIL_EAUTH, "message", e->message);
 }
 
+static void prefetch_store(struct tools_ctx *ctx, struct arm_client *arm, struct models_prefetch *p);
+
+/* Tool calls run on several threads: the cache is read and filled under ctx->models_lock (a
+ * recursive mutex, held across the ARM reads that fill it, so a second call waits for the first's
+ * answers instead of asking again). */
 void models_prefetch_store(struct tools_ctx *ctx, struct arm_client *arm, struct models_prefetch *p)
+{
+    pthread_mutex_lock(&ctx->models_lock);
+    prefetch_store(ctx, arm, p);
+    pthread_mutex_unlock(&ctx->models_lock);
+}
+
+static void prefetch_store(struct tools_ctx *ctx, struct arm_client *arm, struct models_prefetch *p)
 {
     json_t *accounts = cache(ctx, "accounts"), *errors = cache(ctx, "errors");
     for (size_t i = 0; i < p->n; i++) {
@@ -314,7 +331,16 @@ static void unavailable(json_t *m, char *why)
     free(why);
 }
 
+static void attach(struct tools_ctx *ctx, struct arm_client *arm, json_t *members);
+
 void models_attach(struct tools_ctx *ctx, struct arm_client *arm, json_t *members)
+{
+    pthread_mutex_lock(&ctx->models_lock);
+    attach(ctx, arm, members);
+    pthread_mutex_unlock(&ctx->models_lock);
+}
+
+static void attach(struct tools_ctx *ctx, struct arm_client *arm, json_t *members)
 {
     size_t i;
     json_t *m;
@@ -351,15 +377,16 @@ void models_attach(struct tools_ctx *ctx, struct arm_client *arm, json_t *member
             unavailable(m, no_account_reason(ctx, host));
             continue;
         }
-        json_object_set_new(m, "account", json_pack("{s:O,s:O,s:O}", "name", json_object_get(a, "name"), "id",
-                                                    json_object_get(a, "id"), "location",
-                                                    json_object_get(a, "location")));
+        json_object_set_new(m, "account", json_pack("{s:o,s:o,s:o}", "name", json_deep_copy(json_object_get(a, "name")),
+                                                    "id", json_deep_copy(json_object_get(a, "id")), "location",
+                                                    json_deep_copy(json_object_get(a, "location"))));
         char *id = lower_dup(json_string_value(json_object_get(a, "id")));
         json_t *c = json_object_get(cache(ctx, "deployments"), id);
         free(id);
         json_t *e = json_object_get(c, "error");
         if (json_is_array(json_object_get(c, "value"))) {
-            json_object_set(m, "deployments", json_object_get(c, "value"));
+            /* a copy: the cache is shared by calls on other threads, a result is not */
+            json_object_set_new(m, "deployments", json_deep_copy(json_object_get(c, "value")));
         } else if (json_is_true(json_object_get(e, "forbidden"))) {
             unavailable(m, util_printf("the deployments of account %s cannot be read (%s); grant the gateway's "
                                        "identity %s",

@@ -54,6 +54,72 @@ static size_t doc_add(struct quota_scope *qs, const char *kind, const char *id, 
 
 /* ---- subscriptions -------------------------------------------------------------------- */
 
+/* The pages after the first at once: Subscription_List and Product_ListSubscriptions take $top
+ * and $skip, and their collection's `count` is the "total record count number across all pages"
+ * (apimsubscriptions.json, apimproducts.json, 2024-05-01), so once page one says how many there
+ * are, the others need not wait for each nextLink in turn. Without a count: nextLink, one by one. */
+static int list_rest(struct arm_client *arm, const char *path, const char *filter, json_t *first, json_t *all,
+                     util_error *err)
+{
+    json_t *value = json_object_get(first, "value");
+    const char *link = json_string_value(json_object_get(first, "nextLink"));
+    json_t *count = json_object_get(first, "count");
+    size_t have = json_array_size(value), total = json_is_integer(count) ? (size_t)json_integer_value(count) : 0;
+    json_array_extend(all, value);
+    if (!link || !*link)
+        return 0;
+    if (have == 0 || total <= have) {
+        json_t *more = NULL;
+        int rc = arm_list(arm, link, ARM_API_APIM, NULL, QUOTA_SCOPE_MAX_SUBS - have, &more, err);
+        if (!rc)
+            json_array_extend(all, more);
+        json_decref(more);
+        return rc;
+    }
+    if (total > QUOTA_SCOPE_MAX_SUBS)
+        return util_error_set(err, UTIL_ELIMIT, "the service has %zu subscriptions, more than the %u this tool reads; "
+                              "narrow the request with product_id or state", total, QUOTA_SCOPE_MAX_SUBS);
+    size_t n = (total - have + have - 1) / have;
+    struct arm_request *reqs = calloc(n, sizeof *reqs);
+    struct arm_result *res = calloc(n, sizeof *res);
+    int *rcs = calloc(n, sizeof *rcs);
+    util_error *errs = calloc(n, sizeof *errs);
+    char **queries = calloc(n, sizeof *queries);
+    if (!reqs || !res || !rcs || !errs || !queries)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        queries[i] = util_printf("%s%s%%24top=%zu&%%24skip=%zu", filter ? filter : "", filter ? "&" : "", have,
+                                 have * (i + 1));
+        reqs[i] = (struct arm_request){.method = "GET", .path = path, .api = ARM_API_APIM, .query = queries[i]};
+    }
+    arm_batch(arm, n, reqs, res, rcs, errs);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rc && rcs[i]) {
+            *err = errs[i];
+            rc = rcs[i];
+        }
+        if (!rc)
+            json_array_extend(all, json_object_get(res[i].body, "value"));
+        arm_result_free(&res[i]);
+        free(queries[i]);
+    }
+    free(reqs), free(res), free(rcs), free(errs), free(queries);
+    if (rc == 0 && json_array_size(all) != total) {
+        /* a page held fewer than asked, or the list changed meanwhile: read it again the slow way,
+         * page after page by nextLink, rather than report a partial list */
+        LOG_DEBUG("tools", "the subscription pages held %zu items, the first said %zu; listing again by nextLink",
+                  json_array_size(all), total);
+        json_t *again = NULL;
+        json_array_clear(all);
+        rc = arm_list(arm, path, ARM_API_APIM, filter, QUOTA_SCOPE_MAX_SUBS, &again, err);
+        if (!rc)
+            json_array_extend(all, again);
+        json_decref(again);
+    }
+    return rc;
+}
+
 static int list_subs(struct arm_client *arm, const char *product_id, const char *state, struct quota_scope *qs,
                      util_error *err)
 {
@@ -65,10 +131,16 @@ static int list_subs(struct arm_client *arm, const char *product_id, const char 
         free(filter);
         free(enc);
     }
-    int rc = arm_list(arm, path, ARM_API_APIM, query, QUOTA_SCOPE_MAX_SUBS, &qs->listed, err);
+    struct arm_result first;
+    int rc = arm_call(arm, &(struct arm_request){.method = "GET", .path = path, .api = ARM_API_APIM, .query = query},
+                      &first, err);
     if (rc == UTIL_ENOTFOUND && product_id)
         util_error_set(err, rc, "product '%s' was not found in the API Management service; list_apis shows the "
                        "products of each API", product_id);
+    qs->listed = json_array();
+    if (!rc)
+        rc = list_rest(arm, path, query, first.body, qs->listed, err);
+    arm_result_free(&first);
     free(path);
     free(query);
     return rc;
@@ -280,21 +352,6 @@ static void build_entries(struct quota_scope *qs, json_t *apis)
     }
 }
 
-/* Limits of one entry, giving the policy layer only the documents of its chain. */
-static int entry_limits(const struct quota_scope *qs, const policy_quota_sub *e, policy_limits *out,
-                        util_error *err)
-{
-    policy_quota_doc docs[POLICY_CHAIN_MAX];
-    policy_quota_sub local = *e;
-    for (size_t k = 0; k < e->chain_len; k++) {
-        docs[k] = qs->pdocs[e->chain[k]];
-        local.chain[k] = k;
-        if (e->chain[k] == e->home)
-            local.home = k;
-    }
-    return policy_quota_effective(docs, e->chain_len, &local, out, err);
-}
-
 static size_t pick_primary(const struct quota_scope *qs, const struct quota_sub *s)
 {
     for (size_t k = s->first; k < s->first + s->count; k++)
@@ -312,11 +369,10 @@ static int compute(struct quota_scope *qs, util_error *err)
     for (size_t i = 0; i < qs->ndocs; i++)
         qs->pdocs[i] = (policy_quota_doc){qs->docs[i].scope, change_policy_text(qs->docs[i].body)};
     qs->entry_lim = grow(NULL, qs->nentries, sizeof *qs->entry_lim);
-    for (size_t k = 0; k < qs->nentries; k++) {
-        int rc = entry_limits(qs, &qs->entries[k], &qs->entry_lim[k], err);
-        if (rc)
-            return rc;
-    }
+    /* every document parsed once, then each entry evaluated against the parsed trees */
+    int rc = policy_quota_effective_all(qs->pdocs, qs->ndocs, qs->entries, qs->nentries, qs->entry_lim, err);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < qs->nsubs; i++)
         qs->subs[i].primary = pick_primary(qs, &qs->subs[i]);
     return 0;
@@ -362,6 +418,27 @@ void quota_scope_free(struct quota_scope *qs)
 }
 
 /* ---- lookups and rows ----------------------------------------------------------------- */
+
+struct id_index { const char *id; size_t i; };
+
+static int id_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct id_index *)a)->id, ((const struct id_index *)b)->id);
+}
+
+size_t *quota_scope_sorted(const struct quota_scope *qs, size_t *n)
+{
+    struct id_index *v = grow(NULL, qs->nsubs, sizeof *v);
+    for (size_t i = 0; i < qs->nsubs; i++)
+        v[i] = (struct id_index){qs->subs[i].id, i};
+    qsort(v, qs->nsubs, sizeof *v, id_cmp);
+    size_t *out = grow(NULL, qs->nsubs, sizeof *out);
+    for (size_t i = 0; i < qs->nsubs; i++)
+        out[i] = v[i].i;
+    free(v);
+    *n = qs->nsubs;
+    return out;
+}
 
 size_t quota_scope_find(const struct quota_scope *qs, const char *id)
 {

@@ -24,7 +24,7 @@
 #include "tools_internal.h"
 
 /* Most subscriptions one call considers (ARM listing cap). */
-#define QUOTA_SCOPE_MAX_SUBS 5000u
+#define QUOTA_SCOPE_MAX_SUBS 10000u
 
 struct quota_doc {
     char *scope;  /* "global", "product:aoai", "api:aoai-completions" (labels in quota_source) */
@@ -62,6 +62,9 @@ struct quota_scope {
 int quota_scope_gather(struct arm_client *arm, const char *product_id, const char *state, struct quota_scope *qs,
                        util_error *err);
 void quota_scope_free(struct quota_scope *qs);
+
+/* Every subscription's index, in id order (heap, *n entries): stable pages. */
+size_t *quota_scope_sorted(const struct quota_scope *qs, size_t *n);
 
 /* Index of the subscription with this id, or (size_t)-1. */
 size_t quota_scope_find(const struct quota_scope *qs, const char *id);

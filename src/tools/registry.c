@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy.h"
 #include "tools_internal.h"
 
 static const struct mcp_tool *const all_tools[] = {
@@ -27,6 +28,15 @@ struct tools_ctx *tools_ctx_new(const struct config *cfg)
     if (ctx) {
         ctx->cfg = cfg;
         ctx->demo = cfg->demo;
+        pthread_mutex_init(&ctx->lock, NULL);
+        pthread_mutexattr_t rec;
+        pthread_mutexattr_init(&rec);
+        pthread_mutexattr_settype(&rec, PTHREAD_MUTEX_RECURSIVE);
+        pthread_mutex_init(&ctx->models_lock, &rec);
+        pthread_mutexattr_destroy(&rec);
+        /* before tool calls run on several threads: jansson's hash seed and libxml2's globals */
+        json_object_seed(0);
+        policy_init();
     }
     return ctx;
 }
@@ -36,6 +46,8 @@ void tools_ctx_free(struct tools_ctx *ctx)
     if (!ctx)
         return;
     arm_client_free(ctx->arm);
+    pthread_mutex_destroy(&ctx->lock);
+    pthread_mutex_destroy(&ctx->models_lock);
     json_decref(ctx->models);
     free(ctx);
 }

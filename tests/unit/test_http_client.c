@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arm_test_env.h"
 #include "http.h"
@@ -112,6 +113,64 @@ static void test_batch_runs_concurrently(void **state)
     }
     sim_request(&g_sim, "DELETE", "/_sim/faults", NULL, NULL);
     assert_true(sim_requests_overlap(&g_sim, "/subscriptions/x"));
+    http_client_free(c);
+}
+
+/* issue 15: several threads perform on one client at once (each on its own multi handle); a
+ * flag raised for one thread cancels only that thread's request. */
+struct performer {
+    struct http_client *c;
+    const char *url;
+    atomic_int *cancel;
+    int rc;
+    long status;
+};
+
+static void *perform_one(void *arg)
+{
+    struct performer *p = arg;
+    http_client_set_cancel(p->c, p->cancel);
+    struct http_request req = {.method = "GET", .url = p->url};
+    struct http_response resp;
+    util_error err;
+    p->rc = http_perform(p->c, &req, &resp, &err);
+    p->status = resp.status;
+    http_response_free(&resp);
+    return NULL;
+}
+
+static void test_threads_share_one_client(void **state)
+{
+    sim_reset(&g_sim);
+    assert_int_equal(sim_post(&g_sim, "/_sim/faults", "{\"latency_ms\": 300, \"rules\": []}"), 200);
+    struct http_client *c = http_client_new(NULL, NULL);
+    enum { N = 4 };
+    pthread_t t[N];
+    struct performer p[N];
+    char *u[N];
+    atomic_int stop_last = 0;
+    for (int i = 0; i < N; i++) {
+        u[i] = util_printf("%s/subscriptions/t%d/resourceGroups/r/providers/Microsoft.ApiManagement/service/s"
+                           "?api-version=2024-05-01", g_sim.base_url, i);
+        p[i] = (struct performer){.c = c, .url = u[i], .cancel = i == N - 1 ? &stop_last : NULL};
+        pthread_create(&t[i], NULL, perform_one, &p[i]);
+    }
+    usleep(100000);
+    atomic_store(&stop_last, 1);
+    for (int i = 0; i < N; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < N - 1; i++) {
+        assert_int_equal(p[i].rc, 0);
+        assert_int_equal(p[i].status, 401);
+        free(u[i]);
+    }
+    assert_int_equal(p[N - 1].rc, UTIL_ECANCELLED);
+    free(u[N - 1]);
+    sim_request(&g_sim, "DELETE", "/_sim/faults", NULL, NULL);
+    assert_true(sim_requests_overlap(&g_sim, "/subscriptions/t"));
+    struct http_stats st;
+    http_client_stats(c, &st);
+    assert_int_equal(st.requests, N);
     http_client_free(c);
 }
 
@@ -235,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_url_rule),
         cmocka_unit_test(test_reuse_one_connection),
         cmocka_unit_test(test_batch_runs_concurrently),
+        cmocka_unit_test(test_threads_share_one_client),
         cmocka_unit_test(test_cancel_aborts),
         cmocka_unit_test(test_body_cap),
         cmocka_unit_test(test_refused_connection),

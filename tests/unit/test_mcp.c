@@ -1,7 +1,7 @@
 /* test_mcp: the protocol core driven over pipes — framing (CRLF, blank lines, partial writes,
  * multi-MiB and oversized lines), every JSON-RPC error code, lifecycle, tools/list and
  * tools/call validation, read-only mode, logging, progress, cancellation, elicitation, prompts,
- * and the JSON Schema subset. */
+ * the JSON Schema subset, and concurrent calls (reads together, writes one at a time in order). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,48 @@ static const struct mcp_tool t_commit = {
     .destructive_hint = true, .writes = true, .fn = commit_tool,
 };
 
+/* Concurrency (issue 15): "meet" returns once `want` meet calls run at the same time (true), or
+ * after 5 s alone (false); "serial" writes take 50 ms each and record their order and whether
+ * another write ran beside them. */
+static atomic_int g_meeting, g_writing, g_overlapped, g_order_n;
+static int g_order[8];
+
+static json_t *meet_tool(struct mcp_call *call, json_t *args, void *user)
+{
+    int want = (int)json_integer_value(json_object_get(args, "want"));
+    atomic_fetch_add(&g_meeting, 1);
+    bool met = false;
+    for (int i = 0; i < 5000 && !met; i++) {
+        met = atomic_load(&g_meeting) >= want;
+        if (!met)
+            usleep(1000);
+    }
+    return mcp_result_ok(json_pack("{s:b}", "met", met), met ? "met" : "alone");
+}
+
+static json_t *serial_tool(struct mcp_call *call, json_t *args, void *user)
+{
+    if (atomic_fetch_add(&g_writing, 1) != 0)
+        atomic_store(&g_overlapped, 1);
+    usleep(50000);
+    int k = atomic_fetch_add(&g_order_n, 1);
+    if (k < 8)
+        g_order[k] = (int)json_integer_value(json_object_get(args, "n"));
+    atomic_fetch_sub(&g_writing, 1);
+    return mcp_result_ok(NULL, "written");
+}
+
+static const struct mcp_tool t_meet = {
+    .name = "meet", .title = "Meet", .description = "Waits for company.",
+    .input_schema = "{\"type\":\"object\",\"properties\":{\"want\":{\"type\":\"integer\"}},\"additionalProperties\":false}",
+    .read_only_hint = true, .fn = meet_tool,
+};
+static const struct mcp_tool t_serial = {
+    .name = "serial", .title = "Serial", .description = "Writes slowly.",
+    .input_schema = "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":\"integer\"}},\"additionalProperties\":false}",
+    .destructive_hint = true, .writes = true, .fn = serial_tool,
+};
+
 static json_t *prompt_fn(json_t *args, void *user, util_error *err)
 {
     return json_pack("{s:[{s:s, s:{s:s, s:s}}]}", "messages", "role", "user", "content", "type", "text", "text",
@@ -116,7 +159,7 @@ static void *run_server(void *arg)
     return NULL;
 }
 
-static struct harness *start(bool read_only)
+static struct harness *start_with(bool read_only, const struct mcp_tool *extra1, const struct mcp_tool *extra2)
 {
     struct harness *h = calloc(1, sizeof *h);
     int a[2], b[2];
@@ -134,9 +177,15 @@ static struct harness *start(bool read_only)
     assert_int_equal(mcp_server_add_tool(h->srv, &t_write, NULL, &err), 0);
     assert_int_equal(mcp_server_add_tool(h->srv, &t_commit, NULL, &err), 0);
     assert_int_equal(mcp_server_add_prompt(h->srv, &p_quota, NULL, &err), 0);
+    if (extra1)
+        assert_int_equal(mcp_server_add_tool(h->srv, extra1, NULL, &err), 0);
+    if (extra2)
+        assert_int_equal(mcp_server_add_tool(h->srv, extra2, NULL, &err), 0);
     pthread_create(&h->thread, NULL, run_server, h);
     return h;
 }
+
+static struct harness *start(bool read_only) { return start_with(read_only, NULL, NULL); }
 
 static void send_raw(struct harness *h, const char *s, size_t n)
 {
@@ -556,6 +605,48 @@ static void test_every_request_is_answered(void **state)
     stop(h);
 }
 
+/* issue 15: read calls run together (each "meet" returns only when all are running), writes one
+ * at a time in arrival order while a read answers beside them. */
+static void test_concurrent_calls(void **state)
+{
+    struct harness *h = start_with(false, &t_meet, &t_serial);
+    initialize(h, "2025-06-18", "{}");
+    atomic_store(&g_meeting, 0);
+    for (int i = 0; i < 10; i++) {
+        char line[160];
+        snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":"
+                 "\"meet\",\"arguments\":{\"want\":10}}}", i);
+        sendl(h, line);
+    }
+    for (int i = 0; i < 10; i++) {
+        json_t *r = recv_response(h, NULL);
+        assert_true(json_is_true(json_object_get(json_object_get(json_object_get(r, "result"), "structuredContent"),
+                                                 "met")));
+        json_decref(r);
+    }
+    atomic_store(&g_writing, 0), atomic_store(&g_overlapped, 0), atomic_store(&g_order_n, 0);
+    for (int i = 0; i < 4; i++) {
+        char line[160];
+        snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":\"w%d\",\"method\":\"tools/call\",\"params\":{\"name\":"
+                 "\"serial\",\"arguments\":{\"n\":%d}}}", i, i);
+        sendl(h, line);
+    }
+    sendl(h, "{\"jsonrpc\":\"2.0\",\"id\":\"r\",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+             "\"arguments\":{\"text\":\"x\"}}}");
+    const char *ids[5];
+    for (int i = 0; i < 5; i++) {
+        json_t *r = recv_response(h, NULL);
+        ids[i] = json_string_value(json_object_get(r, "id"))[0] == 'r' ? "r" : "w";
+        json_decref(r);
+    }
+    assert_string_equal(ids[0], "r"); /* the read did not wait behind the four writes */
+    assert_int_equal(atomic_load(&g_overlapped), 0);
+    assert_int_equal(atomic_load(&g_order_n), 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(g_order[i], i);
+    stop(h);
+}
+
 static void test_elicitation(void **state)
 {
     const char *replies[] = {"{\"action\":\"accept\",\"content\":{\"confirm\":true}}", "{\"action\":\"decline\"}"};
@@ -661,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_committed_call_is_answered),
         cmocka_unit_test(test_end_of_input_cancels_the_running_call),
         cmocka_unit_test(test_every_request_is_answered),
+        cmocka_unit_test(test_concurrent_calls),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     util_log_free_all();

@@ -686,6 +686,67 @@ static void test_property_others_unchanged(void **state)
     assert_true(applied >= 500);
 }
 
+
+/* issue 15: 2,000 subscriptions over 20 products whose policies have 50 per-team branches, all
+ * worked out in one pass over documents parsed once (each <when> condition read once per
+ * document); then one team's edit is checked against the 1,999 others. */
+static void test_many_subscriptions(void **state)
+{
+    enum { PRODUCTS = 20, PER = 100, BRANCHES = 50, N = PRODUCTS * PER };
+    policy_quota_doc docs[PRODUCTS + 2];
+    char *texts[PRODUCTS], *ids[N], *products[PRODUCTS];
+    docs[0] = (policy_quota_doc){"global", NULL};
+    for (int p = 0; p < PRODUCTS; p++) {
+        util_buf b;
+        util_buf_init(&b, 0);
+        products[p] = util_printf("product-%02d", p);
+        util_buf_puts(&b, "<policies><inbound><base /><choose>");
+        for (int i = 0; i < BRANCHES; i++)
+            util_buf_printf(&b, "<when condition=\"@(context.Subscription.Id == &quot;%s-team-%d&quot;)\">"
+                            "<llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"%d\" />"
+                            "</when>", products[p], i, 1000 * (i + 1));
+        util_buf_puts(&b, "<otherwise><llm-token-limit counter-key=\"@(context.Subscription.Id)\" tokens-per-minute=\"500\" />"
+                          "</otherwise></choose></inbound><backend><base /></backend><outbound><base /></outbound>"
+                          "<on-error><base /></on-error></policies>");
+        texts[p] = util_buf_steal(&b);
+        docs[1 + p] = (policy_quota_doc){util_printf("product:%s", products[p]), texts[p]};
+    }
+    docs[PRODUCTS + 1] = (policy_quota_doc){"api:aoai", NULL};
+    policy_quota_sub *subs = calloc(N, sizeof *subs);
+    policy_limits *out = calloc(N, sizeof *out);
+    for (int k = 0; k < N; k++) {
+        int p = k / PER, i = k % PER;
+        ids[k] = util_printf("%s-team-%d", products[p], i);
+        subs[k] = sub(ids[k], NULL, products[p], (size_t)(1 + p), PRODUCTS + 1);
+    }
+    util_error err = {0};
+    assert_int_equal(policy_quota_effective_all(docs, PRODUCTS + 2, subs, N, out, &err), 0);
+    for (int k = 0; k < N; k++) {
+        int i = k % PER;
+        assert_true(out[k].has_tpm);
+        assert_int_equal(out[k].tpm, i < BRANCHES ? 1000 * (i + 1) : 500);
+    }
+    policy_quota_result res;
+    update_ok(docs, PRODUCTS + 2, subs, N, 7 * PER + 3, (policy_quota_change){.tpm_op = POLICY_QUOTA_SET, .tpm = 777},
+              &res);
+    assert_non_null(res.texts[1 + 7]);
+    assert_non_null(strstr(res.texts[1 + 7], "tokens-per-minute=\"777\""));
+    for (int d = 0; d < PRODUCTS + 2; d++)
+        if (d != 1 + 7)
+            assert_null(res.texts[d]);
+    assert_int_equal(res.after.tpm, 777);
+    policy_quota_result_free(&res);
+    for (int k = 0; k < N; k++)
+        free(ids[k]);
+    for (int p = 0; p < PRODUCTS; p++) {
+        free(texts[p]);
+        free(products[p]);
+        free((char *)docs[1 + p].scope);
+    }
+    free(subs);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,7 +755,8 @@ int main(void)
         cmocka_unit_test(test_no_limit_yet), cmocka_unit_test(test_condition_quoting), cmocka_unit_test(test_counter_keys),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_rate_limit_copies_rekeyed),
-        cmocka_unit_test(test_property_others_unchanged)};
+        cmocka_unit_test(test_property_others_unchanged),
+        cmocka_unit_test(test_many_subscriptions)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     xmlCleanupParser();
     return rc;

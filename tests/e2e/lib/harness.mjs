@@ -47,6 +47,8 @@ export function checkSanitizers() {
 function baseEnv() {
   // A clean environment: nothing of the developer's Azure login leaks into a test.
   const env = { PATH: process.env.PATH, HOME: process.env.HOME ?? tmpdir(), LANG: 'C.UTF-8', ...sanitizerEnv() };
+  // the ThreadSanitizer run (tests/fuzz/run.sh tsan) halts the server at the first report
+  if (process.env.TSAN_OPTIONS) env.TSAN_OPTIONS = process.env.TSAN_OPTIONS;
   return env;
 }
 
