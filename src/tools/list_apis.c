@@ -272,7 +272,7 @@ const struct mcp_tool tools_list_apis = {
                      "\"path\":{\"type\":\"string\"},\"backend_id\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
                      "\"pool_id\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"products\":{\"type\":\"array\",\"items\":"
                      "{\"type\":\"string\"}}},\"required\":[\"id\",\"display_name\",\"path\",\"backend_id\","
-                     "\"pool_id\",\"products\"]}},\"total\":{\"type\":\"integer\"},\"next_cursor\":{\"type\":[\"string\",\"null\"]}},"
+                     "\"pool_id\",\"products\"]}},\"total\":{\"type\":\"integer\"},\"next_cursor\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]}},"
                      "\"required\":[\"apis\",\"total\",\"next_cursor\"]}",
     .read_only_hint = true,
     .idempotent_hint = true,

@@ -20,7 +20,7 @@ static const char INPUT_SCHEMA[] =
 
 static const char OUTPUT_SCHEMA[] =
     "{\"type\":\"object\",\"required\":[\"subscriptions\",\"total\",\"next_cursor\",\"summary\"],\"properties\":{"
-    "\"total\":{\"type\":\"integer\"},\"next_cursor\":{\"type\":[\"string\",\"null\"]},\"summary\":{\"type\":\"object\"},"
+    "\"total\":{\"type\":\"integer\"},\"next_cursor\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"summary\":{\"type\":\"object\"},"
     "\"subscriptions\":{\"type\":"
     "\"array\",\"items\":{\"type\":\"object\",\"required\":[\"id\",\"display_name\",\"state\",\"scope_type\","
     "\"scope_id\",\"tpm\",\"rpm\",\"quota_source\"],\"properties\":{\"id\":{\"type\":\"string\"},"

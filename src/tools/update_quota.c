@@ -246,11 +246,10 @@ const struct mcp_tool tools_update_quota = {
     .name = "update_quota",
     .title = "Change one subscription's quota",
     .description = "Sets the tpm and/or rpm limit of ONE subscription (id from list_subscriptions) by editing "
-                   "its product/API policy; remove_tpm/remove_rpm: true drops its own limit so the shared one applies. "
-                   "Refuses if "
-                   "any other subscription's limits would change. Returns the plan and diff; dry_run first, "
-                   "cut gradually and watch 429s with get_metrics. mode shadow: APIM has no log-only limit, so "
-                   "it changes none; journals the proposal for simulate_quota, checks per-minute logs exist.",
+                   "its product/API policy; remove_tpm/remove_rpm drops its own limit so the shared one applies. "
+                   "Refuses if any other subscription's limits would change. Returns plan and diff; dry_run first, "
+                   "cut gradually, watch 429s with get_metrics. mode shadow: APIM has no log-only limit, so it "
+                   "changes none; journals the proposal for simulate_quota.",
     .input_schema = INPUT_SCHEMA,
     .output_schema = OUTPUT_SCHEMA,
     .destructive_hint = false,
