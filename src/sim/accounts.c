@@ -17,7 +17,7 @@
 static const char *const cs_versions[] = {"2025-12-01", "2025-06-01", "2024-10-01", "2023-05-01", NULL};
 #define CS_VERSIONS_TEXT "2025-12-01, 2025-06-01, 2024-10-01, 2023-05-01"
 
-bool sim_accounts_is_path(const char *path) { return strcasestr(path, CS_PROVIDER) != NULL; }
+bool sim_accounts_is_path(const char *path) { return util_strcasestr(path, CS_PROVIDER) != NULL; }
 
 static json_t *accounts(sim_state *st) { return json_object_get(st->scenario, "model_accounts"); }
 

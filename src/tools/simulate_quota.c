@@ -52,7 +52,7 @@ static bool journal_proposal(const char *path, const char *sub, struct proposal 
         if (!e)
             e = end;
         size_t l = (size_t)(e - s);
-        json_t *rec = l > 1 && (memmem(s, l, sub, strlen(sub)) || memmem(s, l, "\"reverts\"", 9))
+        json_t *rec = l > 1 && (util_memmem(s, l, sub, strlen(sub)) || util_memmem(s, l, "\"reverts\"", 9))
                           ? json_loadb(s, l, 0, NULL) : NULL;
         const char *reverts = json_string_value(json_object_get(rec, "reverts"));
         if (found && reverts && strstr(p->from, reverts))
