@@ -321,7 +321,11 @@ static void load_identity(struct config *cfg, config_getenv_fn fn, void *user)
     if (cfg->federated_token_file && (!cfg->tenant_id || !cfg->client_id))
         problem(cfg, "AZURE_FEDERATED_TOKEN_FILE is set but AZURE_TENANT_ID and AZURE_CLIENT_ID are not both "
                      "set; workload identity needs all three");
-    if (cfg->tenant_id && !valid_guid(cfg->tenant_id) && !strchr(cfg->tenant_id, '.'))
+    /* a domain name holds only letters, digits, '-' and '.': nothing a shell or cmd.exe (the Azure CLI
+     * credential passes the tenant to `az`) would read as syntax */
+    if (cfg->tenant_id && !valid_guid(cfg->tenant_id) &&
+        (!strchr(cfg->tenant_id, '.') ||
+         cfg->tenant_id[strspn(cfg->tenant_id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")]))
         problem(cfg, "AZURE_TENANT_ID=%s is neither a GUID nor a domain name such as contoso.onmicrosoft.com",
                 cfg->tenant_id);
     if (cfg->identity_endpoint && !cfg->identity_header)

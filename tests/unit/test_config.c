@@ -220,6 +220,16 @@ static void test_credentials(void **state)
     assert_string_equal(line, "token *** here");
     config_free(&cfg);
 
+    /* a tenant is a GUID or a domain name: nothing cmd.exe or a shell would read as syntax */
+    const char *const tenants[][2] = {{"contoso.onmicrosoft.com", NULL}, {"a.b&calc", "x"}, {"a.b|x", "x"},
+                                      {"a.b^c", "x"}, {"a b.c", "x"}, {"notadomain", "x"}};
+    for (size_t i = 0; i < sizeof tenants / sizeof *tenants; i++) {
+        const char *const t[] = {"AZURE_TENANT_ID", tenants[i][0], "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+        load(&cfg, t, 0, NULL);
+        assert_int_equal(has_problem(&cfg, "is neither a GUID nor a domain name"), tenants[i][1] != NULL);
+        config_free(&cfg);
+    }
+
     const char *const pinned[] = {"AZURE_TOKEN_CREDENTIALS", "MagicCredential", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
     load(&cfg, pinned, 0, NULL);
     assert_true(has_problem(&cfg, "AZURE_TOKEN_CREDENTIALS=MagicCredential is not a valid value; azure-identity's "
