@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <regex.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -102,16 +101,6 @@ void platform_on_terminate(void (*fn)(void))
 }
 
 bool platform_tls_system_store(void) { return false; }
-
-int platform_regex_match(const char *pattern, const char *s)
-{
-    regex_t re;
-    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-        return -1;
-    int m = regexec(&re, s, 0, NULL, 0);
-    regfree(&re);
-    return m == 0;
-}
 
 /* ---- loadable modules --------------------------------------------------------------------- */
 

@@ -9,8 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <io.h>
-#define PCRE2_STATIC
-#include <pcre2posix.h> /* regcomp, regexec, regfree: PCRE2's POSIX interface */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,16 +109,6 @@ void platform_on_terminate(void (*fn)(void))
 }
 
 bool platform_tls_system_store(void) { return true; }
-
-int platform_regex_match(const char *pattern, const char *s)
-{
-    regex_t re;
-    if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-        return -1;
-    int m = regexec(&re, s, 0, NULL, 0);
-    regfree(&re);
-    return m == 0;
-}
 
 /* ---- loadable modules --------------------------------------------------------------------- */
 
