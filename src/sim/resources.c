@@ -57,8 +57,11 @@ static int parse_rel(const char *rel, rpath *rp)
         rp->n--;
     }
     size_t o = 0;
-    for (int i = 0; i < rp->n; i += 2)
+    for (int i = 0; i < rp->n; i += 2) {
         o += (size_t)snprintf(rp->chain + o, sizeof(rp->chain) - o, "%s%s", i ? "/" : "", rp->seg[i]);
+        if (o >= sizeof(rp->chain)) /* longer than any kind's chain (found by fuzz_sim) */
+            return -1;
+    }
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (strcasecmp(kinds[i].chain, rp->chain) == 0)
             rp->k = &kinds[i];
