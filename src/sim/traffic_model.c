@@ -71,11 +71,12 @@ static double burst_seconds(sim_state *st, double t)
     return floor(t / period) * len + fmin(fmod(t, period), len);
 }
 
-/* Cumulative counts of one subscription since the epoch; per backend slot: the requests whose final
- * attempt went there (miss), of those the capacity 429s (refused), the 5xx / fault 429 / timeouts. */
+/* Cumulative counts of one subscription since the epoch; per backend slot, the requests whose final
+ * attempt went there: answered (ok; of those the capacity 429s: refused), 5xx, fault 429, timeouts —
+ * each its own cumulative count, so a window without failures has exactly none. */
 typedef struct cumul {
     double req, allowed, lookups, metric, unavail, wait_ms;
-    double miss[SIM_TRAFFIC_MAX_BACKENDS], refused[SIM_TRAFFIC_MAX_BACKENDS], fail[SIM_TRAFFIC_MAX_BACKENDS],
+    double ok[SIM_TRAFFIC_MAX_BACKENDS], refused[SIM_TRAFFIC_MAX_BACKENDS], fail[SIM_TRAFFIC_MAX_BACKENDS],
         thr[SIM_TRAFFIC_MAX_BACKENDS], tmo[SIM_TRAFFIC_MAX_BACKENDS];
 } cumul;
 
@@ -225,7 +226,7 @@ static void cumulate_piece(sim_state *st, const char *sub, json_t *e, json_t *cf
     sim_route r;
     sim_traffic_route(st, cfg, from, NULL, NULL, &r);
     if (!json_array_size(json_object_get(cfg, "pool"))) { /* no backend: as before, calls to "(none)" */
-        c->miss[backend_slot(names, NULL)] += miss;
+        c->ok[backend_slot(names, NULL)] += miss;
         if (json_is_object(json_object_get(cfg, "metric")))
             c->metric += miss;
         return;
@@ -243,7 +244,7 @@ static void cumulate_piece(sim_state *st, const char *sub, json_t *e, json_t *cf
             base_share = r.ok[k] > 0 ? refused_share(st, NULL, r.name[k], false, from) : 0;
             peak_share = r.ok[k] > 0 ? refused_share(st, NULL, r.name[k], true, from) : 0;
         }
-        c->miss[slot] += miss * (r.ok[k] + r.fail[k] + r.thr[k] + r.tmo[k]);
+        c->ok[slot] += miss * r.ok[k];
         c->refused[slot] += r.ok[k] * (ns * base.miss * base_share + bs * peak.miss * peak_share) / 60;
         c->fail[slot] += miss * r.fail[k];
         c->thr[slot] += miss * r.thr[k];
@@ -307,11 +308,13 @@ static void add_sub(sim_state *st, const char *sub, double from, double to, sim_
     allowed = allowed > req ? req : allowed;
     int64_t misses = 0, refused = 0, failed = 0, fthr = 0, tmo = 0;
     for (int i = 0; i < out->nbackends; i++) {
-        int64_t n = diff(a.miss[i], b.miss[i], allowed - misses);
-        int64_t f = diff(a.fail[i], b.fail[i], n);
-        int64_t th = diff(a.thr[i], b.thr[i], n - f);
-        int64_t tm = diff(a.tmo[i], b.tmo[i], n - f - th);
-        int64_t r = diff(a.refused[i], b.refused[i], n - f - th - tm);
+        int64_t left = allowed - misses;
+        int64_t f = diff(a.fail[i], b.fail[i], left);
+        int64_t th = diff(a.thr[i], b.thr[i], left - f);
+        int64_t tm = diff(a.tmo[i], b.tmo[i], left - f - th);
+        int64_t ok = diff(a.ok[i], b.ok[i], left - f - th - tm);
+        int64_t n = ok + f + th + tm;
+        int64_t r = diff(a.refused[i], b.refused[i], ok);
         out->backend_refused[i] += r + th;
         out->backend_failed_calls[i] += f;
         out->backend_fault_throttled[i] += th;
