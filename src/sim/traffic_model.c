@@ -254,23 +254,169 @@ static void cumulate_piece(sim_state *st, const char *sub, json_t *e, json_t *cf
     }
 }
 
+/* Cumulative counts at checkpoints, so a window does not integrate from the epoch each time: the
+ * boundaries are the history's instants and the routing breaks (faults, breaker trips); every
+ * CHECKPOINT_EVERY-th boundary keeps each subscription's cumulative counts. Rebuilt when the
+ * configuration, the faults or the history change. */
+#define CHECKPOINT_EVERY 32
+
+typedef struct cum_cache {
+    uint64_t version;
+    size_t hist_n;
+    int nb;              /* boundaries */
+    double *b;           /* sorted, b[0] = 0 */
+    int nsubs;
+    char (*sub)[128];
+    sim_traffic_stats names; /* the cache's backend slots */
+    cumul *c;            /* c[s * ((nb - 1) / CHECKPOINT_EVERY + 1) + k]: sub s at b[k * CHECKPOINT_EVERY] */
+} cum_cache;
+
+void sim_traffic_free_caches(sim_state *st)
+{
+    cum_cache *cc = st->traffic_cache;
+    if (cc) {
+        free(cc->b);
+        free(cc->sub);
+        free(cc->c);
+        free(cc);
+    }
+    st->traffic_cache = NULL;
+    free(st->traffic_open_iv);
+    st->traffic_open_iv = NULL;
+    st->traffic_open_n = 0;
+}
+
+/* The history entry in force at t. */
+static json_t *entry_at(json_t *h, double t)
+{
+    json_t *e = json_array_get(h, 0);
+    for (size_t k = 1; k < json_array_size(h); k++) {
+        json_t *x = json_array_get(h, k);
+        if (json_number_value(json_object_get(x, "t")) > t)
+            break;
+        e = x;
+    }
+    return e;
+}
+
+static void add_piece(sim_state *st, json_t *h, const char *sub, double from, double to, sim_traffic_stats *names,
+                      cumul *c)
+{
+    json_t *e = entry_at(h, from);
+    json_t *cfg = json_object_get(json_object_get(e, "subs"), sub);
+    if (cfg && to > from)
+        cumulate_piece(st, sub, e, cfg, from, to, names, c);
+}
+
+static int by_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static cum_cache *cache(sim_state *st)
+{
+    json_t *h = history(st);
+    cum_cache *cc = st->traffic_cache;
+    if (cc && cc->version == st->traffic_version && cc->hist_n == json_array_size(h))
+        return cc;
+    if (cc) { /* keep the breaker timeline: only the checkpoints are stale */
+        free(cc->b);
+        free(cc->sub);
+        free(cc->c);
+        free(cc);
+        st->traffic_cache = NULL;
+    }
+    cc = calloc(1, sizeof(*cc));
+    if (!cc)
+        abort();
+    int nbreaks = 0;
+    double *breaks = sim_traffic_route_breaks(st, 0, 1e12, &nbreaks);
+    cc->b = calloc((size_t)nbreaks + json_array_size(h) + 1, sizeof(double));
+    if (!cc->b)
+        abort();
+    cc->b[cc->nb++] = 0;
+    for (size_t k = 0; k < json_array_size(h); k++)
+        cc->b[cc->nb++] = json_number_value(json_object_get(json_array_get(h, k), "t"));
+    for (int i = 0; i < nbreaks; i++)
+        cc->b[cc->nb++] = breaks[i];
+    free(breaks);
+    qsort(cc->b, (size_t)cc->nb, sizeof(double), by_double);
+    int m = 0;
+    for (int i = 0; i < cc->nb; i++)
+        if (!m || cc->b[i] != cc->b[m - 1])
+            cc->b[m++] = cc->b[i];
+    cc->nb = m;
+    json_t *demand = sim_traffic_demand(st);
+    cc->nsubs = (int)json_object_size(demand);
+    int nck = (cc->nb - 1) / CHECKPOINT_EVERY + 1;
+    cc->sub = calloc((size_t)(cc->nsubs ? cc->nsubs : 1), sizeof(*cc->sub));
+    cc->c = calloc((size_t)(cc->nsubs ? cc->nsubs : 1) * (size_t)nck, sizeof(cumul));
+    if (!cc->sub || !cc->c)
+        abort();
+    const char *sub;
+    json_t *v;
+    int s = 0;
+    json_object_foreach(demand, sub, v) {
+        snprintf(cc->sub[s], sizeof(cc->sub[0]), "%s", sub);
+        cumul acc;
+        memset(&acc, 0, sizeof(acc));
+        for (int i = 0; i < cc->nb; i++) {
+            if (i % CHECKPOINT_EVERY == 0)
+                cc->c[(size_t)s * (size_t)nck + (size_t)(i / CHECKPOINT_EVERY)] = acc;
+            if (i + 1 < cc->nb)
+                add_piece(st, h, sub, cc->b[i], cc->b[i + 1], &cc->names, &acc);
+        }
+        s++;
+    }
+    cc->version = st->traffic_version;
+    cc->hist_n = json_array_size(h);
+    st->traffic_cache = cc;
+    return cc;
+}
+
+/* c += x (x's slots named by from, c's by names). */
+static void add_cumul(cumul *c, sim_traffic_stats *names, const cumul *x, const sim_traffic_stats *from)
+{
+    c->req += x->req;
+    c->allowed += x->allowed;
+    c->lookups += x->lookups;
+    c->metric += x->metric;
+    c->unavail += x->unavail;
+    c->wait_ms += x->wait_ms;
+    for (int j = 0; j < from->nbackends; j++) {
+        int k = backend_slot(names, from->backend[j]);
+        c->ok[k] += x->ok[j];
+        c->refused[k] += x->refused[j];
+        c->fail[k] += x->fail[j];
+        c->thr[k] += x->thr[j];
+        c->tmo[k] += x->tmo[j];
+    }
+}
+
 static void cumulate(sim_state *st, const char *sub, double t, sim_traffic_stats *names, cumul *c)
 {
     memset(c, 0, sizeof(*c));
-    json_t *h = history(st);
-    for (size_t k = 0; k < json_array_size(h); k++) {
-        double from = json_number_value(json_object_get(json_array_get(h, k), "t"));
-        json_t *next = json_array_get(h, k + 1);
-        double to = fmin(t, next ? json_number_value(json_object_get(next, "t")) : t);
-        json_t *cfg = json_object_get(json_object_get(json_array_get(h, k), "subs"), sub);
-        if (to <= from || !cfg)
-            continue;
-        int n = 0;
-        double *breaks = sim_traffic_route_breaks(st, from, to, &n);
-        for (int i = 0; i <= n; i++)
-            cumulate_piece(st, sub, json_array_get(h, k), cfg, i ? breaks[i - 1] : from, i < n ? breaks[i] : to, names, c);
-        free(breaks);
+    cum_cache *cc = cache(st);
+    int s = 0;
+    while (s < cc->nsubs && strcmp(cc->sub[s], sub) != 0)
+        s++;
+    if (s == cc->nsubs)
+        return;
+    int lo = 0, hi = cc->nb; /* the last boundary <= t */
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        if (cc->b[mid] <= t)
+            lo = mid;
+        else
+            hi = mid;
     }
+    int nck = (cc->nb - 1) / CHECKPOINT_EVERY + 1, k0 = lo / CHECKPOINT_EVERY;
+    add_cumul(c, names, &cc->c[(size_t)s * (size_t)nck + (size_t)k0], &cc->names);
+    json_t *h = history(st);
+    for (int i = k0 * CHECKPOINT_EVERY; i < lo; i++)
+        add_piece(st, h, sub, cc->b[i], cc->b[i + 1], names, c);
+    add_piece(st, h, sub, cc->b[lo], t, names, c);
 }
 
 static bool sub_on_api(sim_state *st, const char *sub, const char *api)
