@@ -138,7 +138,6 @@ static void says_what_is_missing(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "AzureDiagnostics"));
     json_decref(m);
     la.dedicated = true;
-    snprintf(la.customer_id, sizeof(la.customer_id), "4a5e8e0c-1d2b-4c3f-9e8a-6b7c8d9e0f1a");
     m = metrics_minutes_missing(&la, true);
     assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "GatewayLlmLogs"));
     json_decref(m);
