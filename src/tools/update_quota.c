@@ -312,11 +312,11 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
 const struct mcp_tool tools_update_quota = {
     .name = "update_quota",
     .title = "Change one subscription's quota",
-    .description = "Sets the tpm and/or rpm limit of ONE subscription (id from list_subscriptions) by editing "
+    .description = "Sets tpm and/or rpm of ONE subscription (id from list_subscriptions) by editing "
                    "its product/API policy; remove_tpm/remove_rpm drops its own limit so the shared one applies. "
-                   "Refuses if any other subscription's limits would change. Returns plan and diff; dry_run first, "
-                   "cut gradually, watch 429s with get_metrics. mode shadow: APIM has no log-only limit, so it "
-                   "changes none; journals the proposal for simulate_quota.",
+                   "Refuses if another subscription's limits would change. Returns plan and diff; dry_run first, "
+                   "cut gradually, watch 429s with get_metrics. mode shadow: APIM has no log-only limit; none "
+                   "changes, proposal journaled, token logs enabled for simulate_quota.",
     .input_schema = INPUT_SCHEMA,
     .output_schema = OUTPUT_SCHEMA,
     .destructive_hint = false,
