@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "arm.h"
 #include "metrics.h"
 
 /* A v1 answer: ApimSubscriptionId, and the dynamic cell "minutes" as its JSON text. */
@@ -146,12 +147,65 @@ static void says_what_is_missing(void **state)
     assert_null(metrics_minutes_missing(&la, true));
 }
 
+/* The diagnostic settings: the resource-specific setting sending GatewayLogs is chosen, with its item
+ * (the body shadow mode edits). */
+static void reads_the_diagnostic_settings(void **state)
+{
+    (void)state;
+    json_t *list = json_loads("{\"value\":[{\"name\":\"to-storage\",\"properties\":{\"storageAccountId\":\"/s\","
+                              "\"logs\":[{\"category\":\"GatewayLogs\",\"enabled\":true}]}},"
+                              "{\"name\":\"old\",\"properties\":{\"workspaceId\":\"/w1\",\"logs\":[{\"categoryGroup\":"
+                              "\"allLogs\",\"enabled\":true}]}},"
+                              "{\"name\":\"ded\",\"properties\":{\"workspaceId\":\"/w2\",\"logAnalyticsDestinationType\":"
+                              "\"Dedicated\",\"logs\":[{\"category\":\"GatewayLogs\",\"enabled\":true},{\"category\":"
+                              "\"GatewayLlmLogs\",\"enabled\":false}]}}]}", 0, NULL);
+    assert_non_null(list);
+    struct metrics_la la;
+    metrics_la_read(list, &la);
+    assert_string_equal(la.workspace, "/w2");
+    assert_string_equal(la.setting, "ded");
+    assert_true(la.dedicated);
+    assert_false(la.llm_logs);
+    assert_ptr_equal(la.item, json_array_get(json_object_get(list, "value"), 2));
+    json_t *m = metrics_minutes_missing(&la, true);
+    assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "GatewayLlmLogs"));
+    json_decref(m);
+    metrics_la_free(&la);
+    json_decref(list);
+    metrics_la_read(NULL, &la); /* nothing read: no workspace */
+    assert_null(la.workspace);
+    assert_null(la.item);
+    metrics_la_free(&la);
+}
+
+/* The query is resource-centric: POST {service id}/query on the Logs query API, one KQL for all ids. */
+static void builds_one_resource_centric_query(void **state)
+{
+    (void)state;
+    const char *ids[] = {"growth", "search"};
+    struct arm_request req;
+    util_error err = {0};
+    const char *svc = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/x";
+    assert_int_equal(metrics_minutes_request(svc, ids, 2, 1764460800, 1764547200, &req, &err), 0);
+    assert_string_equal(req.method, "POST");
+    assert_int_equal(req.api, ARM_API_LOGS_QUERY);
+    assert_string_equal(req.path, "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/x/query");
+    const char *q = json_string_value(json_object_get(req.body, "query"));
+    assert_non_null(strstr(q, "where ApimSubscriptionId in ('growth','search') |"));
+    assert_string_equal(json_string_value(json_object_get(req.body, "timespan")), "2025-11-30T00:00:00Z/2025-12-01T00:00:00Z");
+    metrics_minutes_request_free(&req);
+    const char *bad[] = {"a'b"};
+    assert_int_equal(metrics_minutes_request(svc, bad, 1, 0, 60, &req, &err), UTIL_EINVAL);
+    assert_null(req.path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_the_packed_lists),         cmocka_unit_test(replays_per_minute_against_tpm),
         cmocka_unit_test(replays_rpm_and_both),            cmocka_unit_test(nothing_observed),
-        cmocka_unit_test(says_what_is_missing),
+        cmocka_unit_test(says_what_is_missing),            cmocka_unit_test(reads_the_diagnostic_settings),
+        cmocka_unit_test(builds_one_resource_centric_query),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
