@@ -261,6 +261,32 @@ static json_t *la_table(json_t *columns, json_t *rows)
     return json_pack("{s:[{s:s,s:o,s:o}]}", "tables", "name", "PrimaryResult", "columns", columns, "rows", rows);
 }
 
+/* The token rows of [from, to): the model's backend calls and tokens counted only over the parts of
+ * the window while GatewayLlmLogs were on (into s's misses, prompt_tokens, completion_tokens). */
+static void llm_window(sim_state *st, const char *sub, const char *api, double from, double to, sim_traffic_stats *s)
+{
+    json_t *changes = json_object_get(la_config(st), "llm_log_changes"), *c;
+    size_t i;
+    s->misses = s->prompt_tokens = s->completion_tokens = 0;
+    for (double a = from; a < to;) {
+        double b = to; /* the next change after a */
+        json_array_foreach(changes, i, c) {
+            double t = json_number_value(json_array_get(c, 0));
+            if (t > a && t < b)
+                b = t;
+        }
+        if (llm_logs_at(st, a)) {
+            sim_traffic_stats part;
+            memset(&part, 0, sizeof(part));
+            sim_traffic_window(st, sub, api, a, b, &part);
+            s->misses += part.misses;
+            s->prompt_tokens += part.prompt_tokens;
+            s->completion_tokens += part.completion_tokens;
+        }
+        a = b;
+    }
+}
+
 static json_t *la_subscriptions(sim_state *st, const char *api, double from, double to, bool tokens, bool empty)
 {
     json_t *rows = json_array();
@@ -272,6 +298,8 @@ static json_t *la_subscriptions(sim_state *st, const char *api, double from, dou
         sim_traffic_window(st, sub, api, from, to, &s);
         if (!s.requests || empty)
             continue;
+        if (tokens)
+            llm_window(st, sub, api, from, to, &s);
         if (tokens && s.misses)
             json_array_append_new(rows, json_pack("[s,o,o,o]", sub, cell(s.prompt_tokens), cell(s.completion_tokens),
                                                   cell(s.prompt_tokens + s.completion_tokens)));

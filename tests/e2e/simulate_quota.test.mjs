@@ -296,6 +296,11 @@ test('shadow mode enables GatewayLlmLogs on the workspace setting (dry run, conf
       assert.equal(hour.proposed_from, `shadow change ${sh.change_id}`);
       assert.equal(hour.minutes_observed, 60);
       assert.ok(hour.requests_refused > 0);
+      // get_metrics reads the same token rows: only those of the hour after the change
+      const outcome = (await simTraffic(s.sim, t, t + 3600)).by_subscription.growth;
+      const m = ok(await s.call('get_metrics', { api_id: 'aoai-completions', since: iso(t - 3600), until: iso(t + 3600) }));
+      assert.equal(m.by_subscription.find((x) => x.subscription_id === 'growth').tokens.total,
+        outcome.prompt_tokens + outcome.completion_tokens, 'token rows only from the change on');
       // revert_change puts the setting back as it was
       const rev = ok(await s.call('revert_change', { change_id: sh.change_id }));
       assert.equal(rev.applied, true);
