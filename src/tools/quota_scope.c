@@ -385,6 +385,40 @@ static void build_entries(struct quota_scope *qs, json_t *apis)
     }
 }
 
+/* The eager first round reads the policy of every API of the service; those no entry runs (APIs of no
+ * subscription's product) are dropped, so that each plan parses only the documents that matter. */
+static void drop_unused_docs(struct quota_scope *qs)
+{
+    size_t *map = calloc(qs->ndocs ? qs->ndocs : 1, sizeof *map);
+    bool *used = calloc(qs->ndocs ? qs->ndocs : 1, sizeof *used);
+    if (!map || !used)
+        abort();
+    for (size_t e = 0; e < qs->nentries; e++) {
+        used[qs->entries[e].home] = true;
+        for (size_t k = 0; k < qs->entries[e].chain_len; k++)
+            used[qs->entries[e].chain[k]] = true;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < qs->ndocs; i++) {
+        struct quota_doc *d = &qs->docs[i];
+        if (!used[i]) {
+            free(d->scope), free(d->path), free(d->label), free(d->etag);
+            json_decref(d->body);
+            continue;
+        }
+        map[i] = n;
+        qs->docs[n++] = *d;
+    }
+    for (size_t e = 0; e < qs->nentries; e++) {
+        qs->entries[e].home = map[qs->entries[e].home];
+        for (size_t k = 0; k < qs->entries[e].chain_len; k++)
+            qs->entries[e].chain[k] = map[qs->entries[e].chain[k]];
+    }
+    qs->ndocs = n;
+    free(map);
+    free(used);
+}
+
 static size_t pick_primary(const struct quota_scope *qs, const struct quota_sub *s)
 {
     for (size_t k = s->first; k < s->first + s->count; k++)
@@ -440,6 +474,7 @@ int quota_scope_gather_with(struct arm_client *arm, const char *product_id, cons
         rc = fetch(arm, qs, known, NULL, err);
     if (!rc) {
         build_entries(qs, apis);
+        drop_unused_docs(qs);
         rc = compute(qs, err);
     }
     json_decref(apis);

@@ -151,6 +151,36 @@ test('several teams in one call, one Logs query; rpm; bad inputs change nothing'
   } finally { await s.close(); }
 });
 
+test('two rounds of reads: the Logs query goes out with the subscriptions, every policy in the second round', async () => {
+  const d = demoScenario();
+  // an API in no product: its policy is read in the second round (the service's API list is read in the first)
+  const orphan = structuredClone(d.apis.find((a) => a.name === 'legacy-chat'));
+  orphan.name = 'orphan';
+  orphan.properties.path = 'orphan';
+  d.apis.push(orphan);
+  const s = await session(d);
+  try {
+    await s.call('list_apis', {}); // token fetched
+    await s.sim.faults({ latency_ms: 50 }); // requests in flight together overlap in the request log
+    await s.sim.resetCounters();
+    ok(await s.call('simulate_quota', { subscription_ids: ['growth', 'search'], tpm: 100000 }));
+    await s.sim.clearFaults();
+    const reqs = (await s.sim.requests()).filter((q) => !/oauth2|_sim/.test(q.path)).sort((a, b) => a.start_us - b.start_us);
+    const rounds = [];
+    for (const q of reqs) {
+      const r = rounds.find((x) => q.start_us < x.end);
+      if (r) { r.paths.push(q.path); r.end = Math.max(r.end, q.end_us); } else rounds.push({ end: q.end_us, paths: [q.path] });
+    }
+    assert.equal(rounds.length, 2, JSON.stringify(rounds.map((r) => r.paths)));
+    const first = rounds[0].paths.join(' ');
+    for (const re of [/\/service\/[^/]+\/query$/m, /diagnosticSettings/, /\/subscriptions$/m, /\/apis$/m])
+      assert.match(rounds[0].paths.join('\n'), re, first);
+    assert.ok(rounds[1].paths.some((p) => /\/apis\/aoai-completions\/policies\/policy$/.test(p)), 'the API policies come in round 2');
+    assert.ok(rounds[1].paths.some((p) => /\/apis\/orphan\/policies\/policy$/.test(p)), 'every API of the service');
+    assert.ok(!reqs.some((q) => /OperationalInsights\/workspaces/.test(q.path)), 'no workspace lookup');
+  } finally { await s.close(); }
+});
+
 test('no per-minute data: says what to enable and how long to wait, computes nothing', async () => {
   const noLa = demoScenario();
   delete noLa.traffic.log_analytics;
