@@ -127,10 +127,13 @@ struct metrics_la {
     char setting[128];    /* the diagnostic setting sending them */
     json_t *item;         /* that setting as listed ({id, name, properties}), NEW reference or NULL */
     bool dedicated;       /* resource-specific tables (logAnalyticsDestinationType "Dedicated") */
+    bool gateway_logs;    /* GatewayLogs go there (false: a resource-specific workspace setting without them) */
     bool llm_logs;        /* GatewayLlmLogs go there too */
 };
-/* Reads a DiagnosticSettings_List answer (body; NULL = none read) into la (no request). Free with
- * metrics_la_free. */
+/* Reads a DiagnosticSettings_List answer (body; NULL = none read) into la (no request): the setting
+ * get_metrics reads (GatewayLogs to a workspace, resource-specific first), or, when none writes
+ * resource-specific tables, a resource-specific workspace setting without GatewayLogs (shadow mode
+ * can enable them there). Free with metrics_la_free. */
 void metrics_la_read(json_t *settings, struct metrics_la *la);
 void metrics_la_free(struct metrics_la *la);
 

@@ -544,6 +544,24 @@ void metrics_la_read(json_t *settings, struct metrics_la *la)
     struct plan p = {0};
     memset(la, 0, sizeof(*la));
     read_diagnostics(settings, &p);
+    la->gateway_logs = p.workspace != NULL;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(settings, "value"), i, s) {
+        json_t *props = json_object_get(s, "properties");
+        const char *ws = json_string_value(json_object_get(props, "workspaceId"));
+        const char *dest = json_string_value(json_object_get(props, "logAnalyticsDestinationType"));
+        if (p.dedicated || !ws || !dest || !util_str_eq_ci(dest, "Dedicated"))
+            continue;
+        free(p.workspace); /* resource-specific, without GatewayLogs: the one shadow mode can complete */
+        p.workspace = util_strdup(ws);
+        p.dedicated = true;
+        p.item = s;
+        p.llm_logs = category_on(json_object_get(props, "logs"), "GatewayLlmLogs");
+        snprintf(p.setting, sizeof(p.setting), "%s", json_string_value(json_object_get(s, "name")) ?
+                 json_string_value(json_object_get(s, "name")) : "?");
+        la->gateway_logs = false;
+    }
     la->workspace = p.workspace;
     snprintf(la->setting, sizeof(la->setting), "%s", p.setting);
     la->item = json_incref(p.item);

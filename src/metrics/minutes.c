@@ -184,6 +184,7 @@ json_t *metrics_minutes_missing(const struct metrics_la *la, bool tokens)
                        "time); a replay over 24 h needs 24 h of traffic after the change. update_quota mode "
                        "\"shadow\" records the proposal meanwhile.";
     const char *reason = NULL, *enable = NULL;
+    char *owned[2] = {NULL, NULL};
     if (!la->workspace) {
         reason = "the service sends no gateway logs to a Log Analytics workspace";
         enable = "a diagnostic setting on the API Management service sending the GatewayLogs and GatewayLlmLogs "
@@ -194,11 +195,20 @@ json_t *metrics_minutes_missing(const struct metrics_la *la, bool tokens)
                  "resource-specific tables ApiManagementGatewayLogs and ApiManagementGatewayLlmLog";
         enable = "switch that diagnostic setting's destination table to \"Resource specific\" (REST/ARM: "
                  "logAnalyticsDestinationType \"Dedicated\"); rows logged after the switch land there";
+    } else if (!la->gateway_logs) {
+        reason = owned[0] = util_printf("diagnostic setting %s sends to a workspace in resource-specific tables, but "
+                                        "not the GatewayLogs category (every request)", la->setting);
+        enable = owned[1] = util_printf("the GatewayLogs%s categories in diagnostic setting %s (update_quota mode "
+                                        "\"shadow\" does it)", tokens ? " and GatewayLlmLogs" : "", la->setting);
     } else if (tokens && !la->llm_logs) {
         reason = "GatewayLlmLogs (the tokens of each request) do not reach the workspace";
-        enable = "the GatewayLlmLogs category in the diagnostic setting sending GatewayLogs to the workspace";
+        enable = "the GatewayLlmLogs category in the diagnostic setting sending GatewayLogs to the workspace "
+                 "(update_quota mode \"shadow\" does it)";
     }
-    return reason ? json_pack("{s:s,s:s,s:s}", "reason", reason, "enable", enable, "wait", wait) : NULL;
+    json_t *out = reason ? json_pack("{s:s,s:s,s:s}", "reason", reason, "enable", enable, "wait", wait) : NULL;
+    free(owned[0]);
+    free(owned[1]);
+    return out;
 }
 
 /* ---- the replay (pure) ------------------------------------------------------------------ */

@@ -9,9 +9,9 @@
  *   POST /v1/{service resource id}/query  the same, resource-centric ("Querying logs for Azure
  *        resources"): the service's rows of the workspace its diagnostic setting sends to.
  *   GET/PUT {service}/providers/Microsoft.Insights/diagnosticSettings[/{name}]  the scenario's one
- *        diagnostic setting (traffic.log_analytics; llm_logs false: without GatewayLlmLogs). A PUT
- *        that turns GatewayLlmLogs on or off takes effect at the simulator's current time: token rows
- *        exist only for the minutes it was on (traffic.log_analytics.llm_log_changes).
+ *        diagnostic setting (traffic.log_analytics; gateway_logs / llm_logs false: GatewayLogs /
+ *        GatewayLlmLogs disabled). A PUT that turns a category on or off takes effect at the simulator's
+ *        current time: its rows exist only for the time it was on (traffic.log_analytics.log_changes).
  * Cells are strings, as the v1 schema types them. */
 #include "traffic.h"
 
@@ -76,16 +76,16 @@ const char *sim_traffic_destination_type(sim_state *st)
 
 #define SETTING_NAME "to-log-analytics"
 
-/* Whether GatewayLlmLogs reached the workspace at time t (seconds): the scenario's llm_logs (default
- * on), then each [time, on] change made by a PUT. */
-static bool llm_logs_at(sim_state *st, double t)
+/* Whether category (GatewayLogs, GatewayLlmLogs) reached the workspace at time t (seconds): the
+ * scenario's gateway_logs / llm_logs (default on), then each [time, category, on] change a PUT made. */
+static bool logged_at(sim_state *st, const char *category, double t)
 {
-    bool on = !json_is_false(json_object_get(la_config(st), "llm_logs"));
+    bool on = !json_is_false(json_object_get(la_config(st), strcmp(category, "GatewayLogs") ? "llm_logs" : "gateway_logs"));
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(la_config(st), "llm_log_changes"), i, c)
-        if (json_number_value(json_array_get(c, 0)) <= t)
-            on = json_is_true(json_array_get(c, 1));
+    json_array_foreach(json_object_get(la_config(st), "log_changes"), i, c)
+        if (json_number_value(json_array_get(c, 0)) <= t && !strcmp(json_string_value(json_array_get(c, 1)), category))
+            on = json_is_true(json_array_get(c, 2));
     return on;
 }
 
@@ -122,9 +122,11 @@ json_t *sim_traffic_diag_setting(sim_state *st)
         char *ws = util_printf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.OperationalInsights/workspaces/%s",
                                sub, rg, workspace_name(st));
         const char *dest = sim_traffic_destination_type(st);
+        double now = (double)sim_now_s(st);
         props = json_pack("{s:s,s:[{s:s,s:b,s:{s:b,s:i}},{s:s,s:b,s:{s:b,s:i}}],s:[{s:s,s:b}],s:o}", "workspaceId", ws,
-                          "logs", "category", "GatewayLogs", "enabled", 1, "retentionPolicy", "enabled", 0, "days", 0,
-                          "category", "GatewayLlmLogs", "enabled", llm_logs_at(st, (double)sim_now_s(st)),
+                          "logs", "category", "GatewayLogs", "enabled", logged_at(st, "GatewayLogs", now),
+                          "retentionPolicy", "enabled", 0, "days", 0,
+                          "category", "GatewayLlmLogs", "enabled", logged_at(st, "GatewayLlmLogs", now),
                           "retentionPolicy", "enabled", 0, "days", 0, "metrics", "category", "AllMetrics", "enabled",
                           1, "logAnalyticsDestinationType", dest ? json_string(dest) : json_null());
         free(ws);
@@ -151,12 +153,16 @@ static void diag_put(sim_state *st, const sim_request *req, sim_response *resp)
                                "workspaceId, a logs array and a logAnalyticsDestinationType of Dedicated or null "
                                "(apim-sim keeps settings that send to a workspace).");
     } else {
-        bool was = llm_logs_at(st, (double)sim_now_s(st)), now = category_on(logs, "GatewayLlmLogs");
         json_t *la = la_config(st);
-        if (was != now) {
-            if (!json_is_array(json_object_get(la, "llm_log_changes")))
-                json_object_set_new(la, "llm_log_changes", json_array());
-            json_array_append_new(json_object_get(la, "llm_log_changes"), json_pack("[I,b]", (json_int_t)sim_now_s(st), now));
+        static const char *const categories[] = {"GatewayLogs", "GatewayLlmLogs"};
+        for (int k = 0; k < 2; k++) {
+            bool was = logged_at(st, categories[k], (double)sim_now_s(st)), now = category_on(logs, categories[k]);
+            if (was == now)
+                continue;
+            if (!json_is_array(json_object_get(la, "log_changes")))
+                json_object_set_new(la, "log_changes", json_array());
+            json_array_append_new(json_object_get(la, "log_changes"),
+                                  json_pack("[I,s,b]", (json_int_t)sim_now_s(st), categories[k], now));
         }
         json_object_set(la, "destination_type", dest ? dest : json_null());
         json_object_set_new(la, "setting_properties", json_deep_copy(props));
@@ -261,13 +267,13 @@ static json_t *la_table(json_t *columns, json_t *rows)
     return json_pack("{s:[{s:s,s:o,s:o}]}", "tables", "name", "PrimaryResult", "columns", columns, "rows", rows);
 }
 
-/* The token rows of [from, to): the model's backend calls and tokens counted only over the parts of
- * the window while GatewayLlmLogs were on (into s's misses, prompt_tokens, completion_tokens). */
-static void llm_window(sim_state *st, const char *sub, const char *api, double from, double to, sim_traffic_stats *s)
+/* The counters of [from, to) over the parts of it while GatewayLogs (and, with llm, GatewayLlmLogs: the
+ * token rows join both) reached the workspace. Adds to *s. */
+static void logged_window(sim_state *st, const char *sub, const char *api, double from, double to, bool llm,
+                          sim_traffic_stats *s)
 {
-    json_t *changes = json_object_get(la_config(st), "llm_log_changes"), *c;
+    json_t *changes = json_object_get(la_config(st), "log_changes"), *c;
     size_t i;
-    s->misses = s->prompt_tokens = s->completion_tokens = 0;
     for (double a = from; a < to;) {
         double b = to; /* the next change after a */
         json_array_foreach(changes, i, c) {
@@ -275,14 +281,8 @@ static void llm_window(sim_state *st, const char *sub, const char *api, double f
             if (t > a && t < b)
                 b = t;
         }
-        if (llm_logs_at(st, a)) {
-            sim_traffic_stats part;
-            memset(&part, 0, sizeof(part));
-            sim_traffic_window(st, sub, api, a, b, &part);
-            s->misses += part.misses;
-            s->prompt_tokens += part.prompt_tokens;
-            s->completion_tokens += part.completion_tokens;
-        }
+        if (logged_at(st, "GatewayLogs", a) && (!llm || logged_at(st, "GatewayLlmLogs", a)))
+            sim_traffic_window(st, sub, api, a, b, s);
         a = b;
     }
 }
@@ -295,11 +295,9 @@ static json_t *la_subscriptions(sim_state *st, const char *api, double from, dou
     json_object_foreach(sim_traffic_demand(st), sub, tpm) {
         sim_traffic_stats s;
         memset(&s, 0, sizeof(s));
-        sim_traffic_window(st, sub, api, from, to, &s);
+        logged_window(st, sub, api, from, to, tokens, &s);
         if (!s.requests || empty)
             continue;
-        if (tokens)
-            llm_window(st, sub, api, from, to, &s);
         if (tokens && s.misses)
             json_array_append_new(rows, json_pack("[s,o,o,o]", sub, cell(s.prompt_tokens), cell(s.completion_tokens),
                                                   cell(s.prompt_tokens + s.completion_tokens)));
@@ -324,7 +322,7 @@ static json_t *la_backends(sim_state *st, const char *api, double from, double t
 {
     sim_traffic_stats s;
     memset(&s, 0, sizeof(s));
-    sim_traffic_window(st, NULL, api, from, to, &s);
+    logged_window(st, NULL, api, from, to, false, &s);
     json_t *rows = json_array();
     for (int i = 0; i < s.nbackends && !empty; i++) {
         if (!s.backend_calls[i] || !strcmp(s.backend[i], "(none)"))
@@ -382,7 +380,9 @@ static json_t *la_minutes(sim_state *st, char subs[][260], int nsubs, double fro
             sim_traffic_window(st, subs[i], NULL, fmax(m, from), fmin(m + 60, to), &s);
             if (!s.requests)
                 continue;
-            bool llm = llm_logs_at(st, m); /* no token rows while GatewayLlmLogs were off */
+            if (!logged_at(st, "GatewayLogs", m)) /* no rows while GatewayLogs were off */
+                continue;
+            bool llm = logged_at(st, "GatewayLlmLogs", m); /* no token rows while GatewayLlmLogs were off */
             util_buf_printf(&list, "%s[%lld,%lld,%lld,%lld]", list.len ? "," : "[", (long long)(m / 60),
                             (long long)s.requests, (long long)(llm ? s.misses : 0),
                             (long long)(llm ? s.prompt_tokens + s.completion_tokens : 0));

@@ -147,10 +147,9 @@ static int plan_change(struct change *ch, const struct quota_scope *qs, size_t t
     return 0;
 }
 
-/* The diagnostic setting la chose with GatewayLlmLogs enabled (added when absent): {properties}. NEW. */
-static json_t *with_llm_logs(const struct metrics_la *la)
+/* Enables category in a diagnostic setting's logs (adds it when absent). */
+static void enable_category(json_t *props, const char *category)
 {
-    json_t *props = json_deep_copy(json_object_get(la->item, "properties"));
     json_t *logs = json_object_get(props, "logs"), *l;
     size_t i;
     bool found = false;
@@ -158,23 +157,41 @@ static json_t *with_llm_logs(const struct metrics_la *la)
         json_object_set_new(props, "logs", logs = json_array());
     json_array_foreach(logs, i, l) {
         const char *c = json_string_value(json_object_get(l, "category"));
-        if (c && !strcmp(c, "GatewayLlmLogs")) {
+        if (c && !strcmp(c, category)) {
             json_object_set_new(l, "enabled", json_true());
             found = true;
         }
     }
     if (!found)
-        json_array_append_new(logs, json_pack("{s:s,s:b}", "category", "GatewayLlmLogs", "enabled", 1));
-    return json_pack("{s:o}", "properties", props);
+        json_array_append_new(logs, json_pack("{s:s,s:b}", "category", category, "enabled", 1));
 }
 
-/* The write that enables GatewayLlmLogs on that setting (no ETag: see change_write.no_etag). */
-static int add_llm_logs_write(struct change *ch, const struct metrics_la *la, util_error *err)
+/* The categories shadow mode enables on la's setting: "GatewayLogs", "GatewayLlmLogs", both, or NULL. */
+static const char *missing_categories(const struct metrics_la *la, bool tokens)
+{
+    if (!la->workspace || !la->dedicated)
+        return NULL;
+    bool llm = tokens && !la->llm_logs;
+    return !la->gateway_logs ? (llm ? "GatewayLogs and GatewayLlmLogs" : "GatewayLogs") : llm ? "GatewayLlmLogs" : NULL;
+}
+
+/* The write that enables the categories (missing_categories) on that setting (no ETag: see
+ * change_write.no_etag). */
+static int add_logs_write(struct change *ch, const struct metrics_la *la, const char *categories, util_error *err)
 {
     char *name = util_url_encode(la->setting);
     char *path = util_printf("providers/Microsoft.Insights/diagnosticSettings/%s", name);
     char *label = util_printf("diagnostic setting %s", la->setting);
-    json_t *after = with_llm_logs(la);
+    json_t *props = json_deep_copy(json_object_get(la->item, "properties"));
+    if (!json_is_object(props)) {
+        json_decref(props);
+        props = json_object();
+    }
+    if (strstr(categories, "GatewayLogs"))
+        enable_category(props, "GatewayLogs");
+    if (strstr(categories, "GatewayLlmLogs"))
+        enable_category(props, "GatewayLlmLogs");
+    json_t *after = json_pack("{s:o}", "properties", props);
     char *before_text = change_json_text(json_object_get(la->item, "properties"));
     char *after_text = change_json_text(json_object_get(after, "properties"));
     int rc = change_add(ch, &(struct change_write){.path = path, .label = label, .before = la->item, .after = after,
@@ -187,9 +204,9 @@ static int add_llm_logs_write(struct change *ch, const struct metrics_la *la, ut
 
 /* mode "shadow": APIM has no log-only limit, so nothing is enforced. The plan is made (the proposal
  * must be one update_quota would apply) and journaled, and the per-minute data simulate_quota
- * replays is made sure of: with a diagnostic setting sending GatewayLogs to a workspace in
- * resource-specific tables but not GatewayLlmLogs (the tokens), the change enables that category
- * on it (one write through the pipeline: diff, confirmation, journal, revert). No such setting, or
+ * replays is made sure of: a diagnostic setting sending to a workspace in resource-specific tables
+ * but without GatewayLogs (the requests) or, for tpm, GatewayLlmLogs (the tokens) gets them enabled
+ * (one write through the pipeline: diff, confirmation, journal, revert). No such setting, or
  * AzureDiagnostics tables: it says what to do and writes nothing (creating or switching a setting
  * moves where the service's logs go: the human's call). The result says when 24 hours of this
  * team's data will exist. settings: the DiagnosticSettings_List answer (rc, e its outcome). */
@@ -204,7 +221,8 @@ static int plan_shadow(struct change *ch, struct tools_ctx *ctx, struct arm_clie
     const struct quota_sub *s = &qs->subs[t];
     struct metrics_la la;
     metrics_la_read(settings, &la);
-    bool tokens = want->tpm_op != POLICY_QUOTA_KEEP, enable = tokens && la.workspace && la.dedicated && !la.llm_logs;
+    bool tokens = want->tpm_op != POLICY_QUOTA_KEEP;
+    const char *enable = missing_categories(&la, tokens);
     json_t *missing = enable ? NULL : metrics_minutes_missing(&la, tokens);
     struct metrics_team *teams = NULL;
     size_t nteams = 0, minutes = 0;
@@ -219,7 +237,7 @@ static int plan_shadow(struct change *ch, struct tools_ctx *ctx, struct arm_clie
                             "nothing was written or journaled", json_string_value(json_object_get(missing, "reason")),
                             json_string_value(json_object_get(missing, "enable")));
     } else if (enable) {
-        rc = add_llm_logs_write(ch, &la, err);
+        rc = add_logs_write(ch, &la, enable, err);
     }
     int64_t now = util_now_ms() / 1000, first = now;
     util_error qerr = {0}; /* no answer: no minutes counted, the data is ready 24 h from now */
@@ -240,9 +258,9 @@ static int plan_shadow(struct change *ch, struct tools_ctx *ctx, struct arm_clie
         char *line = summary(s->id, want, &res.before, &res.after);
         if (enable)
             change_set_summary(ch, "shadow proposal %s (recorded in the journal; NO limit changes: APIM has no "
-                               "log-only limit), and GatewayLlmLogs enabled in diagnostic setting %s (workspace, "
-                               "resource-specific tables) so that the tokens per minute are logged; a 24 h replay "
-                               "with simulate_quota is possible from %s", line, la.setting, ready);
+                               "log-only limit), and %s enabled in diagnostic setting %s (workspace, "
+                               "resource-specific tables) so that the per-minute traffic is logged; a 24 h replay "
+                               "with simulate_quota is possible from %s", line, enable, la.setting, ready);
         else
             change_set_summary(ch, "shadow proposal %s (recorded in the journal; NO limit changes: APIM has no "
                                "log-only limit). Per-minute data: Log Analytics, %zu minute(s) of this team in the "

@@ -339,6 +339,35 @@ test('shadow mode enables GatewayLlmLogs on the workspace setting (dry run, conf
     } finally { await s.close(); }
   });
 
+test('shadow mode completes a resource-specific workspace setting without GatewayLogs: both categories, then data', async () => {
+  const bare = demoScenario();
+  bare.traffic.log_analytics.gateway_logs = false;
+  bare.traffic.log_analytics.llm_logs = false;
+  const s = await session(bare);
+  try {
+    const t = await frozenAt(s.sim);
+    const none = ok(await s.call('simulate_quota', { subscription_id: 'growth', tpm: 100000, until: iso(t) }));
+    assert.match(none.no_data.reason, /not the GatewayLogs category/);
+    assert.match(none.no_data.enable, /GatewayLogs and GatewayLlmLogs categories in diagnostic setting to-log-analytics/);
+    const res = await s.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow' });
+    const sh = ok(res);
+    assert.equal(sh.applied, true);
+    assert.match(sh.diff, /"category": "GatewayLogs",\n- +"enabled": false,\n\+ +"enabled": true,/);
+    assert.match(sh.diff, /"category": "GatewayLlmLogs",\n- +"enabled": false,\n\+ +"enabled": true,/);
+    assert.match(res.content[0].text, /GatewayLogs and GatewayLlmLogs enabled in diagnostic setting to-log-analytics/);
+    // no rows at all before the change; the hour after it replays
+    const before = ok(await s.call('simulate_quota', { subscription_id: 'growth', since: iso(t - 3600), until: iso(t) }));
+    assert.equal(before.minutes_observed, 0);
+    assert.match(before.no_data.reason, /no log rows of this subscription/);
+    await s.sim.clock({ advance_s: 3600 });
+    await s.reconnect();
+    const hour = ok(await s.call('simulate_quota', { subscription_id: 'growth', since: iso(t), until: iso(t + 3600) }));
+    assert.equal(hour.no_data, undefined, JSON.stringify(hour.no_data));
+    assert.equal(hour.minutes_observed, 60);
+    assert.ok(hour.requests_refused > 0);
+  } finally { await s.close(); }
+});
+
 test('shadow mode: a setting changed between plan and write, or after it, is not overwritten', async () => {
   const noLlm = demoScenario();
   noLlm.traffic.log_analytics.llm_logs = false;

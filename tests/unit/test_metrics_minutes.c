@@ -139,6 +139,13 @@ static void says_what_is_missing(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "AzureDiagnostics"));
     json_decref(m);
     la.dedicated = true;
+    snprintf(la.setting, sizeof(la.setting), "diag");
+    m = metrics_minutes_missing(&la, false); /* a resource-specific setting without GatewayLogs */
+    assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "not the GatewayLogs category"));
+    assert_string_equal(json_string_value(json_object_get(m, "enable")), "the GatewayLogs categories in diagnostic "
+                        "setting diag (update_quota mode \"shadow\" does it)");
+    json_decref(m);
+    la.gateway_logs = true;
     m = metrics_minutes_missing(&la, true);
     assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "GatewayLlmLogs"));
     json_decref(m);
@@ -165,11 +172,23 @@ static void reads_the_diagnostic_settings(void **state)
     assert_string_equal(la.workspace, "/w2");
     assert_string_equal(la.setting, "ded");
     assert_true(la.dedicated);
+    assert_true(la.gateway_logs);
     assert_false(la.llm_logs);
     assert_ptr_equal(la.item, json_array_get(json_object_get(list, "value"), 2));
     json_t *m = metrics_minutes_missing(&la, true);
     assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "GatewayLlmLogs"));
     json_decref(m);
+    metrics_la_free(&la);
+    json_decref(list);
+    /* no setting writes GatewayLogs to resource-specific tables: a resource-specific one without them is
+     * chosen (shadow mode can complete it) over one writing AzureDiagnostics */
+    list = json_loads("{\"value\":[{\"name\":\"old\",\"properties\":{\"workspaceId\":\"/w1\",\"logs\":[{"
+                      "\"category\":\"GatewayLogs\",\"enabled\":true}]}},{\"name\":\"bare\",\"properties\":{"
+                      "\"workspaceId\":\"/w2\",\"logAnalyticsDestinationType\":\"Dedicated\",\"logs\":[]}}]}", 0, NULL);
+    metrics_la_read(list, &la);
+    assert_string_equal(la.setting, "bare");
+    assert_true(la.dedicated);
+    assert_false(la.gateway_logs);
     metrics_la_free(&la);
     json_decref(list);
     metrics_la_read(NULL, &la); /* nothing read: no workspace */
