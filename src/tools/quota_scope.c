@@ -163,8 +163,10 @@ static int list_subs(struct arm_client *arm, const char *product_id, const char 
     qs->listed = json_array();
     if (!rc)
         rc = list_rest(arm, path, query, res[0].body, qs->listed, err);
-    /* an API list that failed is left out: the APIs are then listed where needed, as without eager */
-    if (!rc && eager && !rcs[1] && json_object_size(apis) == 0 &&
+    /* an API list that failed, or is longer than one page or QUOTA_SCOPE_EAGER_APIS, is left out: the
+     * APIs are then listed where needed, as without eager */
+    const char *more = eager ? json_string_value(json_object_get(res[1].body, "nextLink")) : NULL;
+    if (!rc && eager && !rcs[1] && (!more || !*more) &&
         json_array_size(json_object_get(res[1].body, "value")) <= QUOTA_SCOPE_EAGER_APIS &&
         take_apis(arm, "", res[1].body, apis, err) != 0) {
         json_object_clear(apis);

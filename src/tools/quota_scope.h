@@ -69,7 +69,8 @@ int quota_scope_gather(struct arm_client *arm, const char *product_id, const cha
  * the caller's arrays of n, filled as arm_batch fills them, to free with arm_result_free), and
  * with eager_api_policies the service's API list joins that round too, so that every API's
  * policy is read in the second round with the products' (no third round), when the service has
- * at most QUOTA_SCOPE_EAGER_APIS APIs (more: the third round as usual, for the APIs needed). */
+ * at most QUOTA_SCOPE_EAGER_APIS APIs in one page (more: the third round as usual, for the APIs
+ * needed); the policies of APIs no subscription reaches are then dropped. */
 #define QUOTA_SCOPE_EAGER_APIS 64u
 struct quota_scope_extra {
     size_t n;
