@@ -23,6 +23,8 @@
 #include "util.h"
 
 struct arm_client;
+struct arm_request;
+struct arm_result;
 
 enum metrics_group { METRICS_GROUP_SUBSCRIPTION = 0, METRICS_GROUP_TIME, METRICS_GROUP_NONE };
 
@@ -123,15 +125,17 @@ int metrics_collect(struct arm_client *arm, const char *api_id, const struct met
 struct metrics_la {
     char *workspace;      /* ARM id of the workspace receiving GatewayLogs, or NULL (heap) */
     char setting[128];    /* the diagnostic setting sending them */
+    json_t *item;         /* that setting as listed ({id, name, properties}), NEW reference or NULL */
     bool dedicated;       /* resource-specific tables (logAnalyticsDestinationType "Dedicated") */
+    bool gateway_logs;    /* GatewayLogs go there (false: a resource-specific workspace setting without them) */
     bool llm_logs;        /* GatewayLlmLogs go there too */
-    char customer_id[64]; /* the Logs query API's workspace id, "" when unknown */
-    int retention_days;
 };
-/* Reads the diagnostic settings and, for a resource-specific one, the workspace (two rounds).
- * A workspace that cannot be read adds {source, reason, fix} to missing (borrowed array). 0 or the
- * ARM error of the settings read. Free la->workspace. */
-int metrics_la_discover(struct arm_client *arm, struct metrics_la *la, json_t *missing, util_error *err);
+/* Reads a DiagnosticSettings_List answer (body; NULL = none read) into la (no request): the setting
+ * get_metrics reads (GatewayLogs to a workspace, resource-specific first), or, when none writes
+ * resource-specific tables, a resource-specific workspace setting without GatewayLogs (shadow mode
+ * can enable them there). Free with metrics_la_free. */
+void metrics_la_read(json_t *settings, struct metrics_la *la);
+void metrics_la_free(struct metrics_la *la);
 
 /* What the per-minute replay lacks with this setup, as {reason, enable, wait} (NEW), or NULL when
  * Log Analytics has what it needs (tokens: GatewayLlmLogs too). */
@@ -154,10 +158,20 @@ struct metrics_team {
 };
 void metrics_teams_free(struct metrics_team *teams, size_t n);
 
-/* The minutes of the subscriptions ids[0..n) over [since, until) from la's workspace (one Logs query
- * for all of them): *teams (heap, *nteams entries; subscriptions without rows are absent). ids must
- * hold no quote or backslash. 0 or an error. */
-int metrics_minutes_query(struct arm_client *arm, const struct metrics_la *la, const char *const *ids, size_t n,
+/* The minutes of the subscriptions ids[0..n) over [since, until), in ONE resource-centric Logs query
+ * ("Querying logs for Azure resources": POST {endpoint}/v1/{resource_id}/query reads every workspace
+ * the resource's diagnostic settings send to, so no workspace need be looked up first). The request
+ * (method, path, api, body) is built into *req for the caller to send, alone or in a batch with
+ * other reads; free it with metrics_minutes_request_free. ids must hold no quote or backslash. */
+int metrics_minutes_request(const char *resource_id, const char *const *ids, size_t n, int64_t since, int64_t until,
+                            struct arm_request *req, util_error *err);
+void metrics_minutes_request_free(struct arm_request *req);
+/* The teams of the answer to that request (rc and e: its outcome as arm_call gives it): *teams (heap,
+ * *nteams entries; subscriptions without rows are absent). 0 or an error. */
+int metrics_minutes_take(const struct arm_result *res, int rc, const util_error *e, struct metrics_team **teams,
+                         size_t *nteams, util_error *err);
+/* Both in one call (arm_call). */
+int metrics_minutes_query(struct arm_client *arm, const char *resource_id, const char *const *ids, size_t n,
                           int64_t since, int64_t until, struct metrics_team **teams, size_t *nteams, util_error *err);
 /* The teams of an already received answer (pure; NULL when the shape is off). */
 struct metrics_team *metrics_parse_minutes(json_t *body, size_t *nteams);

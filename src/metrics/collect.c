@@ -47,6 +47,7 @@ struct plan {
     bool v2;
     char *workspace;   /* ARM id of the Log Analytics workspace receiving GatewayLogs, or NULL */
     char setting[128]; /* the diagnostic setting sending them */
+    json_t *item;      /* that setting as listed (borrowed from the answer) */
     bool dedicated;    /* into resource-specific tables (logAnalyticsDestinationType "Dedicated") */
     bool llm_logs;     /* GatewayLlmLogs go there too */
     char customer_id[64]; /* the workspace's customerId (the Logs query API's workspace id), "" = unknown */
@@ -91,6 +92,7 @@ static void read_diagnostics(json_t *body, struct plan *p)
             snprintf(p->setting, sizeof(p->setting), "%s", json_string_value(json_object_get(s, "name")) ?
                      json_string_value(json_object_get(s, "name")) : "?");
             p->llm_logs = category_on(json_object_get(props, "logs"), "GatewayLlmLogs");
+            p->item = s;
         }
     }
 }
@@ -537,25 +539,39 @@ int metrics_collect(struct arm_client *arm, const char *api_id, const struct met
     return rc;
 }
 
-int metrics_la_discover(struct arm_client *arm, struct metrics_la *la, json_t *missing, util_error *err)
+void metrics_la_read(json_t *settings, struct metrics_la *la)
 {
     struct plan p = {0};
-    struct arm_request req = {"GET", "providers/Microsoft.Insights/diagnosticSettings", ARM_API_DIAGNOSTICS, NULL, NULL,
-                              NULL};
-    struct arm_result res;
     memset(la, 0, sizeof(*la));
-    int rc = arm_call(arm, &req, &res, err);
-    if (!rc) {
-        read_diagnostics(res.body, &p);
-        read_workspace(arm, &p, missing);
+    read_diagnostics(settings, &p);
+    la->gateway_logs = p.workspace != NULL;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(settings, "value"), i, s) {
+        json_t *props = json_object_get(s, "properties");
+        const char *ws = json_string_value(json_object_get(props, "workspaceId"));
+        const char *dest = json_string_value(json_object_get(props, "logAnalyticsDestinationType"));
+        if (p.dedicated || !ws || !dest || !util_str_eq_ci(dest, "Dedicated"))
+            continue;
+        free(p.workspace); /* resource-specific, without GatewayLogs: the one shadow mode can complete */
+        p.workspace = util_strdup(ws);
+        p.dedicated = true;
+        p.item = s;
+        p.llm_logs = category_on(json_object_get(props, "logs"), "GatewayLlmLogs");
+        snprintf(p.setting, sizeof(p.setting), "%s", json_string_value(json_object_get(s, "name")) ?
+                 json_string_value(json_object_get(s, "name")) : "?");
+        la->gateway_logs = false;
     }
-    arm_result_free(&res);
     la->workspace = p.workspace;
     snprintf(la->setting, sizeof(la->setting), "%s", p.setting);
+    la->item = json_incref(p.item);
     la->dedicated = p.dedicated;
     la->llm_logs = p.llm_logs;
-    snprintf(la->customer_id, sizeof(la->customer_id), "%s", p.customer_id);
-    la->retention_days = p.retention_days;
-    return rc;
 }
 
+void metrics_la_free(struct metrics_la *la)
+{
+    free(la->workspace);
+    json_decref(la->item);
+    memset(la, 0, sizeof(*la));
+}

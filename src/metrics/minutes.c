@@ -1,5 +1,5 @@
 /* minutes.c: tokens and requests per minute and subscription, for simulate_quota's replay. One
- * Logs query API call for every subscription asked: ApiManagementGatewayLogs (every request,
+ * resource-centric Logs query API call for every subscription asked: ApiManagementGatewayLogs (every request,
  * 429s included, with its ApimSubscriptionId) left-joined on CorrelationId to
  * ApiManagementGatewayLlmLog (the tokens of the requests that reached the model; rows of a large
  * message split across SequenceNumber rows carry no DeploymentName and are left out, as in
@@ -111,11 +111,10 @@ struct metrics_team *metrics_parse_minutes(json_t *body, size_t *n)
     return teams;
 }
 
-int metrics_minutes_query(struct arm_client *arm, const struct metrics_la *la, const char *const *ids, size_t n,
-                          int64_t since, int64_t until, struct metrics_team **teams, size_t *nteams, util_error *err)
+int metrics_minutes_request(const char *resource_id, const char *const *ids, size_t n, int64_t since, int64_t until,
+                            struct arm_request *req, util_error *err)
 {
-    *teams = NULL;
-    *nteams = 0;
+    memset(req, 0, sizeof(*req));
     util_buf list;
     util_buf_init(&list, 0);
     for (size_t i = 0; i < n; i++) {
@@ -130,19 +129,52 @@ int metrics_minutes_query(struct arm_client *arm, const struct metrics_la *la, c
     char a[32], b[32];
     util_time_iso8601(since, a, sizeof(a));
     util_time_iso8601(until, b, sizeof(b));
-    char *span = util_printf("%s/%s", a, b), *path = util_printf("/workspaces/%s/query", la->customer_id);
-    json_t *body = json_pack("{s:s,s:s}", "query", kql, "timespan", span);
-    struct arm_request req = {"POST", path, ARM_API_LOGS_QUERY, NULL, body, NULL};
-    struct arm_result res;
-    int rc = arm_call(arm, &req, &res, err);
-    if (!rc && !(*teams = metrics_parse_minutes(res.body, nteams)))
-        rc = util_error_set(err, UTIL_EREMOTE, "the Log Analytics answer did not have the documented shape");
-    arm_result_free(&res);
-    json_decref(body);
+    char *span = util_printf("%s/%s", a, b);
+    *req = (struct arm_request){"POST", util_printf("%s/query", resource_id), ARM_API_LOGS_QUERY, NULL,
+                                json_pack("{s:s,s:s}", "query", kql, "timespan", span), NULL};
     util_buf_free(&list);
     free(kql);
     free(span);
-    free(path);
+    return 0;
+}
+
+void metrics_minutes_request_free(struct arm_request *req)
+{
+    free((char *)req->path);
+    json_decref(req->body);
+    memset(req, 0, sizeof(*req));
+}
+
+int metrics_minutes_take(const struct arm_result *res, int rc, const util_error *e, struct metrics_team **teams,
+                         size_t *nteams, util_error *err)
+{
+    *teams = NULL;
+    *nteams = 0;
+    if (rc) {
+        *err = *e;
+        util_error_prefix(err, "querying Log Analytics for the minutes");
+        return rc;
+    }
+    if (!(*teams = metrics_parse_minutes(res->body, nteams)))
+        return util_error_set(err, UTIL_EREMOTE, "the Log Analytics answer did not have the documented shape");
+    return 0;
+}
+
+int metrics_minutes_query(struct arm_client *arm, const char *resource_id, const char *const *ids, size_t n,
+                          int64_t since, int64_t until, struct metrics_team **teams, size_t *nteams, util_error *err)
+{
+    struct arm_request req;
+    *teams = NULL;
+    *nteams = 0;
+    int rc = metrics_minutes_request(resource_id, ids, n, since, until, &req, err);
+    if (rc)
+        return rc;
+    struct arm_result res;
+    util_error e = {0};
+    rc = arm_call(arm, &req, &res, &e);
+    rc = metrics_minutes_take(&res, rc, &e, teams, nteams, err);
+    arm_result_free(&res);
+    metrics_minutes_request_free(&req);
     return rc;
 }
 
@@ -152,6 +184,7 @@ json_t *metrics_minutes_missing(const struct metrics_la *la, bool tokens)
                        "time); a replay over 24 h needs 24 h of traffic after the change. update_quota mode "
                        "\"shadow\" records the proposal meanwhile.";
     const char *reason = NULL, *enable = NULL;
+    char *owned[2] = {NULL, NULL};
     if (!la->workspace) {
         reason = "the service sends no gateway logs to a Log Analytics workspace";
         enable = "a diagnostic setting on the API Management service sending the GatewayLogs and GatewayLlmLogs "
@@ -162,15 +195,20 @@ json_t *metrics_minutes_missing(const struct metrics_la *la, bool tokens)
                  "resource-specific tables ApiManagementGatewayLogs and ApiManagementGatewayLlmLog";
         enable = "switch that diagnostic setting's destination table to \"Resource specific\" (REST/ARM: "
                  "logAnalyticsDestinationType \"Dedicated\"); rows logged after the switch land there";
-    } else if (!la->customer_id[0]) {
-        reason = "the workspace receiving the gateway logs could not be read (its workspace id is needed to query it)";
-        enable = "Log Analytics Reader on the workspace for this identity";
-        wait = "none: retry after the role assignment";
+    } else if (!la->gateway_logs) {
+        reason = owned[0] = util_printf("diagnostic setting %s sends to a workspace in resource-specific tables, but "
+                                        "not the GatewayLogs category (every request)", la->setting);
+        enable = owned[1] = util_printf("the GatewayLogs%s categories in diagnostic setting %s (update_quota mode "
+                                        "\"shadow\" does it)", tokens ? " and GatewayLlmLogs" : "", la->setting);
     } else if (tokens && !la->llm_logs) {
         reason = "GatewayLlmLogs (the tokens of each request) do not reach the workspace";
-        enable = "the GatewayLlmLogs category in the diagnostic setting sending GatewayLogs to the workspace";
+        enable = "the GatewayLlmLogs category in the diagnostic setting sending GatewayLogs to the workspace "
+                 "(update_quota mode \"shadow\" does it)";
     }
-    return reason ? json_pack("{s:s,s:s,s:s}", "reason", reason, "enable", enable, "wait", wait) : NULL;
+    json_t *out = reason ? json_pack("{s:s,s:s,s:s}", "reason", reason, "enable", enable, "wait", wait) : NULL;
+    free(owned[0]);
+    free(owned[1]);
+    return out;
 }
 
 /* ---- the replay (pure) ------------------------------------------------------------------ */

@@ -459,6 +459,23 @@ static int qctx_parse(qctx *q, util_error *err)
     return 0;
 }
 
+/* After an edit of texts[i]: only that document is parsed anew (the others' trees, and their facts,
+ * are unchanged), so a plan parses each document once plus once per edit. */
+static int qctx_reparse(qctx *q, size_t i, util_error *err)
+{
+    for (size_t k = 0; q->pd[i] && q->info[i] && k < q->pd[i]->nelems; k++)
+        pol_cond_free(&q->info[i][k].cond);
+    free(q->info[i]);
+    policy_doc_free(q->pd[i]);
+    q->pd[i] = NULL;
+    q->info[i] = NULL;
+    if (q->texts[i] && !qctx_parse_one(q, i, err)) {
+        util_error_prefix(err, "the %s policy cannot be read", q->docs[i].scope);
+        return err && err->code ? err->code : UTIL_EINVAL;
+    }
+    return 0;
+}
+
 static int qctx_init(qctx *q, const policy_quota_doc *docs, size_t ndocs, util_error *err)
 {
     q->docs = docs;
@@ -1147,7 +1164,7 @@ static int remove_kind(qctx *q, const policy_quota_sub *subs, size_t nsubs, size
             return rc;
         char *old = q->texts[doc];
         q->texts[doc] = out;
-        rc = qctx_parse(q, err);
+        rc = qctx_reparse(q, doc, err);
         if (!rc)
             limits_of(q, &subs[target], &now);
         bool other_same = kind == K_TOKEN ? (was.has_rpm == now.has_rpm && was.rpm == now.rpm)
@@ -1159,7 +1176,7 @@ static int remove_kind(qctx *q, const policy_quota_sub *subs, size_t nsubs, size
         free(q->texts[doc]);
         q->texts[doc] = old;
         note[len] = '\0';
-        rc = qctx_parse(q, err);
+        rc = qctx_reparse(q, doc, err);
         if (rc)
             return rc;
     }
@@ -1182,7 +1199,7 @@ static int apply_kind(qctx *q, const policy_quota_sub *subs, size_t nsubs, size_
             return rc;
         free(q->texts[doc]);
         q->texts[doc] = out;
-        rc = qctx_parse(q, err);
+        rc = qctx_reparse(q, doc, err);
         if (rc)
             return rc;
     }

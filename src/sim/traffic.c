@@ -656,36 +656,14 @@ static void metrics_route(sim_state *st, const sim_request *req, sim_response *r
 
 /* ---- diagnostic settings ---------------------------------------------------------------- */
 
-static const char *workspace_name(sim_state *st)
-{
-    return json_string_value(json_object_get(json_object_get(sim_traffic_scenario(st), "log_analytics"), "workspace"));
-}
-
 static void diagnostics_route(sim_state *st, const sim_request *req, sim_response *resp)
 {
     static const char *const versions[] = {DIAG_VERSION, NULL};
     if (!sim_traffic_version_ok(req, versions, resp))
         return;
-    json_t *list = json_array();
-    if (workspace_name(st)) {
-        char sub[128] = "", rg[128] = "";
-        sscanf(st->service_id, "/subscriptions/%127[^/]/resourceGroups/%127[^/]", sub, rg);
-        char *ws = util_printf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.OperationalInsights/workspaces/%s",
-                               sub, rg, workspace_name(st));
-        char *id = util_printf("%s/providers/microsoft.insights/diagnosticSettings/to-log-analytics", st->service_id);
-        json_array_append_new(
-            list, json_pack("{s:s,s:s,s:s,s:{s:s,s:[{s:s,s:b,s:{s:b,s:i}},{s:s,s:b,s:{s:b,s:i}}],s:[{s:s,s:b}],s:n}}",
-                            "id", id, "type", "Microsoft.Insights/diagnosticSettings", "name", "to-log-analytics",
-                            "properties", "workspaceId", ws, "logs", "category", "GatewayLogs", "enabled", 1,
-                            "retentionPolicy", "enabled", 0, "days", 0, "category", "GatewayLlmLogs", "enabled", 1,
-                            "retentionPolicy", "enabled", 0, "days", 0, "metrics", "category", "AllMetrics", "enabled",
-                            1, "logAnalyticsDestinationType"));
-        const char *dest = sim_traffic_destination_type(st);
-        json_object_set_new(json_object_get(json_array_get(list, json_array_size(list) - 1), "properties"),
-                            "logAnalyticsDestinationType", dest ? json_string(dest) : json_null());
-        free(ws);
-        free(id);
-    }
+    json_t *list = json_array(), *item = sim_traffic_diag_setting(st);
+    if (item)
+        json_array_append_new(list, item);
     sim_response_json(resp, 200, json_pack("{s:o}", "value", list));
 }
 
@@ -697,6 +675,8 @@ void sim_traffic_service_route(sim_state *st, const sim_request *req, const char
         metrics_route(st, req, resp);
     else if (!strcasecmp(rel, "providers/Microsoft.Insights/diagnosticSettings") && !strcmp(req->method, "GET"))
         diagnostics_route(st, req, resp);
+    else if (!strncasecmp(rel, "providers/Microsoft.Insights/diagnosticSettings/", 48) && !strchr(rel + 48, '/'))
+        sim_traffic_diag_route(st, req, rel + 48, resp);
     else if (!strcmp(rel, "loggers") && !strcmp(req->method, "GET"))
         sim_traffic_loggers_route(st, req, resp);
     else

@@ -129,6 +129,10 @@ void sim_traffic_workspace_route(sim_state *st, const sim_request *req, sim_resp
  * ("Dedicated" by default; NULL when the scenario gives null: AzureDiagnostics). */
 const char *sim_traffic_customer_id(sim_state *st);
 const char *sim_traffic_destination_type(sim_state *st);
+/* The scenario's diagnostic setting as DiagnosticSettings_Get gives it (NEW), NULL without a
+ * workspace; and the route of {service}/providers/Microsoft.Insights/diagnosticSettings/{name}. */
+json_t *sim_traffic_diag_setting(sim_state *st);
+void sim_traffic_diag_route(sim_state *st, const sim_request *req, const char *name, sim_response *resp);
 /* traffic_insights.c: GET {service}/loggers (the scenario's Application Insights logger) and the
  * component's custom token metrics emitted by llm-/azure-openai-emit-token-metric. */
 void sim_traffic_loggers_route(sim_state *st, const sim_request *req, sim_response *resp);

@@ -6,6 +6,12 @@
  *        answering only the KQL texts azure-ai-gateway-mcp sends. When the scenario's diagnostic setting
  *        writes to AzureDiagnostics (traffic.log_analytics.destination_type not "Dedicated"), the
  *        resource-specific tables it reads are empty, as in a real workspace.
+ *   POST /v1/{service resource id}/query  the same, resource-centric ("Querying logs for Azure
+ *        resources"): the service's rows of the workspace its diagnostic setting sends to.
+ *   GET/PUT {service}/providers/Microsoft.Insights/diagnosticSettings[/{name}]  the scenario's one
+ *        diagnostic setting (traffic.log_analytics; gateway_logs / llm_logs false: GatewayLogs /
+ *        GatewayLlmLogs disabled). A PUT that turns a category on or off takes effect at the simulator's
+ *        current time: its rows exist only for the time it was on (traffic.log_analytics.log_changes).
  * Cells are strings, as the v1 schema types them. */
 #include "traffic.h"
 
@@ -75,10 +81,124 @@ const char *sim_traffic_destination_type(sim_state *st)
     return t ? json_string_value(t) : "Dedicated"; /* present and null: AzureDiagnostics */
 }
 
+#define SETTING_NAME "to-log-analytics"
+
+/* Whether category (GatewayLogs, GatewayLlmLogs) reached the workspace at time t (seconds): the
+ * scenario's gateway_logs / llm_logs (default on), then each [time, category, on] change a PUT made. */
+static bool logged_at(sim_state *st, const char *category, double t)
+{
+    bool on = !json_is_false(json_object_get(la_config(st), strcmp(category, "GatewayLogs") ? "llm_logs" : "gateway_logs"));
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(la_config(st), "log_changes"), i, c)
+        if (json_number_value(json_array_get(c, 0)) <= t && !strcmp(json_string_value(json_array_get(c, 1)), category))
+            on = json_is_true(json_array_get(c, 2));
+    return on;
+}
+
+static bool category_on(json_t *logs, const char *category)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(logs, i, l) {
+        const char *c = json_string_value(json_object_get(l, "category"));
+        if (c && !strcmp(c, category) && json_is_true(json_object_get(l, "enabled")))
+            return true;
+    }
+    return false;
+}
+
 static int retention_days(sim_state *st)
 {
     json_t *d = json_object_get(la_config(st), "retention_days");
     return json_is_integer(d) && json_integer_value(d) > 0 ? (int)json_integer_value(d) : 30;
+}
+
+/* ---- ARM: the diagnostic setting ------------------------------------------------------------ */
+
+json_t *sim_traffic_diag_setting(sim_state *st)
+{
+    if (!workspace_name(st))
+        return NULL;
+    char sub[128] = "", rg[128] = "";
+    sscanf(st->service_id, "/subscriptions/%127[^/]/resourceGroups/%127[^/]", sub, rg);
+    json_t *props = json_object_get(la_config(st), "setting_properties");
+    if (props) {
+        props = json_deep_copy(props);
+    } else {
+        char *ws = util_printf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.OperationalInsights/workspaces/%s",
+                               sub, rg, workspace_name(st));
+        const char *dest = sim_traffic_destination_type(st);
+        double now = (double)sim_now_s(st);
+        props = json_pack("{s:s,s:[{s:s,s:b,s:{s:b,s:i}},{s:s,s:b,s:{s:b,s:i}}],s:[{s:s,s:b}],s:o}", "workspaceId", ws,
+                          "logs", "category", "GatewayLogs", "enabled", logged_at(st, "GatewayLogs", now),
+                          "retentionPolicy", "enabled", 0, "days", 0,
+                          "category", "GatewayLlmLogs", "enabled", logged_at(st, "GatewayLlmLogs", now),
+                          "retentionPolicy", "enabled", 0, "days", 0, "metrics", "category", "AllMetrics", "enabled",
+                          1, "logAnalyticsDestinationType", dest ? json_string(dest) : json_null());
+        free(ws);
+    }
+    char *id = util_printf("%s/providers/microsoft.insights/diagnosticSettings/" SETTING_NAME, st->service_id);
+    json_t *item = json_pack("{s:s,s:s,s:s,s:o}", "id", id, "type", "Microsoft.Insights/diagnosticSettings", "name",
+                             SETTING_NAME, "properties", props);
+    free(id);
+    return item;
+}
+
+/* PUT of the setting (DiagnosticSettings_CreateOrUpdate): replaces its properties. apim-sim keeps
+ * one setting per service: another name is refused. GatewayLlmLogs turned on or off is recorded
+ * with the current time; the destination type follows logAnalyticsDestinationType. */
+static void diag_put(sim_state *st, const sim_request *req, sim_response *resp)
+{
+    json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+    json_t *props = json_object_get(body, "properties");
+    json_t *logs = json_object_get(props, "logs");
+    json_t *dest = json_object_get(props, "logAnalyticsDestinationType");
+    if (!json_is_object(props) || (logs && !json_is_array(logs)) || (dest && !json_is_string(dest) && !json_is_null(dest)) ||
+        !json_is_string(json_object_get(props, "workspaceId"))) {
+        sim_response_arm_error(resp, 400, "BadRequest", NULL, "The diagnostic setting needs properties with a "
+                               "workspaceId, a logs array and a logAnalyticsDestinationType of Dedicated or null "
+                               "(apim-sim keeps settings that send to a workspace).");
+    } else {
+        json_t *la = la_config(st);
+        static const char *const categories[] = {"GatewayLogs", "GatewayLlmLogs"};
+        for (int k = 0; k < 2; k++) {
+            bool was = logged_at(st, categories[k], (double)sim_now_s(st)), now = category_on(logs, categories[k]);
+            if (was == now)
+                continue;
+            if (!json_is_array(json_object_get(la, "log_changes")))
+                json_object_set_new(la, "log_changes", json_array());
+            json_array_append_new(json_object_get(la, "log_changes"),
+                                  json_pack("[I,s,b]", (json_int_t)sim_now_s(st), categories[k], now));
+        }
+        json_object_set(la, "destination_type", dest ? dest : json_null());
+        json_object_set_new(la, "setting_properties", json_deep_copy(props));
+        sim_response_json(resp, 200, sim_traffic_diag_setting(st));
+    }
+    json_decref(body);
+}
+
+void sim_traffic_diag_route(sim_state *st, const sim_request *req, const char *name, sim_response *resp)
+{
+    static const char *const versions[] = {"2021-05-01-preview", NULL};
+    if (!sim_traffic_version_ok(req, versions, resp))
+        return;
+    if (!workspace_name(st) || strcasecmp(name, SETTING_NAME) != 0) {
+        if (!strcmp(req->method, "PUT"))
+            sim_response_arm_error(resp, 400, "BadRequest", NULL, "apim-sim keeps one diagnostic setting per "
+                                   "service (%s, when the scenario has a workspace); it does not create others.",
+                                   SETTING_NAME);
+        else
+            sim_response_arm_error(resp, 404, "ResourceNotFound", NULL, "The diagnostic setting '%s' was not found.",
+                                   name);
+    } else if (!strcmp(req->method, "PUT")) {
+        diag_put(st, req, resp);
+    } else if (!strcmp(req->method, "GET")) {
+        sim_response_json(resp, 200, sim_traffic_diag_setting(st));
+    } else {
+        sim_response_arm_error(resp, 405, "MethodNotAllowed", NULL, "apim-sim serves GET and PUT of a diagnostic "
+                               "setting.");
+    }
 }
 
 /* ---- ARM: Workspaces_Get and the retired query route -------------------------------------- */
@@ -154,6 +274,26 @@ static json_t *la_table(json_t *columns, json_t *rows)
     return json_pack("{s:[{s:s,s:o,s:o}]}", "tables", "name", "PrimaryResult", "columns", columns, "rows", rows);
 }
 
+/* The counters of [from, to) over the parts of it while GatewayLogs (and, with llm, GatewayLlmLogs: the
+ * token rows join both) reached the workspace. Adds to *s. */
+static void logged_window(sim_state *st, const char *sub, const char *api, double from, double to, bool llm,
+                          sim_traffic_stats *s)
+{
+    json_t *changes = json_object_get(la_config(st), "log_changes"), *c;
+    size_t i;
+    for (double a = from; a < to;) {
+        double b = to; /* the next change after a */
+        json_array_foreach(changes, i, c) {
+            double t = json_number_value(json_array_get(c, 0));
+            if (t > a && t < b)
+                b = t;
+        }
+        if (logged_at(st, "GatewayLogs", a) && (!llm || logged_at(st, "GatewayLlmLogs", a)))
+            sim_traffic_window(st, sub, api, a, b, s);
+        a = b;
+    }
+}
+
 static json_t *la_subscriptions(sim_state *st, const char *api, double from, double to, bool tokens, bool empty)
 {
     json_t *rows = json_array();
@@ -162,7 +302,7 @@ static json_t *la_subscriptions(sim_state *st, const char *api, double from, dou
     json_object_foreach(sim_traffic_demand(st), sub, tpm) {
         sim_traffic_stats s;
         memset(&s, 0, sizeof(s));
-        sim_traffic_window(st, sub, api, from, to, &s);
+        logged_window(st, sub, api, from, to, tokens, &s);
         if (!s.requests || empty)
             continue;
         if (tokens && s.misses)
@@ -189,7 +329,7 @@ static json_t *la_backends(sim_state *st, const char *api, double from, double t
 {
     sim_traffic_stats s;
     memset(&s, 0, sizeof(s));
-    sim_traffic_window(st, NULL, api, from, to, &s);
+    logged_window(st, NULL, api, from, to, false, &s);
     json_t *rows = json_array();
     for (int i = 0; i < s.nbackends && !empty; i++) {
         if (!s.backend_calls[i] || !strcmp(s.backend[i], "(none)"))
@@ -290,8 +430,12 @@ static json_t *la_minutes(sim_state *st, char subs[][260], int nsubs, double fro
             sim_traffic_window(st, subs[i], NULL, fmax(m, from), fmin(m + 60, to), &s);
             if (!s.requests)
                 continue;
+            if (!logged_at(st, "GatewayLogs", m)) /* no rows while GatewayLogs were off */
+                continue;
+            bool llm = logged_at(st, "GatewayLlmLogs", m); /* no token rows while GatewayLlmLogs were off */
             util_buf_printf(&list, "%s[%lld,%lld,%lld,%lld]", list.len ? "," : "[", (long long)(m / 60),
-                            (long long)s.requests, (long long)s.misses, (long long)(s.prompt_tokens + s.completion_tokens));
+                            (long long)s.requests, (long long)(llm ? s.misses : 0),
+                            (long long)(llm ? s.prompt_tokens + s.completion_tokens : 0));
             total++;
         }
         if (list.len) {
@@ -340,24 +484,40 @@ static int timespan_of(const sim_state *st, const char *ts, double *from, double
     return sim_traffic_timespan(ts, from, to);
 }
 
+/* True for POST /v1/{the service's resource id}/query (a resource-centric query). */
+static bool is_service_query(sim_state *st, const char *path)
+{
+    size_t n = strlen(st->service_id);
+    return !strncasecmp(path + 3, st->service_id, n) && !strcmp(path + 3 + n, "/query");
+}
+
 static void logs_query(sim_state *st, const sim_request *req, sim_response *resp)
 {
     char id[80] = "", rest[64] = "";
-    sscanf(req->path + strlen("/v1/workspaces/"), "%79[^/]%63s", id, rest);
-    if (strcmp(rest, "/query") != 0 || strcmp(req->method, "POST") != 0) {
-        la_error(resp, 404, "PathNotFoundError", "apim-sim serves only POST /v1/workspaces/{workspaceId}/query.");
+    bool workspace = util_str_starts_with(req->path, "/v1/workspaces/"), service = is_service_query(st, req->path);
+    if (workspace)
+        sscanf(req->path + strlen("/v1/workspaces/"), "%79[^/]%63s", id, rest);
+    if ((workspace ? strcmp(rest, "/query") != 0 : !util_str_ends_with(req->path, "/query")) ||
+        strcmp(req->method, "POST") != 0) {
+        la_error(resp, 404, "PathNotFoundError", "apim-sim serves only POST /v1/workspaces/{workspaceId}/query and "
+                 "POST /v1/{resourceId}/query.");
         return;
     }
     if (!logs_token_ok(st, req, resp))
         return;
-    if (!workspace_name(st) || strcasecmp(id, sim_traffic_customer_id(st)) != 0) {
+    if (workspace && (!workspace_name(st) || strcasecmp(id, sim_traffic_customer_id(st)) != 0)) {
         la_error(resp, 404, "WorkspaceNotFoundError", "The workspace could not be found.");
+        return;
+    }
+    if (!workspace && !service) { /* apim-sim holds the logs of its one service only */
+        la_error(resp, 404, "ResourceNotFoundError", "The resource could not be found.");
         return;
     }
     json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
     const char *query = json_string_value(json_object_get(body, "query"));
     const char *destination = sim_traffic_destination_type(st);
-    bool empty = !destination || strcasecmp(destination, "Dedicated") != 0;
+    /* no workspace receives the service's logs: a resource-centric query finds no rows */
+    bool empty = !destination || strcasecmp(destination, "Dedicated") != 0 || !workspace_name(st);
     double from, to;
     char api[260];
     static char subs[MINUTES_MAX_SUBS][260]; /* lock held: one query at a time */
@@ -390,7 +550,8 @@ static void logs_query(sim_state *st, const sim_request *req, sim_response *resp
 
 bool sim_traffic_logs_handle(sim_state *st, const sim_request *req, sim_response *resp)
 {
-    if (!util_str_starts_with(req->path, "/v1/workspaces/"))
+    if (!util_str_starts_with(req->path, "/v1/workspaces/") &&
+        !(util_str_starts_with(req->path, "/v1/subscriptions/") && util_str_ends_with(req->path, "/query")))
         return false;
     sim_state_lock(st);
     logs_query(st, req, resp);

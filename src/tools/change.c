@@ -90,6 +90,10 @@ int change_add(struct change *ch, const struct change_write *w, util_error *err)
                             "after", w->after ? json_deep_copy(w->after) : json_null(),
                             "before_text", w->before_text ? w->before_text : "",
                             "after_text", w->after_text ? w->after_text : "");
+    if (w->api)
+        json_object_set_new(rec, "api", json_integer(w->api));
+    if (w->no_etag)
+        json_object_set_new(rec, "no_etag", json_true());
     json_array_append_new(ch->writes, rec);
     return 0;
 }
@@ -130,12 +134,12 @@ void change_set_summary(struct change *ch, const char *fmt, ...)
     ch->summary = util_buf_steal(&b);
 }
 
-int change_read(struct arm_client *arm, const char *path, const char *query, json_t **body, char **etag,
-                util_error *err)
+static int read_api(struct arm_client *arm, int api, const char *path, const char *query, json_t **body, char **etag,
+                    util_error *err)
 {
     *body = NULL;
     *etag = NULL;
-    struct arm_request req = {.method = "GET", .path = path, .api = ARM_API_APIM, .query = query};
+    struct arm_request req = {.method = "GET", .path = path, .api = api, .query = query};
     struct arm_result res = {0};
     int rc = arm_call(arm, &req, &res, err);
     if (rc == 0) {
@@ -149,6 +153,32 @@ int change_read(struct arm_client *arm, const char *path, const char *query, jso
     }
     arm_result_free(&res);
     return rc;
+}
+
+int change_read(struct arm_client *arm, const char *path, const char *query, json_t **body, char **etag,
+                util_error *err)
+{
+    return read_api(arm, ARM_API_APIM, path, query, body, etag, err);
+}
+
+/* The API of a write (enum arm_api, 0: APIM) and whether its resource type has no ETag. */
+static int w_api(const json_t *w) { return (int)json_integer_value(json_object_get(w, "api")); }
+static bool w_no_etag(const json_t *w) { return json_is_true(json_object_get(w, "no_etag")); }
+
+/* Reads the resource of write w as change_read does, through w's API. */
+static int read_w(struct arm_client *arm, const json_t *w, json_t **body, char **etag, util_error *err)
+{
+    return read_api(arm, w_api(w), json_string_value(json_object_get(w, "path")),
+                    json_string_value(json_object_get(w, "read_query")), body, etag, err);
+}
+
+/* PUT body (DELETE when NULL) to w's path through w's API. */
+static int send_w(struct arm_client *arm, const json_t *w, json_t *body, const char *if_match, struct arm_result *res,
+                  util_error *err)
+{
+    struct arm_request req = {.method = body ? "PUT" : "DELETE", .path = json_string_value(json_object_get(w, "path")),
+                              .api = w_api(w), .body = body, .if_match = if_match};
+    return arm_call(arm, &req, res, err);
 }
 
 json_t *change_policy_body(const char *xml)
@@ -383,6 +413,45 @@ static void rejected(const json_t *w, const struct arm_result *res, util_error *
 }
 
 static bool contains(const json_t *have, const json_t *want);
+static bool matches(const json_t *have, const json_t *want, const json_t *old, bool every_field);
+
+/* For a resource without ETag: true when cur is still, in every field, as w's before. */
+static bool same_as_before(const json_t *w, const json_t *cur)
+{
+    json_t *before = json_object_get(json_object_get(w, "before"), "properties");
+    return cur && matches(json_object_get(cur, "properties"), before, before, true);
+}
+
+static bool is_written(const json_t *w, const json_t *cur);
+
+/* A write of a resource without ETag (w's no_etag): it must read as before just before the write.
+ * 0, or UTIL_ECONFLICT (nothing written) or the read's error. */
+static int no_etag_guard(struct arm_client *arm, const json_t *w, util_error *err)
+{
+    json_t *cur = NULL;
+    char *etag = NULL;
+    int rc = read_w(arm, w, &cur, &etag, err);
+    if (rc == 0 && !same_as_before(w, cur))
+        rc = util_error_set(err, UTIL_ECONFLICT, "the %s was changed by someone else since it was read (it carries "
+                            "no ETag, so it was compared field by field just before the write)", jstr(w, "label"));
+    json_decref(cur);
+    free(etag);
+    return rc;
+}
+
+/* After a write of a resource without ETag: it must read back as written. */
+static int no_etag_check(struct arm_client *arm, const json_t *w, util_error *err)
+{
+    json_t *cur = NULL;
+    char *etag = NULL;
+    int rc = read_w(arm, w, &cur, &etag, err);
+    if (rc == 0 && !is_written(w, cur))
+        rc = util_error_set(err, UTIL_ECONFLICT, "the %s does not read back as written: someone else changed it at "
+                            "the same time", jstr(w, "label"));
+    json_decref(cur);
+    free(etag);
+    return rc;
+}
 
 /* One write of w: PUT after with If-Match etag_before (checking absence first for a create), or
  * DELETE. Records etag_after. On failure *refused is true when the failure proves that nothing
@@ -391,7 +460,7 @@ static bool contains(const json_t *have, const json_t *want);
  * so the 412 may answer the resend of a write that did land. */
 static int write_one(struct arm_client *arm, json_t *w, bool *refused, util_error *err)
 {
-    const char *path = jstr(w, "path"), *etag = jstr(w, "etag_before");
+    const char *etag = jstr(w, "etag_before");
     json_t *after = json_object_get(w, "after");
     struct arm_result res = {0};
     int rc;
@@ -399,7 +468,7 @@ static int write_one(struct arm_client *arm, json_t *w, bool *refused, util_erro
     if (json_is_null(json_object_get(w, "before"))) {
         json_t *cur = NULL;
         char *cur_etag = NULL;
-        rc = change_read(arm, path, jstr(w, "read_query"), &cur, &cur_etag, err);
+        rc = read_w(arm, w, &cur, &cur_etag, err);
         if (rc == 0 && cur)
             rc = util_error_set(err, UTIL_ECONFLICT, "%s was created by someone else since it was read (ETag %s)",
                                 jstr(w, "label"), cur_etag ? cur_etag : "none");
@@ -407,11 +476,10 @@ static int write_one(struct arm_client *arm, json_t *w, bool *refused, util_erro
         free(cur_etag);
         if (rc)
             return rc;
+    } else if (w_no_etag(w) && (rc = no_etag_guard(arm, w, err)) != 0) {
+        return rc;
     }
-    if (json_is_null(after))
-        rc = arm_delete(arm, path, etag, &res, err);
-    else
-        rc = arm_put(arm, path, after, etag, &res, err);
+    rc = send_w(arm, w, json_is_null(after) ? NULL : after, etag, &res, err);
     int s = err->http_status;
     *refused = rc != 0 && (res.attempts == 0 || (res.attempts == 1 && (s == 400 || s == 401 || s == 403 ||
                                                                           s == 404 || s == 409)));
@@ -423,6 +491,8 @@ static int write_one(struct arm_client *arm, json_t *w, bool *refused, util_erro
     if (rc == 0)
         json_object_set_new(w, "etag_after", str_or_null(res.etag));
     arm_result_free(&res);
+    if (rc == 0 && w_no_etag(w) && (rc = no_etag_check(arm, w, err)) != 0)
+        *refused = false;
     return rc;
 }
 
@@ -453,14 +523,15 @@ static enum outcome settle(struct arm_client *arm, json_t *w, const util_error *
     bool accepted = why->http_status == 202;
     const char *etag_before = jstr(w, "etag_before");
     enum outcome o;
-    if (change_read(arm, jstr(w, "path"), jstr(w, "read_query"), &cur, &etag, &e) != 0)
+    if (read_w(arm, w, &cur, &etag, &e) != 0)
         o = accepted ? OUTCOME_PENDING : OUTCOME_UNKNOWN;
     else if (is_written(w, cur))
         o = OUTCOME_LIVE;
     else if (accepted)
         o = OUTCOME_PENDING;
     else if (json_is_null(json_object_get(w, "before")) ? cur == NULL
-                                                        : etag && etag_before && strcmp(etag, etag_before) == 0)
+             : w_no_etag(w) ? same_as_before(w, cur)
+                            : etag && etag_before && strcmp(etag, etag_before) == 0)
         o = OUTCOME_UNCHANGED;
     else
         o = OUTCOME_OTHER;
@@ -479,13 +550,14 @@ static size_t undo(struct arm_client *arm, json_t *writes, size_t k, util_buf *o
     for (size_t j = k; j-- > 0;) {
         json_t *w = json_array_get(writes, j);
         json_t *before = json_object_get(w, "before");
-        const char *path = jstr(w, "path"), *etag = jstr(w, "etag_after");
+        const char *etag = jstr(w, "etag_after");
         struct arm_result res = {0};
         util_error err = {0};
-        int rc = !etag ? util_error_set(&err, UTIL_ECONFLICT, "its write was answered without an ETag, and no "
-                                        "write goes without one")
-                 : json_is_null(before) ? arm_delete(arm, path, etag, &res, &err)
-                                        : arm_put(arm, path, before, etag, &res, &err);
+        int rc = w_no_etag(w) ? no_etag_check(arm, w, &err)
+                 : !etag      ? util_error_set(&err, UTIL_ECONFLICT, "its write was answered without an ETag, and "
+                                               "no write goes without one") : 0;
+        if (rc == 0)
+            rc = send_w(arm, w, json_is_null(before) ? NULL : before, etag, &res, &err);
         arm_result_free(&res);
         if (rc) {
             util_buf_printf(out, " %s was written but could NOT be undone (%.300s): check it by hand.",
@@ -739,7 +811,7 @@ static void resolve_pending(struct change *ch, struct arm_client *arm)
             json_t *cur = NULL;
             char *etag = NULL;
             util_error e = {0};
-            readable = change_read(arm, jstr(w, "path"), jstr(w, "read_query"), &cur, &etag, &e) == 0;
+            readable = read_w(arm, w, &cur, &etag, &e) == 0;
             if (readable && !is_written(w, cur))
                 outcome = still_as_before(w, cur, etag) ? "never took effect" : "was changed since (check it by hand)";
             json_decref(cur);
@@ -794,7 +866,7 @@ static int precheck(const struct change *ch, util_error *err)
     json_t *w;
     size_t i;
     json_array_foreach(ch->todo, i, w)
-        if (!json_is_null(json_object_get(w, "before")) && !jstr(w, "etag_before"))
+        if (!json_is_null(json_object_get(w, "before")) && !jstr(w, "etag_before") && !w_no_etag(w))
             return util_error_set(err, UTIL_ECONFLICT, "the %s was read without an ETag, so a change made by someone "
                                   "else meanwhile could not be detected; nothing was written. Read it again and "
                                   "retry", jstr(w, "label"));
@@ -911,7 +983,7 @@ int change_plan_revert(struct change *ch, struct arm_client *arm, const json_t *
         json_t *w = json_array_get(resources, i), *cur = NULL;
         char *etag = NULL;
         const char *label = jstr(w, "label"), *rq = jstr(w, "read_query");
-        int rc = change_read(arm, jstr(w, "path"), rq, &cur, &etag, err);
+        int rc = read_w(arm, w, &cur, &etag, err);
         bool skip = rc == 0 && unsettled && !still_as_written(w, cur, etag) && still_as_before(w, cur, etag);
         if (skip)
             change_add_warning(ch, "the %s is as it was before change %s: that write never took effect", label, id);
@@ -925,7 +997,8 @@ int change_plan_revert(struct change *ch, struct arm_client *arm, const json_t *
             rc = change_add(ch, &(struct change_write){.path = jstr(w, "path"), .label = label, .read_query = rq,
                                                        .before = cur, .etag = etag, .after = restored,
                                                        .before_text = jstr(w, "after_text"),
-                                                       .after_text = jstr(w, "before_text")}, err);
+                                                       .after_text = jstr(w, "before_text"), .api = w_api(w),
+                                                       .no_etag = w_no_etag(w)}, err);
         json_decref(restored);
         json_decref(cur);
         free(etag);

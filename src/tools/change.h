@@ -67,6 +67,12 @@ struct change_write {
     json_t *after;           /* the body to PUT, NULL to DELETE the resource */
     const char *before_text; /* what to diff: policy XML, or change_json_text() of the relevant */
     const char *after_text;  /*   properties; NULL = "" (absent / deleted) */
+    int api;                 /* enum arm_api of path (0: APIM) */
+    bool no_etag;            /* a resource type that carries no ETag (diagnostic settings): instead of
+                                If-Match, it is read again just before the write and must be as before
+                                (else nothing is written), and read back after it; an undo or revert
+                                first checks it is still as written. A change made by someone else
+                                between that read and the write is not detected (docs/security.md). */
 };
 
 /* A new change for tool `tool` called with `args` (copied, for the journal). */

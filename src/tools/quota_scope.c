@@ -54,6 +54,8 @@ static size_t doc_add(struct quota_scope *qs, const char *kind, const char *id, 
 
 /* ---- subscriptions -------------------------------------------------------------------- */
 
+static int take_apis(struct arm_client *arm, const char *product, json_t *body, json_t *apis, util_error *err);
+
 /* The pages after the first at once: Subscription_List and Product_ListSubscriptions take $top
  * and $skip, and their collection's `count` is the "total record count number across all pages"
  * (apimsubscriptions.json, apimproducts.json, 2024-05-01), so once page one says how many there
@@ -120,8 +122,10 @@ static int list_rest(struct arm_client *arm, const char *path, const char *filte
     return rc;
 }
 
-static int list_subs(struct arm_client *arm, const char *product_id, const char *state, struct quota_scope *qs,
-                     util_error *err)
+/* The first round: the subscriptions' first page and, when asked, the service's API list (into
+ * apis[""]) and the caller's requests, all at once; then the other pages of the subscriptions. */
+static int list_subs(struct arm_client *arm, const char *product_id, const char *state,
+                     const struct quota_scope_extra *x, json_t *apis, struct quota_scope *qs, util_error *err)
 {
     char *path = product_id ? util_printf("products/%s/subscriptions", product_id) : util_strdup("subscriptions");
     char *query = NULL;
@@ -131,16 +135,47 @@ static int list_subs(struct arm_client *arm, const char *product_id, const char 
         free(filter);
         free(enc);
     }
-    struct arm_result first;
-    int rc = arm_call(arm, &(struct arm_request){.method = "GET", .path = path, .api = ARM_API_APIM, .query = query},
-                      &first, err);
+    bool eager = x && x->eager_api_policies;
+    size_t nx = x ? x->n : 0, n = 1 + eager + nx;
+    struct arm_request *reqs = calloc(n, sizeof *reqs);
+    struct arm_result *res = calloc(n, sizeof *res);
+    int *rcs = calloc(n, sizeof *rcs);
+    util_error *errs = calloc(n, sizeof *errs);
+    if (!reqs || !res || !rcs || !errs)
+        abort();
+    reqs[0] = (struct arm_request){.method = "GET", .path = path, .api = ARM_API_APIM, .query = query};
+    if (eager)
+        reqs[1] = (struct arm_request){.method = "GET", .path = "apis", .api = ARM_API_APIM};
+    if (nx)
+        memcpy(reqs + 1 + eager, x->reqs, nx * sizeof *reqs);
+    arm_batch(arm, n, reqs, res, rcs, errs);
+    for (size_t i = 0; i < nx; i++) {
+        x->res[i] = res[1 + eager + i];
+        x->rcs[i] = rcs[1 + eager + i];
+        x->errs[i] = errs[1 + eager + i];
+    }
+    int rc = rcs[0];
+    if (rc)
+        *err = errs[0];
     if (rc == UTIL_ENOTFOUND && product_id)
         util_error_set(err, rc, "product '%s' was not found in the API Management service; list_apis shows the "
                        "products of each API", product_id);
     qs->listed = json_array();
     if (!rc)
-        rc = list_rest(arm, path, query, first.body, qs->listed, err);
-    arm_result_free(&first);
+        rc = list_rest(arm, path, query, res[0].body, qs->listed, err);
+    /* an API list that failed, or is longer than one page or QUOTA_SCOPE_EAGER_APIS, is left out: the
+     * APIs are then listed where needed, as without eager */
+    const char *more = eager ? json_string_value(json_object_get(res[1].body, "nextLink")) : NULL;
+    if (!rc && eager && !rcs[1] && (!more || !*more) &&
+        json_array_size(json_object_get(res[1].body, "value")) <= QUOTA_SCOPE_EAGER_APIS &&
+        take_apis(arm, "", res[1].body, apis, err) != 0) {
+        json_object_clear(apis);
+        util_error_clear(err);
+    }
+    arm_result_free(&res[0]);
+    if (eager)
+        arm_result_free(&res[1]);
+    free(reqs), free(res), free(rcs), free(errs);
     free(path);
     free(query);
     return rc;
@@ -257,7 +292,7 @@ static int fetch(struct arm_client *arm, struct quota_scope *qs, size_t from, js
     for (size_t i = 0; apis && i < qs->ndocs; i++)
         if (util_str_starts_with(qs->docs[i].scope, "product:"))
             prod[n++ - npol] = qs->docs[i].scope + strlen("product:");
-    if (apis && has_all_apis_sub(qs))
+    if (apis && has_all_apis_sub(qs) && !json_object_get(apis, ""))
         prod[n++ - npol] = "";
     struct arm_request *reqs = grow(NULL, n, sizeof *reqs);
     struct arm_result *res = calloc(n ? n : 1, sizeof *res);
@@ -352,6 +387,40 @@ static void build_entries(struct quota_scope *qs, json_t *apis)
     }
 }
 
+/* The eager first round reads the policy of every API of the service; those no entry runs (APIs of no
+ * subscription's product) are dropped, so that each plan parses only the documents that matter. */
+static void drop_unused_docs(struct quota_scope *qs)
+{
+    size_t *map = calloc(qs->ndocs ? qs->ndocs : 1, sizeof *map);
+    bool *used = calloc(qs->ndocs ? qs->ndocs : 1, sizeof *used);
+    if (!map || !used)
+        abort();
+    for (size_t e = 0; e < qs->nentries; e++) {
+        used[qs->entries[e].home] = true;
+        for (size_t k = 0; k < qs->entries[e].chain_len; k++)
+            used[qs->entries[e].chain[k]] = true;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < qs->ndocs; i++) {
+        struct quota_doc *d = &qs->docs[i];
+        if (!used[i]) {
+            free(d->scope), free(d->path), free(d->label), free(d->etag);
+            json_decref(d->body);
+            continue;
+        }
+        map[i] = n;
+        qs->docs[n++] = *d;
+    }
+    for (size_t e = 0; e < qs->nentries; e++) {
+        qs->entries[e].home = map[qs->entries[e].home];
+        for (size_t k = 0; k < qs->entries[e].chain_len; k++)
+            qs->entries[e].chain[k] = map[qs->entries[e].chain[k]];
+    }
+    qs->ndocs = n;
+    free(map);
+    free(used);
+}
+
 static size_t pick_primary(const struct quota_scope *qs, const struct quota_sub *s)
 {
     for (size_t k = s->first; k < s->first + s->count; k++)
@@ -381,20 +450,33 @@ static int compute(struct quota_scope *qs, util_error *err)
 int quota_scope_gather(struct arm_client *arm, const char *product_id, const char *state, struct quota_scope *qs,
                        util_error *err)
 {
+    return quota_scope_gather_with(arm, product_id, state, NULL, qs, err);
+}
+
+int quota_scope_gather_with(struct arm_client *arm, const char *product_id, const char *state,
+                            const struct quota_scope_extra *extra, struct quota_scope *qs, util_error *err)
+{
     memset(qs, 0, sizeof *qs);
     json_t *apis = json_object();
-    int rc = list_subs(arm, product_id, state, qs, err);
+    int rc = list_subs(arm, product_id, state, extra, apis, qs, err);
     if (!rc)
         rc = parse_subs(qs, err);
+    /* eager: every API of the service is a document now, read in the same round as the products' */
+    if (!rc && json_object_get(apis, "")) {
+        json_t *service = json_pack("{s:O}", "", json_object_get(apis, ""));
+        rc = add_api_docs(qs, service, err);
+        json_decref(service);
+    }
     if (!rc)
         rc = fetch(arm, qs, 0, apis, err);
     size_t known = qs->ndocs;
     if (!rc)
         rc = add_api_docs(qs, apis, err);
-    if (!rc)
+    if (!rc && qs->ndocs > known)
         rc = fetch(arm, qs, known, NULL, err);
     if (!rc) {
         build_entries(qs, apis);
+        drop_unused_docs(qs);
         rc = compute(qs, err);
     }
     json_decref(apis);

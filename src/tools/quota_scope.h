@@ -58,9 +58,30 @@ struct quota_scope {
 };
 
 /* Lists the subscriptions (all, one product's, and/or one state's), fetches the policies that
- * run for them and computes every entry's limits. 0 or an util_code with err. */
+ * run for them and computes every entry's limits, in three rounds of concurrent reads (the
+ * subscriptions; the product and API-scope policies and the products' API lists; the policies of
+ * those APIs). 0 or an util_code with err. */
 int quota_scope_gather(struct arm_client *arm, const char *product_id, const char *state, struct quota_scope *qs,
                        util_error *err);
+
+/* What a caller adds to the gathering (simulate_quota, update_quota mode "shadow"): requests that
+ * need nothing from it go out in its FIRST round (n of them: reqs borrowed; res, rcs, errs are
+ * the caller's arrays of n, filled as arm_batch fills them, to free with arm_result_free), and
+ * with eager_api_policies the service's API list joins that round too, so that every API's
+ * policy is read in the second round with the products' (no third round), when the service has
+ * at most QUOTA_SCOPE_EAGER_APIS APIs in one page (more: the third round as usual, for the APIs
+ * needed); the policies of APIs no subscription reaches are then dropped. */
+#define QUOTA_SCOPE_EAGER_APIS 64u
+struct quota_scope_extra {
+    size_t n;
+    const struct arm_request *reqs;
+    struct arm_result *res;
+    int *rcs;
+    util_error *errs;
+    bool eager_api_policies;
+};
+int quota_scope_gather_with(struct arm_client *arm, const char *product_id, const char *state,
+                            const struct quota_scope_extra *extra, struct quota_scope *qs, util_error *err);
 void quota_scope_free(struct quota_scope *qs);
 
 /* Every subscription's index, in id order (heap, *n entries): stable pages. */

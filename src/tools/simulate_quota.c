@@ -136,7 +136,12 @@ static json_t *one_result(const struct quota_scope *qs, struct target *tg, const
         for (size_t i = 0; i < nteams && !team; i++)
             team = !strcmp(teams[i].sub, s->id) ? &teams[i] : NULL;
         json_t *r = metrics_replay(team ? team->m : NULL, team ? team->n : 0, tg->p.tpm, tg->p.rpm, WORST_MINUTES);
-        if (tg->p.tpm && json_integer_value(json_object_get(r, "minutes_observed")) &&
+        if (!team) /* a resource-centric query returns only the workspaces the caller may read */
+            json_object_set_new(o, "no_data", json_pack("{s:s,s:s,s:s}", "reason", "no log rows of this subscription "
+                                "in the window: it sent no requests then, or this identity cannot read the workspace",
+                                "enable", "nothing if the team was idle; else Log Analytics Reader on the workspace",
+                                "wait", "none"));
+        else if (tg->p.tpm && json_integer_value(json_object_get(r, "minutes_observed")) &&
             !json_integer_value(json_object_get(r, "token_requests")))
             json_object_set_new(o, "no_data", json_pack("{s:s,s:s,s:s}", "reason", "the window has requests of this "
                                 "subscription but no token rows (ApiManagementGatewayLlmLog) to count tokens with",
@@ -190,34 +195,38 @@ static void head_line(util_buf *b, json_t *o)
                     json_string_value(json_object_get(o, "plan")));
 }
 
-/* The targets from the arguments, each with its proposal (arguments, else the journal). */
-static int targets_of(struct tools_ctx *ctx, json_t *args, const struct quota_scope *qs, struct target *tg, size_t *n,
-                      util_error *err)
+/* The subscription ids the arguments name (each once), checked: the Logs query is built from them
+ * before the subscriptions are listed. */
+static int ids_of(json_t *args, const char **ids, size_t *n, util_error *err)
 {
     json_t *one = json_object_get(args, "subscription_id"), *many = json_object_get(args, "subscription_ids");
     if (!!one == !!many)
         return util_error_set(err, UTIL_EINVAL, "give subscription_id, or subscription_ids (up to 20), not both");
     if (many && (json_array_size(many) < 1 || json_array_size(many) > METRICS_MINUTES_MAX_SUBS))
         return util_error_set(err, UTIL_EINVAL, "subscription_ids takes 1 to %d ids", METRICS_MINUTES_MAX_SUBS);
-    json_t *ids = many ? json_incref(many) : json_pack("[O]", one);
-    int rc = 0;
     *n = 0;
-    for (size_t i = 0; i < json_array_size(ids) && !rc; i++) {
-        const char *id = json_string_value(json_array_get(ids, i));
-        size_t at = tools_check_id("subscription_id", id, err) ? (size_t)-1 : quota_scope_find(qs, id);
-        if (err->code) {
-            rc = err->code;
-            break;
-        }
-        for (size_t k = 0; k < *n && at != (size_t)-1; k++)
-            if (tg[k].index == at)
-                at = (size_t)-2;
-        if (at == (size_t)-1) {
-            rc = quota_scope_not_found(qs, id, err);
-            break;
-        }
-        if (at == (size_t)-2)
-            continue;
+    for (size_t i = 0; i < (many ? json_array_size(many) : 1); i++) {
+        const char *id = json_string_value(many ? json_array_get(many, i) : one);
+        if (tools_check_id("subscription_id", id, err))
+            return err->code;
+        bool dup = false;
+        for (size_t k = 0; k < *n && !dup; k++)
+            dup = !strcmp(ids[k], id);
+        if (!dup)
+            ids[(*n)++] = id;
+    }
+    return 0;
+}
+
+/* The targets of ids (from ids_of), each with its proposal (arguments, else the journal). */
+static int targets_of(struct tools_ctx *ctx, json_t *args, const struct quota_scope *qs, const char *const *ids,
+                      size_t nids, struct target *tg, size_t *n, util_error *err)
+{
+    *n = 0;
+    for (size_t i = 0; i < nids; i++) {
+        size_t at = quota_scope_find(qs, ids[i]);
+        if (at == (size_t)-1)
+            return quota_scope_not_found(qs, ids[i], err);
         struct target *t = &tg[(*n)++];
         memset(t, 0, sizeof(*t));
         t->index = at;
@@ -226,13 +235,12 @@ static int targets_of(struct tools_ctx *ctx, json_t *args, const struct quota_sc
             t->p.tpm = json_integer_value(tpm);
             t->p.rpm = json_integer_value(rpm);
             snprintf(t->p.from, sizeof(t->p.from), "arguments");
-        } else if (!journal_proposal(ctx->cfg->audit_log, id, &t->p)) {
-            rc = util_error_set(err, UTIL_EINVAL, "give tpm and/or rpm to simulate, or record a proposal for %s with "
-                                "update_quota mode \"shadow\" (none is pending in the change journal)", id);
+        } else if (!journal_proposal(ctx->cfg->audit_log, ids[i], &t->p)) {
+            return util_error_set(err, UTIL_EINVAL, "give tpm and/or rpm to simulate, or record a proposal for %s "
+                                  "with update_quota mode \"shadow\" (none is pending in the change journal)", ids[i]);
         }
     }
-    json_decref(ids);
-    return rc;
+    return 0;
 }
 
 static json_t *run(struct mcp_call *call, json_t *args, void *user)
@@ -251,29 +259,52 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
                        "team and minute; ask for a shorter window", METRICS_MINUTES_MAX_DAYS);
         return tools_fail(ctx, &err);
     }
+    /* ONE round for the traffic: the ids are the arguments', so the Logs query (resource-centric: no
+     * workspace to look up) and the diagnostic settings (what to enable when there is no data) go
+     * out with the subscription listing, and every API policy with the products' (two rounds). */
+    const char *ids[METRICS_MINUTES_MAX_SUBS];
+    size_t nids = 0;
+    if (ids_of(args, ids, &nids, &err))
+        return tools_fail(ctx, &err);
+    struct arm_request reqs[2] = {{"GET", "providers/Microsoft.Insights/diagnosticSettings", ARM_API_DIAGNOSTICS,
+                                   NULL, NULL, NULL}};
+    if (metrics_minutes_request(ctx->cfg->service_id, ids, nids, w.since, w.until, &reqs[1], &err))
+        return tools_fail(ctx, &err);
+    struct arm_result res[2];
+    int rcs[2] = {0, 0};
+    util_error errs[2];
+    memset(res, 0, sizeof(res));
+    memset(errs, 0, sizeof(errs));
+    struct quota_scope_extra extra = {2, reqs, res, rcs, errs, true};
     struct arm_client *arm = tools_call_arm(ctx, call, &err);
     struct quota_scope qs;
-    if (!arm || quota_scope_gather(arm, NULL, NULL, &qs, &err))
+    int rc = !arm ? err.code : quota_scope_gather_with(arm, NULL, NULL, &extra, &qs, &err);
+    metrics_minutes_request_free(&reqs[1]);
+    if (rc) {
+        arm_result_free(&res[0]);
+        arm_result_free(&res[1]);
         return tools_fail(ctx, &err);
+    }
     struct target tg[METRICS_MINUTES_MAX_SUBS];
     size_t n = 0;
     struct metrics_la la;
-    memset(&la, 0, sizeof(la));
-    json_t *unread = json_array(), *missing = NULL;
+    json_t *missing = NULL;
     struct metrics_team *teams = NULL;
     size_t nteams = 0;
-    int rc = targets_of(ctx, args, &qs, tg, &n, &err);
+    rc = targets_of(ctx, args, &qs, ids, nids, tg, &n, &err);
     bool tokens = false;
     for (size_t i = 0; i < n; i++)
         tokens |= tg[i].p.tpm != 0;
-    if (!rc)
-        rc = metrics_la_discover(arm, &la, unread, &err);
-    if (!rc && !(missing = metrics_minutes_missing(&la, tokens))) {
-        const char *ids[METRICS_MINUTES_MAX_SUBS];
-        for (size_t i = 0; i < n; i++)
-            ids[i] = qs.subs[tg[i].index].id;
-        rc = metrics_minutes_query(arm, &la, ids, n, w.since, w.until, &teams, &nteams, &err);
+    metrics_la_read(res[0].body, &la);
+    if (!rc && rcs[0]) {
+        err = errs[0];
+        util_error_prefix(&err, "reading the diagnostic settings (where the gateway logs go)");
+        rc = err.code;
     }
+    if (!rc && !(missing = metrics_minutes_missing(&la, tokens)))
+        rc = metrics_minutes_take(&res[1], rcs[1], &errs[1], &teams, &nteams, &err);
+    arm_result_free(&res[0]);
+    arm_result_free(&res[1]);
     json_t *out = NULL;
     if (!rc) {
         char a[32], b[32];
@@ -306,16 +337,15 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
         json_object_set_new(out, "sources", sources);
         util_buf_printf(&text, "window %s .. %s, counted per minute as llm-token-limit counts; source: %s", a, b,
                         missing ? "none" : "Log Analytics");
-        json_t *res = tools_ok(ctx, out, text.data);
+        json_t *r = tools_ok(ctx, out, text.data);
         util_buf_free(&text);
         json_decref(results);
         json_decref(window);
-        out = res;
+        out = r;
     }
     metrics_teams_free(teams, nteams);
     json_decref(missing);
-    json_decref(unread);
-    free(la.workspace);
+    metrics_la_free(&la);
     quota_scope_free(&qs);
     return rc ? tools_fail(ctx, &err) : out;
 }

@@ -147,13 +147,72 @@ static int plan_change(struct change *ch, const struct quota_scope *qs, size_t t
     return 0;
 }
 
+/* Enables category in a diagnostic setting's logs (adds it when absent). */
+static void enable_category(json_t *props, const char *category)
+{
+    json_t *logs = json_object_get(props, "logs"), *l;
+    size_t i;
+    bool found = false;
+    if (!json_is_array(logs))
+        json_object_set_new(props, "logs", logs = json_array());
+    json_array_foreach(logs, i, l) {
+        const char *c = json_string_value(json_object_get(l, "category"));
+        if (c && !strcmp(c, category)) {
+            json_object_set_new(l, "enabled", json_true());
+            found = true;
+        }
+    }
+    if (!found)
+        json_array_append_new(logs, json_pack("{s:s,s:b}", "category", category, "enabled", 1));
+}
+
+/* The categories shadow mode enables on la's setting: "GatewayLogs", "GatewayLlmLogs", both, or NULL. */
+static const char *missing_categories(const struct metrics_la *la, bool tokens)
+{
+    if (!la->workspace || !la->dedicated)
+        return NULL;
+    bool llm = tokens && !la->llm_logs;
+    return !la->gateway_logs ? (llm ? "GatewayLogs and GatewayLlmLogs" : "GatewayLogs") : llm ? "GatewayLlmLogs" : NULL;
+}
+
+/* The write that enables the categories (missing_categories) on that setting (no ETag: see
+ * change_write.no_etag). */
+static int add_logs_write(struct change *ch, const struct metrics_la *la, const char *categories, util_error *err)
+{
+    char *name = util_url_encode(la->setting);
+    char *path = util_printf("providers/Microsoft.Insights/diagnosticSettings/%s", name);
+    char *label = util_printf("diagnostic setting %s", la->setting);
+    json_t *props = json_deep_copy(json_object_get(la->item, "properties"));
+    if (!json_is_object(props)) {
+        json_decref(props);
+        props = json_object();
+    }
+    if (strstr(categories, "GatewayLogs"))
+        enable_category(props, "GatewayLogs");
+    if (strstr(categories, "GatewayLlmLogs"))
+        enable_category(props, "GatewayLlmLogs");
+    json_t *after = json_pack("{s:o}", "properties", props);
+    char *before_text = change_json_text(json_object_get(la->item, "properties"));
+    char *after_text = change_json_text(json_object_get(after, "properties"));
+    int rc = change_add(ch, &(struct change_write){.path = path, .label = label, .before = la->item, .after = after,
+                                                   .before_text = before_text, .after_text = after_text,
+                                                   .api = ARM_API_DIAGNOSTICS, .no_etag = true}, err);
+    free(name), free(path), free(label), free(before_text), free(after_text);
+    json_decref(after);
+    return rc;
+}
+
 /* mode "shadow": APIM has no log-only limit, so nothing is enforced. The plan is made (the proposal
- * must be one update_quota would apply), the per-minute data simulate_quota replays must already
- * reach Log Analytics (diagnostic settings carry no ETag, so this tool, whose writes all go with
- * If-Match, does not change them: it says what to enable), and the proposal is journaled with no
- * Azure write; the result says when 24 hours of this team's data will exist. */
-static int plan_shadow(struct change *ch, struct arm_client *arm, const struct quota_scope *qs, size_t t,
-                       const policy_quota_change *want, util_error *err)
+ * must be one update_quota would apply) and journaled, and the per-minute data simulate_quota
+ * replays is made sure of: a diagnostic setting sending to a workspace in resource-specific tables
+ * but without GatewayLogs (the requests) or, for tpm, GatewayLlmLogs (the tokens) gets them enabled
+ * (one write through the pipeline: diff, confirmation, journal, revert). No such setting, or
+ * AzureDiagnostics tables: it says what to do and writes nothing (creating or switching a setting
+ * moves where the service's logs go: the human's call). The result says when 24 hours of this
+ * team's data will exist. settings: the DiagnosticSettings_List answer (rc, e its outcome). */
+static int plan_shadow(struct change *ch, struct tools_ctx *ctx, struct arm_client *arm, const struct quota_scope *qs,
+                       size_t t, const policy_quota_change *want, json_t *settings, int settings_rc,
+                       const util_error *settings_err, util_error *err)
 {
     policy_quota_result res;
     int rc = update_quota_plan(qs, t, want, &res, err);
@@ -161,18 +220,29 @@ static int plan_shadow(struct change *ch, struct arm_client *arm, const struct q
         return rc;
     const struct quota_sub *s = &qs->subs[t];
     struct metrics_la la;
-    json_t *unread = json_array(), *missing = NULL;
+    metrics_la_read(settings, &la);
+    bool tokens = want->tpm_op != POLICY_QUOTA_KEEP;
+    const char *enable = missing_categories(&la, tokens);
+    json_t *missing = enable ? NULL : metrics_minutes_missing(&la, tokens);
     struct metrics_team *teams = NULL;
     size_t nteams = 0, minutes = 0;
-    rc = metrics_la_discover(arm, &la, unread, err);
-    if (!rc && (missing = metrics_minutes_missing(&la, want->tpm_op != POLICY_QUOTA_KEEP)))
+    if (settings_rc) {
+        *err = *settings_err;
+        util_error_prefix(err, "reading the diagnostic settings (where the gateway logs go); nothing was written");
+        rc = err->code;
+    } else if (missing) {
         rc = util_error_set(err, UTIL_EINVAL, "shadow mode needs the per-minute data simulate_quota replays, and "
-                            "it is not collected: %s. Enable %s (diagnostic settings carry no ETag, so this tool, "
-                            "whose writes all go with If-Match, leaves them to you), then run shadow mode again; "
+                            "it is not collected: %s. Enable %s, then run shadow mode again (this tool does not "
+                            "create or switch a diagnostic setting: that moves where the service's logs go); "
                             "nothing was written or journaled", json_string_value(json_object_get(missing, "reason")),
                             json_string_value(json_object_get(missing, "enable")));
+    } else if (enable) {
+        rc = add_logs_write(ch, &la, enable, err);
+    }
     int64_t now = util_now_ms() / 1000, first = now;
-    if (!rc && metrics_minutes_query(arm, &la, &s->id, 1, now - 86400, now, &teams, &nteams, err) == 0)
+    util_error qerr = {0}; /* no answer: no minutes counted, the data is ready 24 h from now */
+    if (!rc && !enable &&
+        metrics_minutes_query(arm, ctx->cfg->service_id, &s->id, 1, now - 86400, now, &teams, &nteams, &qerr) == 0)
         for (size_t i = 0; i < nteams; i++)
             for (size_t k = 0; k < teams[i].n; k++, minutes++)
                 first = teams[i].m[k].t < first ? teams[i].m[k].t : first;
@@ -186,16 +256,21 @@ static int plan_shadow(struct change *ch, struct arm_client *arm, const struct q
         change_set_extra(ch, "data_ready_at", json_string(ready));
         change_set_extra(ch, "plan", json_sprintf("%s.", res.note));
         char *line = summary(s->id, want, &res.before, &res.after);
-        change_set_summary(ch, "shadow proposal %s (recorded in the journal; NO limit changes: APIM has no log-only "
-                           "limit). Per-minute data: Log Analytics, %zu minute(s) of this team in the last 24 h; a "
-                           "24 h replay with simulate_quota is possible from %s", line, minutes, ready);
+        if (enable)
+            change_set_summary(ch, "shadow proposal %s (recorded in the journal; NO limit changes: APIM has no "
+                               "log-only limit), and %s enabled in diagnostic setting %s (workspace, "
+                               "resource-specific tables) so that the per-minute traffic is logged; a 24 h replay "
+                               "with simulate_quota is possible from %s", line, enable, la.setting, ready);
+        else
+            change_set_summary(ch, "shadow proposal %s (recorded in the journal; NO limit changes: APIM has no "
+                               "log-only limit). Per-minute data: Log Analytics, %zu minute(s) of this team in the "
+                               "last 24 h; a 24 h replay with simulate_quota is possible from %s", line, minutes, ready);
         change_set_before_after(ch, policy_limits_json(&res.before), policy_limits_json(&res.before));
         free(line);
     }
     metrics_teams_free(teams, nteams);
     json_decref(missing);
-    json_decref(unread);
-    free(la.workspace);
+    metrics_la_free(&la);
     policy_quota_result_free(&res);
     return rc;
 }
@@ -223,15 +298,25 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
     }
     if (tools_check_id("subscription_id", id, &err))
         return tools_fail(ctx, &err);
+    /* shadow: the diagnostic settings are read with the subscriptions, in the same round */
+    struct arm_request diag = {"GET", "providers/Microsoft.Insights/diagnosticSettings", ARM_API_DIAGNOSTICS, NULL,
+                               NULL, NULL};
+    struct arm_result dres = {0};
+    int drc = 0;
+    util_error derr = {0};
+    struct quota_scope_extra extra = {1, &diag, &dres, &drc, &derr, false};
     struct arm_client *arm = tools_call_arm(ctx, call, &err);
     struct quota_scope qs;
-    if (!arm || quota_scope_gather(arm, NULL, NULL, &qs, &err))
+    if (!arm || quota_scope_gather_with(arm, NULL, NULL, shadow ? &extra : NULL, &qs, &err)) {
+        arm_result_free(&dres);
         return tools_fail(ctx, &err);
+    }
     size_t t = quota_scope_find(&qs, id);
     struct change *ch = t == (size_t)-1 ? NULL : change_new(ctx, call, "update_quota", args);
     int rc = !ch ? quota_scope_not_found(&qs, id, &err)
-             : shadow ? plan_shadow(ch, arm, &qs, t, &want, &err)
+             : shadow ? plan_shadow(ch, ctx, arm, &qs, t, &want, dres.body, drc, &derr, &err)
                       : plan_change(ch, &qs, t, &want, &err);
+    arm_result_free(&dres);
     if (!rc && !shadow && want.tpm_op == POLICY_QUOTA_SET) /* the Azure OpenAI capacity behind the team (issue 16) */
         capacity_check_quota(ctx, arm, ch, &qs, t, want.tpm);
     quota_scope_free(&qs);
@@ -245,11 +330,11 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
 const struct mcp_tool tools_update_quota = {
     .name = "update_quota",
     .title = "Change one subscription's quota",
-    .description = "Sets the tpm and/or rpm limit of ONE subscription (id from list_subscriptions) by editing "
+    .description = "Sets tpm and/or rpm of ONE subscription (id from list_subscriptions) by editing "
                    "its product/API policy; remove_tpm/remove_rpm drops its own limit so the shared one applies. "
-                   "Refuses if any other subscription's limits would change. Returns plan and diff; dry_run first, "
-                   "cut gradually, watch 429s with get_metrics. mode shadow: APIM has no log-only limit, so it "
-                   "changes none; journals the proposal for simulate_quota.",
+                   "Refuses if another subscription's limits would change. Returns plan and diff; dry_run first, "
+                   "cut gradually, watch 429s with get_metrics. mode shadow: APIM has no log-only limit; none "
+                   "changes, proposal journaled, token logs enabled for simulate_quota.",
     .input_schema = INPUT_SCHEMA,
     .output_schema = OUTPUT_SCHEMA,
     .destructive_hint = false,

@@ -90,6 +90,15 @@ test('every tool and --check call exactly the operations the table gives them', 
     done = await call('update_quota', { subscription_id: 'growth', tpm: 100000 });
     await call('revert_change', { change_id: done.change_id });
     await call('simulate_quota', { subscription_id: 'growth', tpm: 100000 });
+    // shadow mode on a diagnostic setting without GatewayLlmLogs enables them; revert_change restores it
+    const diag = `${sim.url}${svc}/providers/Microsoft.Insights/diagnosticSettings/to-log-analytics?api-version=2021-05-01-preview`;
+    const setting = await (await fetch(diag, { headers: { authorization: `Bearer ${tok}` } })).json();
+    setting.properties.logs = setting.properties.logs.filter((l) => l.category !== 'GatewayLlmLogs');
+    const off = await fetch(diag, { method: 'PUT', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ properties: setting.properties }) });
+    assert.equal(off.status, 200, await off.text());
+    done = await call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow' });
+    await call('revert_change', { change_id: done.change_id });
     await call('get_metrics', { api_id: 'aoai-completions', since: '1h' });
     await sim.faults({ rules: [{ path_contains: '/providers/Microsoft.Insights/metrics', status: 403 }] });
     await call('get_metrics', { api_id: 'aoai-completions', since: '6h', group_by: 'time' }); // the series then comes from reports byTime

@@ -8,6 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, DEMO } from './lib/harness.mjs';
 
 after(checkSanitizers);
@@ -16,16 +17,17 @@ const demoScenario = () => JSON.parse(readFileSync(join(SOURCE_DIR, 'src/sim/sce
 const iso = (sec) => new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 const nowSec = () => Math.floor(Date.now() / 1000);
 
-async function session(scenario) {
+async function session(scenario, capabilities = {}) {
   const tmp = tmpDir('aigw-simq-');
   const file = join(tmp.dir, 'scenario.json');
   writeFileSync(file, JSON.stringify(scenario ?? demoScenario()));
   const sim = await startSim(['--scenario', file]);
   const audit = join(tmp.dir, 'audit.jsonl');
-  let s = await connect({ env: simEnv(sim, { AIGW_AUDIT_LOG: audit }) });
+  let s = await connect({ env: simEnv(sim, { AIGW_AUDIT_LOG: audit }), capabilities });
   const { tools } = await s.client.listTools(); // caches output schemas: callTool then validates results
   return {
     sim, tools, audit,
+    client: () => s.client,
     call: (name, args) => s.client.callTool({ name, arguments: args }),
     // a new server process: its tokens are issued at the simulator's current (virtual) time
     async reconnect() { await s.close(); s = await connect({ env: simEnv(sim, { AIGW_AUDIT_LOG: audit }) }); await s.client.listTools(); },
@@ -149,6 +151,36 @@ test('several teams in one call, one Logs query; rpm; bad inputs change nothing'
   } finally { await s.close(); }
 });
 
+test('two rounds of reads: the Logs query goes out with the subscriptions, every policy in the second round', async () => {
+  const d = demoScenario();
+  // an API in no product: its policy is read in the second round (the service's API list is read in the first)
+  const orphan = structuredClone(d.apis.find((a) => a.name === 'legacy-chat'));
+  orphan.name = 'orphan';
+  orphan.properties.path = 'orphan';
+  d.apis.push(orphan);
+  const s = await session(d);
+  try {
+    await s.call('list_apis', {}); // token fetched
+    await s.sim.faults({ latency_ms: 50 }); // requests in flight together overlap in the request log
+    await s.sim.resetCounters();
+    ok(await s.call('simulate_quota', { subscription_ids: ['growth', 'search'], tpm: 100000 }));
+    await s.sim.clearFaults();
+    const reqs = (await s.sim.requests()).filter((q) => !/oauth2|_sim/.test(q.path)).sort((a, b) => a.start_us - b.start_us);
+    const rounds = [];
+    for (const q of reqs) {
+      const r = rounds.find((x) => q.start_us < x.end);
+      if (r) { r.paths.push(q.path); r.end = Math.max(r.end, q.end_us); } else rounds.push({ end: q.end_us, paths: [q.path] });
+    }
+    assert.equal(rounds.length, 2, JSON.stringify(rounds.map((r) => r.paths)));
+    const first = rounds[0].paths.join(' ');
+    for (const re of [/\/service\/[^/]+\/query$/m, /diagnosticSettings/, /\/subscriptions$/m, /\/apis$/m])
+      assert.match(rounds[0].paths.join('\n'), re, first);
+    assert.ok(rounds[1].paths.some((p) => /\/apis\/aoai-completions\/policies\/policy$/.test(p)), 'the API policies come in round 2');
+    assert.ok(rounds[1].paths.some((p) => /\/apis\/orphan\/policies\/policy$/.test(p)), 'every API of the service');
+    assert.ok(!reqs.some((q) => /OperationalInsights\/workspaces/.test(q.path)), 'no workspace lookup');
+  } finally { await s.close(); }
+});
+
 test('no per-minute data: says what to enable and how long to wait, computes nothing', async () => {
   const noLa = demoScenario();
   delete noLa.traffic.log_analytics;
@@ -220,3 +252,169 @@ test('shadow mode: no limit changes, the proposal is journaled and replayed with
       assert.ok(!existsSync(n.audit) || readFileSync(n.audit, 'utf8') === '');
     } finally { await n.close(); }
   });
+
+// The scenario's diagnostic setting, read and written as another administrator would (ARM token of the demo contributor).
+const SVC = `/subscriptions/${DEMO.subscription}/resourceGroups/${DEMO.resourceGroup}/providers/Microsoft.ApiManagement/service/${DEMO.service}`;
+async function armToken(sim) {
+  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: DEMO.contributor.id,
+    client_secret: DEMO.contributor.secret, scope: 'https://management.azure.com/.default' });
+  return (await (await fetch(`${sim.url}/${DEMO.tenant}/oauth2/v2.0/token`, { method: 'POST', body: form })).json()).access_token;
+}
+const DIAG = `${SVC}/providers/Microsoft.Insights/diagnosticSettings/to-log-analytics?api-version=2021-05-01-preview`;
+async function setting(sim) {
+  const r = await fetch(`${sim.url}${DIAG}`, { headers: { authorization: `Bearer ${await armToken(sim)}` } });
+  assert.equal(r.status, 200);
+  return (await r.json()).properties;
+}
+async function putSetting(sim, properties) {
+  const r = await fetch(`${sim.url}${DIAG}`, { method: 'PUT', body: JSON.stringify({ properties }),
+    headers: { authorization: `Bearer ${await armToken(sim)}`, 'content-type': 'application/json' } });
+  assert.equal(r.status, 200, await r.text());
+}
+const llmOn = (props) => props.logs.some((l) => l.category === 'GatewayLlmLogs' && l.enabled);
+const settingPuts = async (sim) => (await sim.requests()).filter((q) => q.method === 'PUT' && /diagnosticSettings/i.test(q.path)).length;
+
+test('shadow mode enables GatewayLlmLogs on the workspace setting (dry run, confirmation, journal), data follows, revert restores',
+  async () => {
+    const noLlm = demoScenario();
+    noLlm.traffic.log_analytics.llm_logs = false;
+    const asked = [];
+    const s = await session(noLlm, { elicitation: {} });
+    s.client().setRequestHandler(ElicitRequestSchema, async (req) => {
+      asked.push(req.params.message);
+      return { action: 'accept', content: { confirm: true } };
+    });
+    try {
+      const t = await frozenAt(s.sim);
+      const before = await setting(s.sim);
+      assert.equal(llmOn(before), false);
+      // without token rows, simulate_quota says what to enable
+      const none = ok(await s.call('simulate_quota', { subscription_id: 'growth', tpm: 100000, until: iso(t) }));
+      assert.match(none.no_data.reason, /GatewayLlmLogs/);
+      assert.equal(none.requests_refused, undefined);
+      // the dry run shows the change of the setting and writes nothing
+      const dry = ok(await s.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow', dry_run: true }));
+      assert.equal(dry.applied, false);
+      assert.match(dry.diff, /"category": "GatewayLlmLogs",\n- +"enabled": false,\n\+ +"enabled": true,/);
+      assert.equal(await settingPuts(s.sim), 0);
+      assert.equal(asked.length, 0);
+      assert.ok(!existsSync(s.audit) || readFileSync(s.audit, 'utf8') === '', 'a dry run journals nothing');
+      // applied: confirmed (the question shows the diff), written, read back, journaled with the whole before-body
+      const res = await s.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow' });
+      const sh = ok(res);
+      assert.equal(sh.applied, true);
+      assert.equal(asked.length, 1);
+      assert.match(asked[0], /GatewayLlmLogs/);
+      assert.match(res.content[0].text, /NO limit changes: APIM has no log-only limit.*GatewayLlmLogs enabled in diagnostic setting to-log-analytics/);
+      assert.ok(Math.abs(Date.parse(sh.data_ready_at) - (Date.now() + 86400e3)) < 600e3, 'data for a 24 h replay in 24 h');
+      assert.equal(await settingPuts(s.sim), 1);
+      assert.equal(llmOn(await setting(s.sim)), true);
+      const rec = readFileSync(s.audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.equal(rec.length, 1);
+      assert.equal(rec[0].arguments.mode, 'shadow');
+      assert.equal(rec[0].resources.length, 1);
+      assert.equal(rec[0].resources[0].path, 'providers/Microsoft.Insights/diagnosticSettings/to-log-analytics');
+      assert.equal(rec[0].resources[0].no_etag, true);
+      assert.deepEqual(rec[0].resources[0].before.properties, before, 'the whole before-body is journaled');
+      // the minutes before the change have no token rows; an hour later they do, and the proposal replays
+      const early = ok(await s.call('simulate_quota', { subscription_id: 'growth', since: iso(t - 3600), until: iso(t) }));
+      assert.match(early.no_data.reason, /no token rows/);
+      await s.sim.clock({ advance_s: 3600 });
+      await s.reconnect();
+      const hour = ok(await s.call('simulate_quota', { subscription_id: 'growth', since: iso(t), until: iso(t + 3600) }));
+      assert.equal(hour.no_data, undefined, JSON.stringify(hour.no_data));
+      assert.equal(hour.proposed_from, `shadow change ${sh.change_id}`);
+      assert.equal(hour.minutes_observed, 60);
+      assert.ok(hour.requests_refused > 0);
+      // get_metrics reads the same token rows: only those of the hour after the change
+      const outcome = (await simTraffic(s.sim, t, t + 3600)).by_subscription.growth;
+      const m = ok(await s.call('get_metrics', { api_id: 'aoai-completions', since: iso(t - 3600), until: iso(t + 3600) }));
+      assert.equal(m.by_subscription.find((x) => x.subscription_id === 'growth').tokens.total,
+        outcome.prompt_tokens + outcome.completion_tokens, 'token rows only from the change on');
+      // revert_change puts the setting back as it was
+      const rev = ok(await s.call('revert_change', { change_id: sh.change_id }));
+      assert.equal(rev.applied, true);
+      assert.deepEqual(await setting(s.sim), before);
+      assert.equal(await settingPuts(s.sim), 2);
+    } finally { await s.close(); }
+  });
+
+test('shadow mode completes a resource-specific workspace setting without GatewayLogs: both categories, then data', async () => {
+  const bare = demoScenario();
+  bare.traffic.log_analytics.gateway_logs = false;
+  bare.traffic.log_analytics.llm_logs = false;
+  const s = await session(bare);
+  try {
+    const t = await frozenAt(s.sim);
+    const none = ok(await s.call('simulate_quota', { subscription_id: 'growth', tpm: 100000, until: iso(t) }));
+    assert.match(none.no_data.reason, /not the GatewayLogs category/);
+    assert.match(none.no_data.enable, /GatewayLogs and GatewayLlmLogs categories in diagnostic setting to-log-analytics/);
+    const res = await s.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow' });
+    const sh = ok(res);
+    assert.equal(sh.applied, true);
+    assert.match(sh.diff, /"category": "GatewayLogs",\n- +"enabled": false,\n\+ +"enabled": true,/);
+    assert.match(sh.diff, /"category": "GatewayLlmLogs",\n- +"enabled": false,\n\+ +"enabled": true,/);
+    assert.match(res.content[0].text, /GatewayLogs and GatewayLlmLogs enabled in diagnostic setting to-log-analytics/);
+    // no rows at all before the change; the hour after it replays
+    const before = ok(await s.call('simulate_quota', { subscription_id: 'growth', since: iso(t - 3600), until: iso(t) }));
+    assert.equal(before.minutes_observed, 0);
+    assert.match(before.no_data.reason, /no log rows of this subscription/);
+    await s.sim.clock({ advance_s: 3600 });
+    await s.reconnect();
+    const hour = ok(await s.call('simulate_quota', { subscription_id: 'growth', since: iso(t), until: iso(t + 3600) }));
+    assert.equal(hour.no_data, undefined, JSON.stringify(hour.no_data));
+    assert.equal(hour.minutes_observed, 60);
+    assert.ok(hour.requests_refused > 0);
+  } finally { await s.close(); }
+});
+
+test('shadow mode: a setting changed between plan and write, or after it, is not overwritten', async () => {
+  const noLlm = demoScenario();
+  noLlm.traffic.log_analytics.llm_logs = false;
+  let onAsk = async () => {};
+  const s = await session(noLlm, { elicitation: {} });
+  s.client().setRequestHandler(ElicitRequestSchema, async () => {
+    await onAsk();
+    return { action: 'accept', content: { confirm: true } };
+  });
+  try {
+    // someone else edits the setting while the human reads the confirmation
+    const theirs = await setting(s.sim);
+    theirs.metrics = [{ category: 'AllMetrics', enabled: false }];
+    onAsk = async () => putSetting(s.sim, theirs);
+    const r = await s.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow' });
+    failed(r, /diagnostic setting to-log-analytics was changed by someone else since it was read.*nothing was written/);
+    assert.deepEqual(await setting(s.sim), theirs, 'their edit stands');
+    assert.equal(await settingPuts(s.sim), 1, 'only theirs');
+    assert.ok(!existsSync(s.audit) || readFileSync(s.audit, 'utf8') === '', 'nothing journaled');
+    // applied, then changed by someone else: the revert refuses and writes nothing
+    onAsk = async () => {};
+    const sh = ok(await s.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow' }));
+    assert.equal(sh.applied, true);
+    const later = await setting(s.sim);
+    later.metrics = [{ category: 'AllMetrics', enabled: true }];
+    await putSetting(s.sim, later);
+    const puts = await settingPuts(s.sim);
+    failed(await s.call('revert_change', { change_id: sh.change_id }), /diagnostic setting to-log-analytics was changed since change/);
+    assert.equal(await settingPuts(s.sim), puts);
+    assert.deepEqual(await setting(s.sim), later);
+  } finally { await s.close(); }
+});
+
+test('shadow mode without a resource-specific workspace setting says exactly what to do and writes nothing', async () => {
+  const azureDiag = demoScenario();
+  azureDiag.traffic.log_analytics.destination_type = null;
+  azureDiag.traffic.log_analytics.llm_logs = false;
+  const noLa = demoScenario();
+  delete noLa.traffic.log_analytics;
+  for (const [scenario, what] of [[azureDiag, /AzureDiagnostics.*switch that diagnostic setting's destination table to "Resource specific".*Dedicated/],
+    [noLa, /no gateway logs to a Log Analytics workspace.*Enable a diagnostic setting .*GatewayLogs and GatewayLlmLogs.*Resource specific/]]) {
+    const s = await session(scenario);
+    try {
+      failed(await s.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow' }), what);
+      failed(await s.call('update_quota', { subscription_id: 'growth', tpm: 100000, mode: 'shadow' }), /nothing was written or journaled/);
+      assert.ok(!(await s.sim.requests()).some((q) => ['PUT', 'PATCH', 'DELETE'].includes(q.method)), 'nothing written');
+      assert.ok(!existsSync(s.audit) || readFileSync(s.audit, 'utf8') === '');
+    } finally { await s.close(); }
+  }
+});

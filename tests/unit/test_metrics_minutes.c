@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "arm.h"
 #include "metrics.h"
 
 /* A v1 answer: ApimSubscriptionId, and the dynamic cell "minutes" as its JSON text. */
@@ -138,7 +139,13 @@ static void says_what_is_missing(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "AzureDiagnostics"));
     json_decref(m);
     la.dedicated = true;
-    snprintf(la.customer_id, sizeof(la.customer_id), "4a5e8e0c-1d2b-4c3f-9e8a-6b7c8d9e0f1a");
+    snprintf(la.setting, sizeof(la.setting), "diag");
+    m = metrics_minutes_missing(&la, false); /* a resource-specific setting without GatewayLogs */
+    assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "not the GatewayLogs category"));
+    assert_string_equal(json_string_value(json_object_get(m, "enable")), "the GatewayLogs categories in diagnostic "
+                        "setting diag (update_quota mode \"shadow\" does it)");
+    json_decref(m);
+    la.gateway_logs = true;
     m = metrics_minutes_missing(&la, true);
     assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "GatewayLlmLogs"));
     json_decref(m);
@@ -147,12 +154,77 @@ static void says_what_is_missing(void **state)
     assert_null(metrics_minutes_missing(&la, true));
 }
 
+/* The diagnostic settings: the resource-specific setting sending GatewayLogs is chosen, with its item
+ * (the body shadow mode edits). */
+static void reads_the_diagnostic_settings(void **state)
+{
+    (void)state;
+    json_t *list = json_loads("{\"value\":[{\"name\":\"to-storage\",\"properties\":{\"storageAccountId\":\"/s\","
+                              "\"logs\":[{\"category\":\"GatewayLogs\",\"enabled\":true}]}},"
+                              "{\"name\":\"old\",\"properties\":{\"workspaceId\":\"/w1\",\"logs\":[{\"categoryGroup\":"
+                              "\"allLogs\",\"enabled\":true}]}},"
+                              "{\"name\":\"ded\",\"properties\":{\"workspaceId\":\"/w2\",\"logAnalyticsDestinationType\":"
+                              "\"Dedicated\",\"logs\":[{\"category\":\"GatewayLogs\",\"enabled\":true},{\"category\":"
+                              "\"GatewayLlmLogs\",\"enabled\":false}]}}]}", 0, NULL);
+    assert_non_null(list);
+    struct metrics_la la;
+    metrics_la_read(list, &la);
+    assert_string_equal(la.workspace, "/w2");
+    assert_string_equal(la.setting, "ded");
+    assert_true(la.dedicated);
+    assert_true(la.gateway_logs);
+    assert_false(la.llm_logs);
+    assert_ptr_equal(la.item, json_array_get(json_object_get(list, "value"), 2));
+    json_t *m = metrics_minutes_missing(&la, true);
+    assert_non_null(strstr(json_string_value(json_object_get(m, "reason")), "GatewayLlmLogs"));
+    json_decref(m);
+    metrics_la_free(&la);
+    json_decref(list);
+    /* no setting writes GatewayLogs to resource-specific tables: a resource-specific one without them is
+     * chosen (shadow mode can complete it) over one writing AzureDiagnostics */
+    list = json_loads("{\"value\":[{\"name\":\"old\",\"properties\":{\"workspaceId\":\"/w1\",\"logs\":[{"
+                      "\"category\":\"GatewayLogs\",\"enabled\":true}]}},{\"name\":\"bare\",\"properties\":{"
+                      "\"workspaceId\":\"/w2\",\"logAnalyticsDestinationType\":\"Dedicated\",\"logs\":[]}}]}", 0, NULL);
+    metrics_la_read(list, &la);
+    assert_string_equal(la.setting, "bare");
+    assert_true(la.dedicated);
+    assert_false(la.gateway_logs);
+    metrics_la_free(&la);
+    json_decref(list);
+    metrics_la_read(NULL, &la); /* nothing read: no workspace */
+    assert_null(la.workspace);
+    assert_null(la.item);
+    metrics_la_free(&la);
+}
+
+/* The query is resource-centric: POST {service id}/query on the Logs query API, one KQL for all ids. */
+static void builds_one_resource_centric_query(void **state)
+{
+    (void)state;
+    const char *ids[] = {"growth", "search"};
+    struct arm_request req;
+    util_error err = {0};
+    const char *svc = "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/x";
+    assert_int_equal(metrics_minutes_request(svc, ids, 2, 1764460800, 1764547200, &req, &err), 0);
+    assert_string_equal(req.method, "POST");
+    assert_int_equal(req.api, ARM_API_LOGS_QUERY);
+    assert_string_equal(req.path, "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/x/query");
+    const char *q = json_string_value(json_object_get(req.body, "query"));
+    assert_non_null(strstr(q, "where ApimSubscriptionId in ('growth','search') |"));
+    assert_string_equal(json_string_value(json_object_get(req.body, "timespan")), "2025-11-30T00:00:00Z/2025-12-01T00:00:00Z");
+    metrics_minutes_request_free(&req);
+    const char *bad[] = {"a'b"};
+    assert_int_equal(metrics_minutes_request(svc, bad, 1, 0, 60, &req, &err), UTIL_EINVAL);
+    assert_null(req.path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_the_packed_lists),         cmocka_unit_test(replays_per_minute_against_tpm),
         cmocka_unit_test(replays_rpm_and_both),            cmocka_unit_test(nothing_observed),
-        cmocka_unit_test(says_what_is_missing),
+        cmocka_unit_test(says_what_is_missing),            cmocka_unit_test(reads_the_diagnostic_settings),
+        cmocka_unit_test(builds_one_resource_centric_query),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -162,6 +162,15 @@ export const WAIVERS = [{
     "'Possible values are: Dedicated and null (null is default.)', while its schema says only type string",
   applies: (e, data) => e.keyword === 'type' && /\/properties\/logAnalyticsDestinationType$/.test(e.instancePath)
     && at(data, e.instancePath) === null,
+}, {
+  id: 'logs-query-preview-row-cells',
+  source: 'the 2022-10-27_Preview Logs query spec types every row cell as object, while Microsoft\'s own example of ' +
+    'its resource-centric query (examples/la-post-resource-centric-example.json, azure-rest-api-specs commit ' +
+    'c008a71aebeef195b8ac95fab078ae9d667fe8d2) answers rows of strings ["operation1", "10"], and Learn "Querying logs ' +
+    'for Azure resources": "Azure resource queries produce the same response shape as queries targeting a Log ' +
+    'Analytics workspace" (the v1 spec: cells are strings)',
+  applies: (e, data) => e.keyword === 'type' && e.params?.type === 'object' && /^\/tables\/\d+\/rows\/\d+\/\d+$/.test(e.instancePath)
+    && ['string', 'number', 'boolean'].includes(typeof at(data, e.instancePath)),
 }];
 export const waived = new Map(); // waiver id -> times applied in this process
 
