@@ -135,6 +135,17 @@ bool mcp_call_commit(struct mcp_call *call)
     return ok;
 }
 const char *mcp_call_protocol_version(const struct mcp_call *call) { return call->srv->protocol_version; }
+
+bool mcp_call_stop_requested(const struct mcp_call *call)
+{
+    return (call && atomic_load(&call->stop) != 0) || platform_terminate_pending() != 0;
+}
+
+void mcp_call_hold_exit(struct mcp_call *call, bool hold)
+{
+    (void)call;
+    platform_terminate_defer(hold);
+}
 bool mcp_call_can_elicit(const struct mcp_call *call) { return call->srv->client_elicit_form; }
 
 void mcp_call_progress(struct mcp_call *call, double progress, double total, const char *message)
@@ -287,7 +298,7 @@ static void invalid_params(struct mcp_server *srv, json_t *id, const char *fmt, 
 
 /* Runs one call on a worker thread and answers it (unless it was cancelled: then no response,
  * as MCP asks; a committed call, one that started writing, is never flagged). */
-static void call_run(struct mcp_server *srv, struct mcp_call *call)
+static bool call_run(struct mcp_server *srv, struct mcp_call *call)
 {
     json_t *result = NULL;
     const char *name = srv->tools[call->tool]->name;
@@ -298,7 +309,7 @@ static void call_run(struct mcp_server *srv, struct mcp_call *call)
     while (*pp != call)
         pp = &(*pp)->next_call;
     *pp = call->next_call;
-    bool cancelled = atomic_load(&call->cancelled) != 0;
+    bool cancelled = atomic_load(&call->cancelled) != 0, left = call->left_lane;
     pthread_mutex_unlock(&srv->lock);
     if (cancelled) {
         json_decref(result);
@@ -311,6 +322,7 @@ static void call_run(struct mcp_server *srv, struct mcp_call *call)
     json_decref(call->args);
     json_decref(call->msg);
     free(call);
+    return left;
 }
 
 struct worker_args {
@@ -338,12 +350,54 @@ static void *worker_main(void *arg)
         if (!lane->head)
             lane->tail = NULL;
         lane->queued--;
+        call->on_worker = true;
         pthread_mutex_unlock(&srv->lock);
-        call_run(srv, call);
+        bool left = call_run(srv, call);
         pthread_mutex_lock(&srv->lock);
+        if (left) { /* its lane already counts a worker less: this thread ends here */
+            srv->detached--;
+            break;
+        }
     }
     pthread_mutex_unlock(&srv->lock);
     return NULL;
+}
+
+/* Starts a worker for lane when every one of it is busy and it has room (srv->lock held). */
+static void lane_grow(struct mcp_server *srv, struct mcp_lane *lane)
+{
+    if (lane->queued > lane->idle && lane->threads < lane->max && srv->n_workers < MCP_MAX_WORKERS) {
+        struct worker_args *wa = malloc(sizeof *wa);
+        if (wa) {
+            *wa = (struct worker_args){srv, lane};
+            if (pthread_create(&srv->workers[srv->n_workers], NULL, worker_main, wa) == 0) {
+                srv->n_workers++;
+                lane->threads++;
+            } else {
+                free(wa);
+            }
+        }
+    }
+}
+
+bool mcp_call_leave_lane(struct mcp_call *call)
+{
+    if (!call)
+        return false;
+    struct mcp_server *srv = call->srv;
+    struct mcp_lane *lane = srv->tools[call->tool]->read_only_hint && !srv->tools[call->tool]->writes ? &srv->reads
+                                                                                                      : &srv->writes;
+    pthread_mutex_lock(&srv->lock);
+    bool ok = call->on_worker && !call->left_lane && srv->detached < MCP_MAX_DETACHED && lane->threads > 0;
+    if (ok) {
+        call->left_lane = true;
+        srv->detached++;
+        lane->threads--;
+        lane_grow(srv, lane);
+        pthread_cond_broadcast(&srv->work);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return ok;
 }
 
 /* Queues an accepted call in its lane (reads or writes) and starts a worker when every one of
@@ -361,18 +415,7 @@ static void call_start(struct mcp_server *srv, struct mcp_call *call)
         lane->head = call;
     lane->tail = call;
     lane->queued++;
-    if (lane->queued > lane->idle && lane->threads < lane->max && srv->n_workers < MCP_MAX_READERS + 1) {
-        struct worker_args *wa = malloc(sizeof *wa);
-        if (wa) {
-            *wa = (struct worker_args){srv, lane};
-            if (pthread_create(&srv->workers[srv->n_workers], NULL, worker_main, wa) == 0) {
-                srv->n_workers++;
-                lane->threads++;
-            } else {
-                free(wa);
-            }
-        }
-    }
+    lane_grow(srv, lane);
     bool stuck = lane->threads == 0; /* no worker could be started at all */
     pthread_cond_broadcast(&srv->work);
     if (stuck) {
