@@ -1,6 +1,8 @@
 /* control.c: the loopback-only /_sim/ control endpoint used by tests and benchmarks —
  * counters, the request log, fault injection, client registration, simulated concurrent edits
- * (/_sim/touch), raw state reads and the virtual clock (/_sim/clock, clock.c). No authentication: the server only answers loopback. */
+ * (/_sim/touch), raw state reads, the virtual clock (/_sim/clock, clock.c), backend faults
+ * (/_sim/faults with a backend_id, traffic_route.c) and the ingestion delays of Log Analytics and
+ * Azure Monitor (/_sim/ingestion). No authentication: the server only answers loopback. */
 #include "sim.h"
 #include "traffic.h"
 
@@ -91,27 +93,91 @@ int sim_control_set_faults(sim_state *st, json_t *body, util_error *err)
     return 0;
 }
 
+/* The backend faults as listed: {id, backend_id, kind, from, until}. */
+static json_t *backend_faults(sim_state *st)
+{
+    json_t *out = json_array(), *f;
+    size_t i;
+    json_array_foreach(st->backend_faults, i, f)
+        json_array_append_new(out, json_pack("{s:O,s:O,s:O,s:O,s:O}", "id", json_object_get(f, "id"), "backend_id",
+                                             json_object_get(f, "backend_id"), "kind", json_object_get(f, "kind"), "from",
+                                             json_object_get(f, "from"), "until", json_object_get(f, "until")));
+    return out;
+}
+
 static void faults(sim_state *st, const sim_request *req, sim_response *resp)
 {
     if (strcmp(req->method, "DELETE") == 0) {
         json_object_set_new(st->faults, "latency_ms", json_integer(0));
         json_object_set_new(st->faults, "rules", json_array());
+        sim_traffic_faults_clear(st);
         sim_response_json(resp, 204, NULL);
         return;
     }
     if (strcmp(req->method, "GET") == 0) {
-        sim_response_json(resp, 200, json_deep_copy(st->faults));
+        json_t *out = json_deep_copy(st->faults);
+        json_object_set_new(out, "backend_faults", backend_faults(st));
+        sim_response_json(resp, 200, out);
+        return;
+    }
+    if (strcmp(req->method, "POST") != 0) {
+        sim_response_json(resp, 405, json_pack("{s:{s:s,s:s}}", "error", "code", "MethodNotAllowed", "message",
+                                               "GET, POST or DELETE /_sim/faults"));
         return;
     }
     json_t *body = body_object(req, resp);
     if (!body)
         return;
     util_error err = {0};
-    if (sim_control_set_faults(st, body, &err) != 0)
+    if (json_object_get(body, "backend_id")) { /* a backend fault (docs/apim-sim.md, "Routing and failures") */
+        int64_t id = sim_traffic_fault_add(st, body, &err);
+        if (!id)
+            bad_request(resp, err.message);
+        else {
+            json_t *list = backend_faults(st);
+            sim_response_json(resp, 201, json_incref(json_array_get(list, json_array_size(list) - 1)));
+            json_decref(list);
+        }
+    } else if (sim_control_set_faults(st, body, &err) != 0)
         bad_request(resp, err.message);
     else
         sim_response_json(resp, 200, json_deep_copy(st->faults));
     json_decref(body);
+}
+
+/* GET|POST /_sim/ingestion {"logs_delay_s", "metrics_delay_s"} (0..3600 each). */
+static void ingestion(sim_state *st, const sim_request *req, sim_response *resp)
+{
+    if (!strcmp(req->method, "POST")) {
+        json_t *body = body_object(req, resp);
+        if (!body)
+            return;
+        const char *key, *bad = NULL;
+        json_t *v;
+        json_object_foreach(body, key, v) {
+            bool known = !strcmp(key, "logs_delay_s") || !strcmp(key, "metrics_delay_s");
+            if (!known || !json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 3600)
+                bad = known ? "ingestion: logs_delay_s and metrics_delay_s are integers of seconds from 0 to 3600"
+                            : "ingestion: unknown member (logs_delay_s, metrics_delay_s)";
+        }
+        if (!bad) {
+            if (json_object_get(body, "logs_delay_s"))
+                st->logs_delay_s = (int)json_integer_value(json_object_get(body, "logs_delay_s"));
+            if (json_object_get(body, "metrics_delay_s"))
+                st->metrics_delay_s = (int)json_integer_value(json_object_get(body, "metrics_delay_s"));
+        }
+        json_decref(body);
+        if (bad) {
+            bad_request(resp, bad);
+            return;
+        }
+    } else if (strcmp(req->method, "GET")) {
+        sim_response_json(resp, 405, json_pack("{s:{s:s,s:s}}", "error", "code", "MethodNotAllowed", "message",
+                                               "GET or POST /_sim/ingestion"));
+        return;
+    }
+    sim_response_json(resp, 200, json_pack("{s:i,s:i}", "logs_delay_s", st->logs_delay_s, "metrics_delay_s",
+                                           st->metrics_delay_s));
 }
 
 static void clients(sim_state *st, const sim_request *req, sim_response *resp)
@@ -207,6 +273,8 @@ bool sim_control_handle(sim_state *st, const sim_request *req, sim_response *res
         sim_traffic_control(st, req, resp);
     else if (strcmp(what, "clock") == 0)
         sim_clock_control(st, req, resp);
+    else if (strcmp(what, "ingestion") == 0)
+        ingestion(st, req, resp);
     else
         sim_response_json(resp, 404, json_pack("{s:{s:s,s:s}}", "error", "code", "NotFound", "message",
                                                "Unknown control route: see docs/apim-sim.md."));

@@ -311,10 +311,15 @@ int sim_scenario_apply(sim_state *st, json_t *doc, util_error *err)
     if (!rc) rc = apply_subscriptions(st, json_object_get(doc, "subscriptions"), err);
     if (!rc) rc = put_policy(st, "policies/policy", "Microsoft.ApiManagement/service/policies",
                              json_object_get(doc, "global_policy"), err);
-    if (!rc && json_object_get(doc, "faults"))
-        rc = sim_control_set_faults(st, json_object_get(doc, "faults"), err);
+    /* "faults": an object of HTTP faults ({latency_ms, rules}), or an array of backend faults (dated
+     * by the scenario's clock, so after it) */
+    json_t *faults = json_object_get(doc, "faults");
+    if (!rc && faults && !json_is_array(faults))
+        rc = sim_control_set_faults(st, faults, err);
     if (!rc && json_is_object(json_object_get(doc, "clock")))
         rc = sim_clock_apply(st, json_object_get(doc, "clock"), err);
+    if (!rc && json_is_array(faults))
+        rc = sim_traffic_faults_set(st, faults, err);
     if (!rc) {
         json_decref(st->scenario);
         st->scenario = json_incref(doc);

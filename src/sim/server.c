@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "platform.h"
@@ -280,7 +281,10 @@ static void log_request(sim_state *st, const sim_request *req, const char *query
     sim_state_unlock(st);
 }
 
-static enum MHD_Result queue(struct MHD_Connection *c, const sim_response *resp)
+/* Queues resp. Every answer carries Date (RFC 7231 IMF-fixdate) from the VIRTUAL clock, as Azure's
+ * answers carry the gateway's time; libmicrohttpd adds its own wall-clock Date only when the response
+ * has none. */
+static enum MHD_Result queue(struct MHD_Connection *c, const sim_response *resp, int64_t now_ms)
 {
     char *text = resp->raw ? util_strdup(resp->raw) : resp->body ? json_dumps(resp->body, JSON_COMPACT) : util_strdup("");
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
@@ -288,8 +292,16 @@ static enum MHD_Result queue(struct MHD_Connection *c, const sim_response *resp)
         MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
     const char *k;
     json_t *v;
-    json_object_foreach(resp->headers, k, v)
+    bool dated = false;
+    json_object_foreach(resp->headers, k, v) {
         MHD_add_response_header(r, k, json_string_value(v));
+        dated = dated || !strcasecmp(k, "Date");
+    }
+    if (!dated) {
+        char date[40];
+        sim_http_date(now_ms, date, sizeof(date));
+        MHD_add_response_header(r, MHD_HTTP_HEADER_DATE, date);
+    }
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -326,7 +338,7 @@ static enum MHD_Result handle(sim_server *srv, struct MHD_Connection *c, const c
     if (!util_str_starts_with(url, "/_sim/"))
         log_request(&srv->state, &req, qs, resp.drop ? 0 : resp.status, start);
     LOG_DEBUG("apim-sim", "%s %s?%s -> %d%s", method, url, qs, resp.status, resp.drop ? " (dropped)" : "");
-    enum MHD_Result ret = resp.drop ? MHD_NO : queue(c, &resp);
+    enum MHD_Result ret = resp.drop ? MHD_NO : queue(c, &resp, sim_now_ms(&srv->state));
     sim_response_clear(&resp);
     json_decref(query);
     json_decref(headers);

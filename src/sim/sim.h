@@ -95,8 +95,23 @@ typedef struct sim_state {
     int64_t token_serial;     /* serial of the last issued access token */
     int64_t expired_upto;     /* tokens with serial <= this are expired */
     unsigned char sign_key[32];
-    _Atomic int64_t clock_offset_ms; /* virtual clock (clock.c): wall clock + this, */
-    _Atomic int64_t clock_frozen_ms; /* or this instant when non-zero (frozen) */
+    /* virtual clock (clock.c), guarded by clock_lock (any thread, without the state lock): while
+     * running, now = clock_base_virtual_ms + (wall - clock_base_wall_ms) x clock_rate */
+    pthread_mutex_t clock_lock;
+    int64_t clock_base_virtual_ms, clock_base_wall_ms;
+    double clock_rate;  /* virtual seconds per wall second (0 < rate <= 3600, default 1) */
+    bool clock_frozen;  /* frozen: now = clock_base_virtual_ms */
+    /* ingestion delays (POST /_sim/ingestion): rows and metric points later than now - delay are
+     * not returned yet; traffic_cut_s is the delay of the route being answered (lock held) */
+    int logs_delay_s, metrics_delay_s;
+    double traffic_cut_s;
+    /* backend faults (POST /_sim/faults with backend_id, scenario "faults": [...]):
+     * [{id, backend_id, kind, from, until}] (epoch seconds), and the circuit-breaker timeline the
+     * traffic model derives from them (traffic_route.c), rebuilt when traffic_version changes */
+    json_t *backend_faults;
+    int64_t fault_seq;
+    uint64_t traffic_version, traffic_open_version;
+    json_t *traffic_open;
 } sim_state;
 
 int sim_state_init(sim_state *st, const sim_options *opt, util_error *err);
@@ -122,10 +137,12 @@ bool sim_in_list(const char *s, const char *const *list);
 /* The simulator's time: the wall clock by default, moved by POST /_sim/clock. Any thread. */
 int64_t sim_now_ms(const sim_state *st);
 int64_t sim_now_s(const sim_state *st);
-/* Applies {"advance_s", "set", "freeze"} (borrowed), as POST /_sim/clock and a scenario's "clock" do. */
+/* Applies {"advance_s", "set", "freeze", "rate"} (borrowed), as POST /_sim/clock and a scenario's "clock" do. */
 int sim_clock_apply(sim_state *st, json_t *body, util_error *err);
 /* GET|POST /_sim/clock (lock held). */
 void sim_clock_control(sim_state *st, const sim_request *req, sim_response *resp);
+/* t (ms since the epoch) as an RFC 7231 IMF-fixdate, "Mon, 30 Nov 2026 08:00:00 GMT" (n >= 30). */
+void sim_http_date(int64_t t_ms, char *out, size_t n);
 
 /* ---- scenario ------------------------------------------------------------------------- */
 
@@ -184,6 +201,12 @@ bool sim_control_handle(sim_state *st, const sim_request *req, sim_response *res
  * and as a scenario's "faults" member does at start-up. Lock held (or not serving yet). */
 int sim_control_set_faults(sim_state *st, json_t *body, util_error *err);
 bool sim_arm_handle(sim_state *st, const sim_request *req, sim_response *resp);
+/* Backend faults (traffic_route.c): validates one {"backend_id", "kind": "5xx"|"429"|"timeout",
+ * "from"?, "until" | "minutes"} (borrowed) and adds it; returns its id (>0) or 0 with err filled.
+ * sim_traffic_faults_set replaces them all with an array (a scenario's "faults"). Lock held. */
+int64_t sim_traffic_fault_add(sim_state *st, json_t *fault, util_error *err);
+int sim_traffic_faults_set(sim_state *st, json_t *faults, util_error *err);
+void sim_traffic_faults_clear(sim_state *st);
 /* POST /v1/workspaces/{customerId}/query, the Logs query API (src/sim/traffic_logs.c); takes the lock. */
 bool sim_traffic_logs_handle(sim_state *st, const sim_request *req, sim_response *resp);
 

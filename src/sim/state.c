@@ -20,6 +20,11 @@ int sim_state_init(sim_state *st, const sim_options *opt, util_error *err)
     st->routes = json_object();
     st->log = json_array();
     st->managed_identity = json_object();
+    st->backend_faults = json_array();
+    if (pthread_mutex_init(&st->clock_lock, NULL) != 0)
+        return util_error_set(err, UTIL_EINTERNAL, "cannot create the clock lock");
+    st->clock_rate = 1.0;
+    st->clock_base_virtual_ms = st->clock_base_wall_ms = util_now_ms();
     st->etag_seq = (uint64_t)util_now_ms() * 16u;
     char hex[65];
     if (util_random_hex(hex, sizeof(st->sign_key)) != 0)
@@ -40,6 +45,9 @@ void sim_state_free(sim_state *st)
     json_decref(st->log);
     json_decref(st->managed_identity);
     json_decref(st->traffic_history);
+    json_decref(st->backend_faults);
+    json_decref(st->traffic_open);
+    pthread_mutex_destroy(&st->clock_lock);
     pthread_mutex_destroy(&st->lock);
 }
 

@@ -146,7 +146,7 @@ static json_t *report_counts(const sim_traffic_stats *s)
     double svc_avg = s->misses ? (double)s->backend_ms / (double)s->misses : 0;
     return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "callCountSuccess",
                      (json_int_t)s->allowed, "callCountBlocked", (json_int_t)s->throttled, "callCountFailed",
-                     (json_int_t)0, "callCountOther", (json_int_t)0, "callCountTotal", (json_int_t)s->requests,
+                     (json_int_t)s->failed, "callCountOther", (json_int_t)0, "callCountTotal", (json_int_t)s->requests,
                      "bandwidth", (json_int_t)(s->requests * 2048), "cacheHitCount", (json_int_t)s->hits,
                      "cacheMissCount", (json_int_t)s->cache_misses, "apiTimeAvg", api_avg, "apiTimeMin", s->requests ? 5.0 : 0.0,
                      "apiTimeMax", api_avg * 2, "serviceTimeAvg", svc_avg, "serviceTimeMin", svc_avg / 2,
@@ -362,10 +362,13 @@ static int64_t cell_of(const sim_traffic_stats *s, const char *g, const char *b)
     const struct {
         const char *g, *b;
         int64_t n;
-    } cells[] = {{"200", "200", s->misses - s->backend_throttled},
+    } cells[] = {{"200", "200", s->misses - s->backend_throttled - s->backend_failed - s->timeouts},
                  {"200", "0", s->hits},
                  {"429", "0", s->throttled - s->backend_throttled},
-                 {"429", "429", s->backend_throttled}};
+                 {"429", "429", s->backend_throttled},
+                 {"503", "503", s->backend_failed},
+                 {"503", "0", s->unavailable},
+                 {"504", "0", s->timeouts}};
     int64_t n = 0;
     for (size_t i = 0; i < sizeof cells / sizeof cells[0]; i++)
         if ((!*g || !strcmp(g, cells[i].g)) && (!*b || !strcmp(b, cells[i].b)))
@@ -425,11 +428,20 @@ static json_t *one_series(sim_state *st, const char *metric, const char *aggs, c
 static json_t *metric_value(sim_state *st, const char *metric, const char *aggs, const struct mfilter *f,
                             double from, double to, double step)
 {
-    static const char *const codes[] = {"200", "429", NULL}, *const bcodes[] = {"200", "0", "429", NULL};
+    /* the failure codes appear only when the window holds failures (backend faults) */
+    sim_traffic_stats all;
+    memset(&all, 0, sizeof(all));
+    sim_traffic_window(st, NULL, f->api[0] ? f->api : NULL, from, to, &all);
+    bool failures = all.failed > 0;
+    static const char *const codes_ok[] = {"200", "429", NULL}, *const bcodes_ok[] = {"200", "0", "429", NULL};
+    static const char *const codes_all[] = {"200", "429", "503", "504", NULL},
+                             *const bcodes_all[] = {"200", "0", "429", "503", NULL};
+    const char *const *codes = failures ? codes_all : codes_ok, *const *bcodes = failures ? bcodes_all : bcodes_ok;
     json_t *ts = json_array();
     if (f->split_code && f->split_backend_code) { /* one series per (gateway code, backend code) that occurs */
-        static const char *const pairs[][2] = {{"200", "200"}, {"200", "0"}, {"429", "0"}, {"429", "429"}};
-        for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        static const char *const pairs[][2] = {{"200", "200"}, {"200", "0"}, {"429", "0"}, {"429", "429"},
+                                               {"503", "503"}, {"503", "0"}, {"504", "0"}};
+        for (size_t i = 0; i < (failures ? 7u : 4u); i++) {
             struct series se = {"GatewayResponseCode", pairs[i][0], pairs[i][0], pairs[i][1], "BackendResponseCode",
                                 pairs[i][1]};
             json_array_append_new(ts, one_series(st, metric, aggs, f, &se, from, to, step));
@@ -596,6 +608,7 @@ static void metrics_route(sim_state *st, const sim_request *req, sim_response *r
         sim_response_arm_error(resp, 400, "BadRequest", NULL, "'metricnames' is required by apim-sim.");
         return;
     }
+    st->traffic_cut_s = st->metrics_delay_s; /* points not ingested yet are not returned */
     char *aggs = sim_lower(aggs_in ? aggs_in : "average"), *list = util_strdup(names);
     json_t *value = json_array();
     char badagg[32] = "";
@@ -632,6 +645,7 @@ static void metrics_route(sim_state *st, const sim_request *req, sim_response *r
                                                "Microsoft.ApiManagement/service", "resourceregion", location(st)));
     free(list);
     free(aggs);
+    st->traffic_cut_s = 0;
 }
 
 /* ---- diagnostic settings ---------------------------------------------------------------- */
@@ -712,11 +726,22 @@ static json_t *stats_json(const sim_traffic_stats *s)
                           (json_int_t)s->metric_calls, "prompt_tokens", (json_int_t)s->prompt_tokens,
                           "completion_tokens", (json_int_t)s->completion_tokens, "total_ms", (json_int_t)s->total_ms,
                           "backend_ms", (json_int_t)s->backend_ms);
-    json_t *b = json_object();
+    json_object_set_new(o, "failed", json_integer(s->failed));
+    json_object_set_new(o, "failed_backend", json_integer(s->backend_failed));
+    json_object_set_new(o, "timeouts", json_integer(s->timeouts));
+    json_object_set_new(o, "unavailable", json_integer(s->unavailable));
+    json_t *b = json_object(), *bd = json_object();
     for (int i = 0; i < s->nbackends; i++)
-        if (s->backend_calls[i])
+        if (s->backend_calls[i]) {
             json_object_set_new(b, s->backend[i], json_integer(s->backend_calls[i]));
+            json_object_set_new(bd, s->backend[i],
+                                json_pack("{s:I,s:I,s:I,s:I}", "calls", (json_int_t)s->backend_calls[i], "failed",
+                                          (json_int_t)(s->backend_failed_calls[i] + s->backend_timeouts[i]),
+                                          "throttled", (json_int_t)s->backend_refused[i], "timeouts",
+                                          (json_int_t)s->backend_timeouts[i]));
+        }
     json_object_set_new(o, "by_backend", b);
+    json_object_set_new(o, "by_backend_detail", bd);
     return o;
 }
 
@@ -744,7 +769,10 @@ void sim_traffic_control(sim_state *st, const sim_request *req, sim_response *re
         json_object_set_new(subs, sub, stats_json(&s));
     }
     json_t *h = st->traffic_history;
-    sim_response_json(resp, 200, json_pack("{s:o,s:o,s:o,s:I}", "totals", stats_json(&all), "by_subscription", subs,
+    int nb = 0;
+    free(sim_traffic_route_breaks(st, from, to, &nb)); /* builds the breaker timeline */
+    sim_response_json(resp, 200, json_pack("{s:o,s:o,s:o,s:I,s:O}", "totals", stats_json(&all), "by_subscription", subs,
                                            "snapshot", sim_traffic_snapshot(st), "changes",
-                                           (json_int_t)(h ? json_array_size(h) - 1 : 0)));
+                                           (json_int_t)(h ? json_array_size(h) - 1 : 0), "breaker_open",
+                                           st->traffic_open ? st->traffic_open : json_null()));
 }

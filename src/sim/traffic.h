@@ -11,6 +11,9 @@
  *                     query API v1 (POST /v1/workspaces/{customerId}/query)
  *   traffic_insights.c  the service's Application Insights logger and the token metrics an
  *                     emit-token-metric policy sends there
+ *   traffic_route.c   routing through a backend pool (priority, weight, circuit breakers, the API's
+ *                     <retry>), the backend faults of /_sim/faults and the circuit-breaker timeline
+ *                     they cause
  * The model is documented in docs/apim-sim.md ("Traffic").
  *
  * Ownership: every function is called with the state lock held. Functions returning json_t *
@@ -40,7 +43,58 @@ typedef struct sim_traffic_stats {
     char backend[SIM_TRAFFIC_MAX_BACKENDS][128];
     int64_t backend_calls[SIM_TRAFFIC_MAX_BACKENDS];
     int64_t backend_refused[SIM_TRAFFIC_MAX_BACKENDS]; /* of those calls, the ones answered 429 */
+    /* failures (backend faults, traffic_route.c), all counted in `misses` / backend_calls but for
+     * `unavailable`: */
+    int64_t failed;       /* answered 5xx: backend 5xx + timeouts + unavailable */
+    int64_t backend_failed; /* of those, the backend's own 5xx (BackendResponseCode 5xx) */
+    int64_t timeouts;     /* of those, backend timeouts (gateway 504, no backend response) */
+    int64_t unavailable;  /* of those, 503 from the gateway: every pool member's breaker open (no backend call) */
+    int64_t backend_failed_calls[SIM_TRAFFIC_MAX_BACKENDS]; /* per backend: final attempt answered 5xx */
+    int64_t backend_fault_throttled[SIM_TRAFFIC_MAX_BACKENDS]; /* per backend: final attempt 429 by a fault */
+    int64_t backend_timeouts[SIM_TRAFFIC_MAX_BACKENDS];
 } sim_traffic_stats;
+
+/* ---- routing (traffic_route.c) ---------------------------------------------------------- */
+
+/* The fate of one request that passed the gateway's limits and the cache, at one instant: the
+ * shares (summing to 1) that end on each backend as ok / 5xx / 429 / timeout, or that find no
+ * member with a closed breaker (`unavailable`); attempts per backend (retries included) and the
+ * failed ones, for the circuit breakers. */
+typedef struct sim_route {
+    int n;
+    char name[SIM_TRAFFIC_MAX_BACKENDS][128];
+    double ok[SIM_TRAFFIC_MAX_BACKENDS], fail[SIM_TRAFFIC_MAX_BACKENDS], thr[SIM_TRAFFIC_MAX_BACKENDS],
+        tmo[SIM_TRAFFIC_MAX_BACKENDS];
+    double attempts[SIM_TRAFFIC_MAX_BACKENDS], failed_attempts[SIM_TRAFFIC_MAX_BACKENDS];
+    int fault[SIM_TRAFFIC_MAX_BACKENDS]; /* SIM_FAULT_* of the backend at that instant */
+    double unavailable;
+    double wait_ms; /* the retries' waits and failed attempts' time, per request */
+    bool disturbed; /* a member had a fault or an open breaker */
+} sim_route;
+
+enum { SIM_FAULT_NONE = 0, SIM_FAULT_5XX, SIM_FAULT_429, SIM_FAULT_TIMEOUT };
+#define SIM_FAULT_5XX_STATUS 503  /* what a "5xx" fault answers */
+#define SIM_TIMEOUT_STATUS 504    /* the gateway's answer to a backend that timed out */
+#define SIM_FORWARD_TIMEOUT_MS 300000 /* forward-request's default timeout (300 s) */
+
+/* Routes a request of the snapshot entry cfg at time t (epoch s; t < 0: no faults); is_open(ctx, name)
+ * tells whether a member's breaker is open (NULL: the circuit-breaker timeline). */
+typedef bool (*sim_route_open_fn)(void *ctx, const char *backend);
+void sim_traffic_route(sim_state *st, json_t *cfg, double t, sim_route_open_fn is_open, void *ctx, sim_route *out);
+/* The fault kind of backend at t. */
+int sim_traffic_fault_at(sim_state *st, const char *backend, double t);
+/* Sorted distinct instants in (a, b) where routing may change (fault edges, breaker trips and
+ * resets): a new array (free it) of *count values. */
+double *sim_traffic_route_breaks(sim_state *st, double a, double b, int *count);
+/* The backend's url (borrowed, "" when unknown). */
+const char *sim_traffic_backend_url(sim_state *st, const char *backend);
+/* traffic_model.c: the snapshot entry of sub in force at t (borrowed, NULL when none) and the rate of
+ * its requests reaching the backend stage at t (per minute). */
+json_t *sim_traffic_cfg_at(sim_state *st, const char *sub, double t);
+double sim_traffic_miss_rate(sim_state *st, const char *sub, json_t *cfg, double t);
+/* The (virtual) instant up to which data is reported: now - the ingestion delay of the route being
+ * answered (st->traffic_cut_s). */
+double sim_traffic_horizon(sim_state *st);
 
 /* The configuration snapshot of every subscription with demand, from the current state:
  * {"sub": {"product", "api", "limit_tpm", "rpm", "cache", "hit", "backend",

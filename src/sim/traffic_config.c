@@ -4,7 +4,10 @@
  * global, product and API policies, a <when> branch running when its condition names the
  * subscription or product), the request rate (rate-limit / rate-limit-by-key, calls × 60 /
  * renewal-period), whether a semantic-cache lookup runs and its hit fraction, whether an
- * emit-token-metric element runs (namespace, dimensions), and the backend its requests reach (set-backend-service; for a pool the existing member with the best priority).
+ * emit-token-metric element runs (namespace, dimensions), the backend its requests reach
+ * (set-backend-service; for a pool the existing member with the best priority, and every existing
+ * member with its priority and weight) and the <retry> around forward-request (count, the status codes
+ * its condition retries, first-fast-retry, interval).
  * Demo-like layouts only: this is a small extraction, not a policy engine (see traffic.h). */
 #include "traffic.h"
 
@@ -125,6 +128,61 @@ static bool keyed_by_subscription(xmlNodePtr n)
     return yes;
 }
 
+static bool has_descendant(xmlNodePtr n, const char *name)
+{
+    for (xmlNodePtr c = n->children; c; c = c->next)
+        if (is_named(c, name) || (c->type == XML_ELEMENT_NODE && has_descendant(c, name)))
+            return true;
+    return false;
+}
+
+/* Does a retry condition hold for status? It is read as far as its text allows: "true"/"false", or
+ * comparisons "StatusCode <op> N" (op ==, !=, >=, >, <=, <), any of which holding counts (they are
+ * joined by || in the usual forms). Anything else: no retry (the safe reading). */
+static bool retry_condition_holds(const char *cond, int status)
+{
+    if (!cond)
+        return false;
+    if (!strcmp(cond, "true") || !strcmp(cond, "@(true)"))
+        return true;
+    for (const char *p = strstr(cond, "StatusCode"); p; p = strstr(p + 1, "StatusCode")) {
+        const char *q = p + strlen("StatusCode");
+        while (*q == ' ')
+            q++;
+        char op[3] = "";
+        int k = 0;
+        while (k < 2 && (*q == '=' || *q == '!' || *q == '>' || *q == '<'))
+            op[k++] = *q++;
+        op[k] = '\0';
+        while (*q == ' ')
+            q++;
+        char *end = NULL;
+        long v = strtol(q, &end, 10);
+        if (end == q)
+            continue;
+        bool hold = !strcmp(op, "==") ? status == v : !strcmp(op, "!=") ? status != v : !strcmp(op, ">=") ? status >= v
+                    : !strcmp(op, ">") ? status > v : !strcmp(op, "<=") ? status <= v : !strcmp(op, "<") ? status < v
+                                                                                            : false;
+        if (hold)
+            return true;
+    }
+    return false;
+}
+
+/* {"count", "on429", "on5xx", "first_fast", "interval"} of a <retry> that holds forward-request. */
+static json_t *retry_of(xmlNodePtr n)
+{
+    xmlChar *cond = xmlGetProp(n, (const xmlChar *)"condition"), *ff = xmlGetProp(n, (const xmlChar *)"first-fast-retry");
+    double count = num_prop(n, "count"), interval = num_prop(n, "interval");
+    json_t *r = json_pack("{s:i,s:b,s:b,s:b,s:f}", "count", (int)(count > 50 ? 50 : count), "on429",
+                          retry_condition_holds((const char *)cond, 429), "on5xx",
+                          retry_condition_holds((const char *)cond, SIM_FAULT_5XX_STATUS), "first_fast",
+                          ff && !strcmp((const char *)ff, "true"), "interval", interval);
+    xmlFree(cond);
+    xmlFree(ff);
+    return r;
+}
+
 /* Walks one document and folds what runs for the subscription into cfg. A <rate-limit> in the
  * global policy is not valid there (product, API and operation scope only) and is not counted. */
 static void fold(xmlNodePtr n, const char *sub, const char *product, bool global, json_t *cfg)
@@ -150,6 +208,8 @@ static void fold(xmlNodePtr n, const char *sub, const char *product, bool global
                 json_object_set_new(cfg, "hit", json_real(hit < 0 ? 0 : hit > 0.9 ? 0.9 : hit));
             } else if (!strcmp(name, "llm-emit-token-metric") || !strcmp(name, "azure-openai-emit-token-metric"))
                 json_object_set_new(cfg, "metric", token_metric(n));
+            else if (!strcmp(name, "retry") && !json_object_get(cfg, "retry") && has_descendant(n, "forward-request"))
+                json_object_set_new(cfg, "retry", retry_of(n));
             else if (!strcmp(name, "set-backend-service") && !json_object_get(cfg, "backend_ref")) {
                 xmlChar *b = xmlGetProp(n, (const xmlChar *)"backend-id");
                 if (b)
@@ -204,6 +264,36 @@ static const char *active_backend(sim_state *st, const char *ref)
     return best;
 }
 
+/* Every existing member of the pool ref, [[name, priority, weight], ...] in pool order (a Single
+ * backend is its own only member); NULL when nothing can serve. APIM's defaults when absent:
+ * priority and weight as equal (BackendPoolItem: both optional). */
+static json_t *members_of(sim_state *st, const char *ref)
+{
+    json_t *props = ref ? backend_props(st, ref) : NULL;
+    if (!props)
+        return NULL;
+    json_t *members = json_object_get(json_object_get(props, "pool"), "services");
+    if (!json_is_array(members))
+        return json_pack("[[s,i,i]]", ref, 1, 1);
+    json_t *out = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(members, i, m) {
+        const char *mid = json_string_value(json_object_get(m, "id"));
+        const char *slash = mid ? strrchr(mid, '/') : NULL;
+        const char *name = slash ? slash + 1 : mid;
+        json_t *p = json_object_get(m, "priority"), *w = json_object_get(m, "weight");
+        if (name && backend_props(st, name) && json_array_size(out) < SIM_TRAFFIC_MAX_BACKENDS)
+            json_array_append_new(out, json_pack("[s,I,I]", name, json_is_integer(p) ? json_integer_value(p) : (json_int_t)1,
+                                                 json_is_integer(w) ? json_integer_value(w) : (json_int_t)1));
+    }
+    if (!json_array_size(out)) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
 static const char *scope_product(sim_state *st, const char *sub)
 {
     char *id = util_printf("%s/subscriptions/%s", st->service_id, sub);
@@ -239,8 +329,13 @@ json_t *sim_traffic_snapshot(sim_state *st)
         fold_policy(st, arel, sub, product, cfg);
         free(prel);
         free(arel);
-        const char *backend = active_backend(st, json_string_value(json_object_get(cfg, "backend_ref")));
+        const char *ref = json_string_value(json_object_get(cfg, "backend_ref"));
+        const char *backend = active_backend(st, ref);
         json_object_set_new(cfg, "backend", backend ? json_string(backend) : json_null());
+        json_t *members = members_of(st, ref);
+        json_object_set_new(cfg, "pool", members ? members : json_null());
+        if (!json_object_get(cfg, "retry"))
+            json_object_set_new(cfg, "retry", json_null());
         json_object_del(cfg, "backend_ref");
         json_object_set_new(out, sub, cfg);
     }

@@ -209,7 +209,10 @@ void sim_traffic_insights_route(sim_state *st, const sim_request *req, sim_respo
                                "Failed to find metric configuration for provider: microsoft.insights, resource Type: "
                                "components, metric namespace: %s (no emit-token-metric policy sends to it).",
                                ns ? ns : "(none)");
-    else
+    else {
+        st->traffic_cut_s = st->metrics_delay_s; /* points not ingested yet are not returned */
         answer_metrics(st, req, mcfg, resp);
+        st->traffic_cut_s = 0;
+    }
     json_decref(snap);
 }

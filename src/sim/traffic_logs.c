@@ -35,6 +35,13 @@ static const char *const kql_tokens =
     "sum(PromptTokens), completion_tokens = sum(CompletionTokens), total_tokens = sum(TotalTokens) by "
     "ApimSubscriptionId";
 
+/* Requests and failures per backend that finally served (BackendId, BackendUrl) and minute
+ * (rehearse_failover, docs/apim-sim.md "Routing and failures"); "%s" is the API id. */
+static const char *const kql_backend_minutes =
+    "ApiManagementGatewayLogs | where ApiId == '%s' | summarize requests = count(), failed = countif(ResponseCode >= "
+    "500), throttled = countif(ResponseCode == 429), backend_failed = countif(BackendResponseCode >= 500), "
+    "backend_throttled = countif(BackendResponseCode == 429) by BackendId, BackendUrl, bin(TimeGenerated, 1m)";
+
 /* Tokens and requests per minute and subscription (simulate_quota), packed into one list per
  * subscription; "%s" is a list of quoted ids. */
 static const char *const kql_minutes =
@@ -163,7 +170,7 @@ static json_t *la_subscriptions(sim_state *st, const char *api, double from, dou
                                                   cell(s.prompt_tokens + s.completion_tokens)));
         else if (!tokens)
             json_array_append_new(rows, json_pack("[s,o,o,o,o,o,o,o,o,o,o]", sub, cell(s.requests), cell(s.throttled),
-                                                  cell(s.backend_throttled), cell(0), cell(0), cell(s.hits), cell(s.cache_misses), cell(s.misses),
+                                                  cell(s.backend_throttled), cell(0), cell(s.failed), cell(s.hits), cell(s.cache_misses), cell(s.misses),
                                                   cell(s.total_ms), cell(s.backend_ms)));
     }
     if (tokens)
@@ -197,6 +204,49 @@ static json_t *la_backends(sim_state *st, const char *api, double from, double t
                     rows);
 }
 
+#define BACKEND_MINUTES_MAX (31 * 1440) /* a month of minutes: past any retention the sim serves */
+
+static json_t *backend_row(const char *id, const char *url, const char *ts, int64_t req, int64_t failed, int64_t thr,
+                           int64_t bfailed, int64_t bthr)
+{
+    return json_pack("[s,s,s,o,o,o,o,o]", id, url, ts, cell(req), cell(failed), cell(thr), cell(bfailed), cell(bthr));
+}
+
+/* One row per (backend that finally served, minute) with requests; the requests that reached no backend
+ * (cache hits, the gateway's own 429s, 503s with every breaker open) in a row with empty BackendId. */
+static json_t *la_backend_minutes(sim_state *st, const char *api, double from, double to, bool empty)
+{
+    json_t *rows = json_array();
+    to = fmin(to, sim_traffic_horizon(st));
+    size_t total = 0;
+    for (double m = floor(from / 60) * 60; !empty && m < to && total < BACKEND_MINUTES_MAX; m += 60, total++) {
+        sim_traffic_stats s;
+        memset(&s, 0, sizeof(s));
+        sim_traffic_window(st, NULL, api, fmax(m, from), fmin(m + 60, to), &s);
+        char ts[32];
+        util_time_iso8601((int64_t)m, ts, sizeof(ts));
+        int64_t none = s.hits + (s.throttled - s.backend_throttled) + s.unavailable;
+        for (int i = 0; i < s.nbackends; i++) {
+            if (!s.backend_calls[i])
+                continue;
+            if (!strcmp(s.backend[i], "(none)")) { /* no backend configured: counted with the gateway's own */
+                none += s.backend_calls[i];
+                continue;
+            }
+            json_array_append_new(rows, backend_row(s.backend[i], sim_traffic_backend_url(st, s.backend[i]), ts,
+                                                    s.backend_calls[i], s.backend_failed_calls[i] + s.backend_timeouts[i],
+                                                    s.backend_refused[i], s.backend_failed_calls[i], s.backend_refused[i]));
+        }
+        if (none > 0)
+            json_array_append_new(rows, backend_row("", "", ts, none, s.unavailable, s.throttled - s.backend_throttled, 0, 0));
+    }
+    return la_table(json_pack("[o,o,o,o,o,o,o,o]", column("BackendId", "string"), column("BackendUrl", "string"),
+                              column("TimeGenerated", "datetime"), column("requests", "long"), column("failed", "long"),
+                              column("throttled", "long"), column("backend_failed", "long"),
+                              column("backend_throttled", "long")),
+                    rows);
+}
+
 /* Matches kql_minutes; fills subs with the quoted ids of its list ('a','b'). */
 static bool kql_match_minutes(const char *query, char subs[][260], int *nsubs)
 {
@@ -227,7 +277,7 @@ static bool kql_match_minutes(const char *query, char subs[][260], int *nsubs)
 static json_t *la_minutes(sim_state *st, char subs[][260], int nsubs, double from, double to, bool empty)
 {
     json_t *rows = json_array();
-    to = fmin(to, (double)sim_now_ms(st) / 1000.0);
+    to = fmin(to, sim_traffic_horizon(st));
     size_t total = 0;
     for (int i = 0; i < nsubs && !empty; i++) {
         if (!json_object_get(sim_traffic_demand(st), subs[i]))
@@ -318,6 +368,7 @@ static void logs_query(sim_state *st, const sim_request *req, sim_response *resp
                  "or a duration such as PT1H).");
     else {
         from = fmax(from, (double)sim_now_ms(st) / 1000.0 - retention_days(st) * 86400.0);
+        st->traffic_cut_s = st->logs_delay_s; /* rows not ingested yet are not returned */
         if (kql_match(query, kql_subscriptions, api, sizeof(api)))
             sim_response_json(resp, 200, la_subscriptions(st, api, from, to, false, empty));
         else if (kql_match(query, kql_tokens, api, sizeof(api)))
@@ -326,10 +377,13 @@ static void logs_query(sim_state *st, const sim_request *req, sim_response *resp
             sim_response_json(resp, 200, la_backends(st, api, from, to, empty));
         else if (kql_match_minutes(query, subs, &nsubs))
             sim_response_json(resp, 200, la_minutes(st, subs, nsubs, from, to, empty));
+        else if (kql_match(query, kql_backend_minutes, api, sizeof(api)))
+            sim_response_json(resp, 200, la_backend_minutes(st, api, from, to, empty));
         else
             la_error(resp, 400, "SemanticError",
                      "apim-sim answers only the KQL queries azure-ai-gateway-mcp sends (per subscription, per backend, "
-                     "tokens of rows with a DeploymentName, per minute and subscription); see docs/apim-sim.md. This query is not one of them.");
+                     "tokens of rows with a DeploymentName, per minute and subscription, per backend and minute); see docs/apim-sim.md. This query is not one of them.");
+        st->traffic_cut_s = 0;
     }
     json_decref(body);
 }

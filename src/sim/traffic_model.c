@@ -37,7 +37,8 @@ double sim_traffic_backend_latency(sim_state *st, const char *backend)
 
 static json_t *refusals(sim_state *st, json_t *subs);
 
-/* One history entry: the snapshot, timed t, with the share each backend refuses (computed once). */
+/* One history entry: the snapshot, timed t, with the share each backend refuses when no backend
+ * fault or open breaker disturbs the routing (computed once). */
 static json_t *entry(sim_state *st, double t, json_t *snap)
 {
     return json_pack("{s:f,s:o,s:o}", "t", t, "subs", snap, "refused", refusals(st, snap));
@@ -56,6 +57,7 @@ void sim_traffic_after_write(sim_state *st)
 {
     json_t *h = history(st);
     json_t *snap = sim_traffic_snapshot(st);
+    st->traffic_version++; /* a breaker rule may have changed: the breaker timeline is rebuilt */
     if (json_equal(json_object_get(json_array_get(h, json_array_size(h) - 1), "subs"), snap))
         json_decref(snap);
     else
@@ -69,9 +71,12 @@ static double burst_seconds(sim_state *st, double t)
     return floor(t / period) * len + fmin(fmod(t, period), len);
 }
 
-/* Cumulative counts of one subscription since the epoch. */
+/* Cumulative counts of one subscription since the epoch; per backend slot: the requests whose final
+ * attempt went there (miss), of those the capacity 429s (refused), the 5xx / fault 429 / timeouts. */
 typedef struct cumul {
-    double req, allowed, lookups, metric, miss[SIM_TRAFFIC_MAX_BACKENDS], refused[SIM_TRAFFIC_MAX_BACKENDS];
+    double req, allowed, lookups, metric, unavail, wait_ms;
+    double miss[SIM_TRAFFIC_MAX_BACKENDS], refused[SIM_TRAFFIC_MAX_BACKENDS], fail[SIM_TRAFFIC_MAX_BACKENDS],
+        thr[SIM_TRAFFIC_MAX_BACKENDS], tmo[SIM_TRAFFIC_MAX_BACKENDS];
 } cumul;
 
 struct rates {
@@ -112,6 +117,26 @@ static void demand_of(sim_state *st, const char *sub, double *tpm, double *btpm)
     *btpm = json_is_number(burst) ? json_number_value(burst) : *tpm;
 }
 
+json_t *sim_traffic_cfg_at(sim_state *st, const char *sub, double t)
+{
+    json_t *h = history(st), *cfg = NULL;
+    for (size_t k = 0; k < json_array_size(h); k++) {
+        if (json_number_value(json_object_get(json_array_get(h, k), "t")) > t)
+            break;
+        cfg = json_object_get(json_object_get(json_array_get(h, k), "subs"), sub);
+    }
+    return cfg;
+}
+
+double sim_traffic_miss_rate(sim_state *st, const char *sub, json_t *cfg, double t)
+{
+    double tpm, btpm, period = knob(st, "burst_every_min", 10) * 60, len = knob(st, "burst_minutes", 2) * 60;
+    demand_of(st, sub, &tpm, &btpm);
+    return rates_at(fmod(t, period) < len ? btpm : tpm, knob(st, "tokens_per_request", 1000), cfg).miss;
+}
+
+double sim_traffic_horizon(sim_state *st) { return (double)sim_now_ms(st) / 1000.0 - st->traffic_cut_s; }
+
 /* Tokens one request counts against a deployment's tokens-per-minute limit: its prompt tokens plus
  * its max_tokens (scenario traffic.max_tokens_share x tokens_per_request; default: the completion
  * tokens it gets). */
@@ -128,75 +153,122 @@ static double backend_capacity(sim_state *st, const char *backend)
 {
     if (!backend)
         return 0;
-    char *id = util_printf("%s/backends/%s", st->service_id, backend);
-    json_t *e = sim_state_get(st, id);
-    free(id);
-    const char *url = json_string_value(json_object_get(json_object_get(json_object_get(e, "resource"), "properties"), "url"));
-    return sim_accounts_capacity_tpm(st, url, json_string_value(json_object_get(sim_traffic_scenario(st), "deployment")));
+    return sim_accounts_capacity_tpm(st, sim_traffic_backend_url(st, backend),
+                                     json_string_value(json_object_get(sim_traffic_scenario(st), "deployment")));
 }
 
-/* The share (0..1) of backend's calls its deployment answers 429 while every subscription of the
- * snapshot subs sends at its base (peak false) or burst rate: what exceeds the capacity. */
-static double refused_share(sim_state *st, json_t *subs, const char *backend, bool peak)
+static bool never_open(void *ctx, const char *backend)
+{
+    (void)ctx;
+    (void)backend;
+    return false;
+}
+
+/* The share (0..1) of backend's calls its deployment answers 429 while every subscription of subs
+ * sends at its base (peak false) or burst rate, routed as at t (t < 0: undisturbed): what exceeds
+ * the capacity. at(sub) gives each subscription's snapshot entry. */
+static double refused_share(sim_state *st, json_t *subs, const char *backend, bool peak, double t)
 {
     double cap = backend_capacity(st, backend), load = 0, tpr = knob(st, "tokens_per_request", 1000);
     if (cap <= 0)
         return 0;
     const char *name;
-    json_t *cfg;
-    json_object_foreach(subs, name, cfg) {
-        const char *b = json_string_value(json_object_get(cfg, "backend"));
-        if (!b || strcmp(b, backend) != 0)
+    json_t *v;
+    json_object_foreach(subs ? subs : sim_traffic_demand(st), name, v) {
+        json_t *cfg = subs ? v : sim_traffic_cfg_at(st, name, t);
+        if (!cfg)
             continue;
-        double tpm, btpm;
-        demand_of(st, name, &tpm, &btpm);
-        load += rates_at(peak ? btpm : tpm, tpr, cfg).miss;
+        sim_route r;
+        sim_traffic_route(st, cfg, t, t < 0 ? never_open : NULL, NULL, &r);
+        for (int k = 0; k < r.n; k++) {
+            if (strcmp(r.name[k], backend) != 0)
+                continue;
+            double tpm, btpm;
+            demand_of(st, name, &tpm, &btpm);
+            load += rates_at(peak ? btpm : tpm, tpr, cfg).miss * r.ok[k];
+        }
     }
     load *= counted_tokens(st);
     return load > cap ? 1 - cap / load : 0;
 }
 
-/* {backend: [base share, burst share]} of every backend of the snapshot subs. */
+/* {backend: [base share, burst share]} of every backend of the snapshot subs, undisturbed. */
 static json_t *refusals(sim_state *st, json_t *subs)
 {
     json_t *out = json_object(), *cfg;
     const char *name;
     json_object_foreach(subs, name, cfg) {
-        const char *b = json_string_value(json_object_get(cfg, "backend"));
-        if (b && !json_object_get(out, b))
-            json_object_set_new(out, b, json_pack("[f,f]", refused_share(st, subs, b, false),
-                                                  refused_share(st, subs, b, true)));
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(cfg, "pool"), i, m) {
+            const char *b = json_string_value(json_array_get(m, 0));
+            if (b && !json_object_get(out, b))
+                json_object_set_new(out, b, json_pack("[f,f]", refused_share(st, subs, b, false, -1),
+                                                      refused_share(st, subs, b, true, -1)));
+        }
     }
     return out;
+}
+
+/* Adds the piece [from, to) of history entry e (the subscription's cfg) to c. */
+static void cumulate_piece(sim_state *st, const char *sub, json_t *e, json_t *cfg, double from, double to,
+                           sim_traffic_stats *names, cumul *c)
+{
+    double tpm, btpm, tpr = knob(st, "tokens_per_request", 1000);
+    demand_of(st, sub, &tpm, &btpm);
+    double bs = burst_seconds(st, to) - burst_seconds(st, from), ns = (to - from) - bs;
+    struct rates base = rates_at(tpm, tpr, cfg), peak = rates_at(btpm, tpr, cfg);
+    c->req += (ns * base.req + bs * peak.req) / 60;
+    c->allowed += (ns * base.allowed + bs * peak.allowed) / 60;
+    c->lookups += (ns * base.lookups + bs * peak.lookups) / 60;
+    double miss = (ns * base.miss + bs * peak.miss) / 60;
+    sim_route r;
+    sim_traffic_route(st, cfg, from, NULL, NULL, &r);
+    if (!json_array_size(json_object_get(cfg, "pool"))) { /* no backend: as before, calls to "(none)" */
+        c->miss[backend_slot(names, NULL)] += miss;
+        if (json_is_object(json_object_get(cfg, "metric")))
+            c->metric += miss;
+        return;
+    }
+    c->unavail += miss * r.unavailable;
+    c->wait_ms += miss * r.wait_ms;
+    for (int k = 0; k < r.n; k++) {
+        int slot = backend_slot(names, r.name[k]);
+        double base_share, peak_share;
+        if (!r.disturbed) {
+            json_t *shares = json_object_get(json_object_get(e, "refused"), r.name[k]);
+            base_share = json_number_value(json_array_get(shares, 0));
+            peak_share = json_number_value(json_array_get(shares, 1));
+        } else {
+            base_share = r.ok[k] > 0 ? refused_share(st, NULL, r.name[k], false, from) : 0;
+            peak_share = r.ok[k] > 0 ? refused_share(st, NULL, r.name[k], true, from) : 0;
+        }
+        c->miss[slot] += miss * (r.ok[k] + r.fail[k] + r.thr[k] + r.tmo[k]);
+        c->refused[slot] += r.ok[k] * (ns * base.miss * base_share + bs * peak.miss * peak_share) / 60;
+        c->fail[slot] += miss * r.fail[k];
+        c->thr[slot] += miss * r.thr[k];
+        c->tmo[slot] += miss * r.tmo[k];
+        if (json_is_object(json_object_get(cfg, "metric")))
+            c->metric += miss * r.ok[k];
+    }
 }
 
 static void cumulate(sim_state *st, const char *sub, double t, sim_traffic_stats *names, cumul *c)
 {
     memset(c, 0, sizeof(*c));
     json_t *h = history(st);
-    double tpm, btpm, tpr = knob(st, "tokens_per_request", 1000);
-    demand_of(st, sub, &tpm, &btpm);
     for (size_t k = 0; k < json_array_size(h); k++) {
         double from = json_number_value(json_object_get(json_array_get(h, k), "t"));
         json_t *next = json_array_get(h, k + 1);
         double to = fmin(t, next ? json_number_value(json_object_get(next, "t")) : t);
-        json_t *subs = json_object_get(json_array_get(h, k), "subs");
-        json_t *cfg = json_object_get(subs, sub);
+        json_t *cfg = json_object_get(json_object_get(json_array_get(h, k), "subs"), sub);
         if (to <= from || !cfg)
             continue;
-        double bs = burst_seconds(st, to) - burst_seconds(st, from), ns = (to - from) - bs;
-        struct rates base = rates_at(tpm, tpr, cfg), peak = rates_at(btpm, tpr, cfg);
-        const char *backend = json_string_value(json_object_get(cfg, "backend"));
-        c->req += (ns * base.req + bs * peak.req) / 60;
-        c->allowed += (ns * base.allowed + bs * peak.allowed) / 60;
-        c->lookups += (ns * base.lookups + bs * peak.lookups) / 60;
-        int slot = backend_slot(names, backend);
-        c->miss[slot] += (ns * base.miss + bs * peak.miss) / 60;
-        json_t *shares = backend ? json_object_get(json_object_get(json_array_get(h, k), "refused"), backend) : NULL;
-        c->refused[slot] += (ns * base.miss * json_number_value(json_array_get(shares, 0)) +
-                             bs * peak.miss * json_number_value(json_array_get(shares, 1))) / 60;
-        if (json_is_object(json_object_get(cfg, "metric")))
-            c->metric += (ns * base.miss + bs * peak.miss) / 60;
+        int n = 0;
+        double *breaks = sim_traffic_route_breaks(st, from, to, &n);
+        for (int i = 0; i <= n; i++)
+            cumulate_piece(st, sub, json_array_get(h, k), cfg, i ? breaks[i - 1] : from, i < n ? breaks[i] : to, names, c);
+        free(breaks);
     }
 }
 
@@ -216,6 +288,13 @@ void sim_traffic_tokens_per_request(sim_state *st, int64_t *prompt, int64_t *com
     *completion = (int64_t)llround(tpr) - *prompt;
 }
 
+/* floor(b) - floor(a), within [0, hi] */
+static int64_t diff(double a, double b, int64_t hi)
+{
+    int64_t n = (int64_t)(floor(b) - floor(a));
+    return n < 0 ? 0 : n > hi ? hi : n;
+}
+
 static void add_sub(sim_state *st, const char *sub, double from, double to, sim_traffic_stats *out)
 {
     cumul a, b;
@@ -226,41 +305,55 @@ static void add_sub(sim_state *st, const char *sub, double from, double to, sim_
     int64_t req = (int64_t)(floor(b.req) - floor(a.req));
     int64_t allowed = (int64_t)(floor(b.allowed) - floor(a.allowed));
     allowed = allowed > req ? req : allowed;
-    int64_t misses = 0, refused = 0;
+    int64_t misses = 0, refused = 0, failed = 0, fthr = 0, tmo = 0;
     for (int i = 0; i < out->nbackends; i++) {
-        int64_t n = (int64_t)(floor(b.miss[i]) - floor(a.miss[i]));
-        n = n > allowed - misses ? allowed - misses : n;
-        int64_t r = (int64_t)(floor(b.refused[i]) - floor(a.refused[i]));
-        r = r < 0 ? 0 : r > n ? n : r;
-        out->backend_refused[i] += r;
+        int64_t n = diff(a.miss[i], b.miss[i], allowed - misses);
+        int64_t f = diff(a.fail[i], b.fail[i], n);
+        int64_t th = diff(a.thr[i], b.thr[i], n - f);
+        int64_t tm = diff(a.tmo[i], b.tmo[i], n - f - th);
+        int64_t r = diff(a.refused[i], b.refused[i], n - f - th - tm);
+        out->backend_refused[i] += r + th;
+        out->backend_failed_calls[i] += f;
+        out->backend_fault_throttled[i] += th;
+        out->backend_timeouts[i] += tm;
         refused += r;
+        failed += f;
+        fthr += th;
+        tmo += tm;
         double lat = sim_traffic_backend_latency(st, out->backend[i]);
         out->backend_calls[i] += n;
-        out->backend_ms += n * (int64_t)lat;
-        out->total_ms += n * ((int64_t)lat + GATEWAY_MS);
+        out->backend_ms += (n - tm) * (int64_t)lat + tm * (int64_t)SIM_FORWARD_TIMEOUT_MS;
+        out->total_ms += (n - tm) * ((int64_t)lat + GATEWAY_MS) + tm * ((int64_t)SIM_FORWARD_TIMEOUT_MS + GATEWAY_MS);
         misses += n;
     }
+    int64_t unavail = diff(a.unavail, b.unavail, allowed - misses);
+    int64_t hits = allowed - misses - unavail, served = misses - refused - failed - fthr - tmo;
     out->requests += req;
-    out->allowed += allowed - refused;
-    out->throttled += req - allowed + refused;
-    out->backend_throttled += refused;
+    out->allowed += served + hits;
+    out->throttled += req - allowed + refused + fthr;
+    out->backend_throttled += refused + fthr;
+    out->failed += failed + tmo + unavail;
+    out->backend_failed += failed;
+    out->timeouts += tmo;
+    out->unavailable += unavail;
     out->misses += misses;
     int64_t lookups = (int64_t)(floor(b.lookups) - floor(a.lookups));
-    lookups = lookups < allowed - misses ? allowed - misses : lookups > allowed ? allowed : lookups;
-    out->hits += allowed - misses;
-    out->cache_misses += lookups - (allowed - misses);
-    out->total_ms += (allowed - misses) * HIT_MS + (req - allowed) * THROTTLED_MS;
+    lookups = lookups < hits ? hits : lookups > allowed ? allowed : lookups;
+    out->hits += hits;
+    out->cache_misses += lookups - hits;
+    int64_t wait = (int64_t)(floor(b.wait_ms) - floor(a.wait_ms));
+    out->total_ms += hits * HIT_MS + (req - allowed + unavail) * THROTTLED_MS + (wait > 0 ? wait : 0);
     int64_t metric = (int64_t)(floor(b.metric) - floor(a.metric));
-    out->metric_calls += metric > misses - refused ? misses - refused : metric;
-    out->prompt_tokens += (misses - refused) * prompt_per_req;
-    out->completion_tokens += (misses - refused) * completion_per_req;
+    out->metric_calls += metric > served ? served : metric < 0 ? 0 : metric;
+    out->prompt_tokens += served * prompt_per_req;
+    out->completion_tokens += served * completion_per_req;
 }
 
 void sim_traffic_window(sim_state *st, const char *sub, const char *api, double from, double to,
                         sim_traffic_stats *out)
 {
     from = fmax(from, 0);
-    to = fmin(to, (double)sim_now_ms(st) / 1000.0); /* no traffic after the (virtual) clock's now */
+    to = fmin(to, sim_traffic_horizon(st)); /* no traffic after the (virtual) clock's now (- an ingestion delay) */
     if (to <= from)
         return;
     const char *name;
