@@ -349,10 +349,12 @@ static json_t *evidence(struct drill *d, int64_t end, int64_t now, util_buf *tex
     int64_t before_s = (d->minutes < 5 ? 5 : d->minutes) * 60, s0 = minute_floor(d->start);
     json_t *not_in = json_array();
     json_t *before = window_or_null(d, rows, s0 - before_s, s0, "before", not_in);
-    json_t *during = window_or_null(d, rows, s0, end, "during", not_in);
+    /* the minute the member came back in mixes both: it counts in neither during nor after */
+    int64_t d1 = minute_floor(end) > s0 ? minute_floor(end) : end;
+    json_t *during = window_or_null(d, rows, s0, d1, "during", not_in);
     int64_t a0 = minute_floor(end) + 60; /* whole minutes after the member was back */
     json_t *after = window_or_null(d, rows, a0, minute_floor(now), "after", not_in);
-    int64_t shift = rows ? shift_visible(d, rows, end) : -1;
+    int64_t shift = rows ? shift_visible(d, rows, d1) : -1;
     char *st = iso(d->start), *en = iso(end);
     json_t *ev = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "start", st, "end", en, "before", before, "during",
                            during, "after", after, "shift_visible_within_s", shift >= 0 ? json_integer(shift) : json_null(),
@@ -565,6 +567,19 @@ static json_t *rehearse_failover(struct mcp_call *call, json_t *args, void *user
         d.record = rec;
         drill_update_record(ctx, d.id, rec);
     }
+    util_error_clear(&err);
+    json_t *now_body = NULL;
+    char *now_etag = NULL;
+    int64_t date = 0;
+    if (drill_read(d.arm, d.pool_path, &now_body, &now_etag, &date, &err) == 0 && date) {
+        /* the gateway's time right after the take-out: the drill's window starts here (the journal's
+         * deadline, estimated before the write, is the earlier bound a recovery uses) */
+        set_date(&d, date);
+        d.start = date;
+        d.deadline = d.start + (int64_t)d.minutes * 60;
+    }
+    json_decref(now_body);
+    free(now_etag);
     util_error_clear(&err);
     mcp_call_hold_exit(call, true);
     r = run(&d);
