@@ -49,7 +49,7 @@ struct aigw_engine_host {
     bool (*call_commit)(struct mcp_call *call);
     void (*call_progress)(struct mcp_call *call, double progress, double total, const char *message);
     const char *(*call_protocol_version)(const struct mcp_call *call);
-    bool (*call_stop_requested)(const struct mcp_call *call);
+    int (*call_stop_requested)(const struct mcp_call *call);
     void (*call_hold_exit)(struct mcp_call *call, bool hold);
     bool (*call_leave_lane)(struct mcp_call *call);
     bool (*call_can_elicit)(const struct mcp_call *call);

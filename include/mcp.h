@@ -110,7 +110,8 @@ bool mcp_call_commit(struct mcp_call *call);
 /* True once the call should stop what it is waiting for: notifications/cancelled for it or the end
  * of input (even after mcp_call_commit), or a termination signal held by mcp_call_hold_exit.
  * For long calls that must undo their work before ending (a failover drill). */
-bool mcp_call_stop_requested(const struct mcp_call *call);
+enum { MCP_STOP_NONE = 0, MCP_STOP_CANCELLED = 1, MCP_STOP_SIGNAL = 2 };
+int mcp_call_stop_requested(const struct mcp_call *call); /* MCP_STOP_*: why (a signal first) */
 /* hold true: SIGTERM/SIGINT/SIGHUP only flag mcp_call_stop_requested until the matching release
  * (hold false), which then ends the process as the signal would have. Pairs must match. */
 void mcp_call_hold_exit(struct mcp_call *call, bool hold);

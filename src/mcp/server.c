@@ -136,9 +136,11 @@ bool mcp_call_commit(struct mcp_call *call)
 }
 const char *mcp_call_protocol_version(const struct mcp_call *call) { return call->srv->protocol_version; }
 
-bool mcp_call_stop_requested(const struct mcp_call *call)
+int mcp_call_stop_requested(const struct mcp_call *call)
 {
-    return (call && atomic_load(&call->stop) != 0) || platform_terminate_pending() != 0;
+    if (platform_terminate_pending())
+        return MCP_STOP_SIGNAL;
+    return call && atomic_load(&call->stop) ? MCP_STOP_CANCELLED : MCP_STOP_NONE;
 }
 
 void mcp_call_hold_exit(struct mcp_call *call, bool hold)

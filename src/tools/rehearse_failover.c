@@ -284,8 +284,9 @@ static bool wait_until(struct drill *d, int64_t until, const char **reason)
     for (;;) {
         bool closed;
         char outcome[8];
-        if (mcp_call_stop_requested(d->call)) {
-            *reason = platform_terminate_pending() ? "the server was asked to stop" : "the drill was cancelled";
+        int stop = mcp_call_stop_requested(d->call);
+        if (stop) {
+            *reason = stop == MCP_STOP_SIGNAL ? "the server was asked to stop" : "the drill was cancelled or its client left";
             return true;
         }
         if (drill_should_end(d->ctx, d->id, &closed, outcome, sizeof outcome)) {
@@ -522,13 +523,15 @@ static json_t *rehearse_failover(struct mcp_call *call, json_t *args, void *user
                        "restore_now: true to end the API's open drill");
         goto fail;
     }
-    if (tools_check_id("backend_id", d.member, &err) || read_pool(&d, &err) || plan(&d, &takes_over, &err))
+    if (tools_check_id("backend_id", d.member, &err) || read_pool(&d, &err))
         goto fail;
     if (drill_pool_busy(ctx, d.pool_path, busy)) {
         util_error_set(&err, UTIL_ECONFLICT, "pool %s already has an open failover drill (change %s); one at a time. "
                        "restore_now: true ends it", d.pool_id, busy);
         goto fail;
     }
+    if (plan(&d, &takes_over, &err))
+        goto fail;
     if (!dry)
         find_logs(&d);
     struct change *ch = change_new(ctx, call, "rehearse_failover", args);

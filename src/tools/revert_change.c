@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "change.h"
+#include "drill.h"
 
 static json_t *revert_change(struct mcp_call *call, json_t *args, void *user)
 {
@@ -25,8 +26,13 @@ static json_t *revert_change(struct mcp_call *call, json_t *args, void *user)
         change_set_journal_only(ch);
     change_set_extra(ch, "reverted_change_id", json_string(id));
     change_set_summary(ch, "revert of change %s (%s)", id, json_string_value(json_object_get(record, "tool")));
+    bool drill = json_is_object(json_object_get(record, "drill"));
     json_decref(record);
-    return change_run(ch, json_is_true(json_object_get(args, "dry_run")));
+    json_t *r = change_run(ch, json_is_true(json_object_get(args, "dry_run")));
+    json_t *sc = json_object_get(r, "structuredContent");
+    if (drill && json_is_true(json_object_get(sc, "applied"))) /* the drill's member is back: it is closed */
+        drill_closed_by_revert(ctx, id, json_string_value(json_object_get(sc, "change_id")));
+    return r;
 }
 
 const struct mcp_tool tools_revert_change = {

@@ -9,7 +9,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { AIGW_BIN, startSim, simEnv, connect, tmpDir, checkSanitizers, waitExit, DEMO, rawServer, initializeRaw } from './lib/harness.mjs';
 
 after(checkSanitizers);
@@ -100,6 +101,163 @@ test('a 2-minute drill on the demo pool: East US share to ~0, West Europe carrie
     const closes = journal(t.audit).filter((x) => x.closes === s.change_id);
     assert.equal(closes.length, 1);
     assert.equal(closes[0].restored, true);
+  } finally {
+    await t.close();
+  }
+});
+
+// A raw server (for signals and kill -9) started on t's simulator and journal.
+async function raw(t) {
+  const srv = rawServer({ env: t.env });
+  await initializeRaw(srv);
+  return srv;
+}
+const callRaw = (srv, id, name, args) => srv.send({ jsonrpc: '2.0', id, method: 'tools/call',
+  params: { name, arguments: args, _meta: { progressToken: `p${id}` } } });
+const closesOf = (t, id) => journal(t.audit).filter((x) => x.closes === id);
+const openDrill = (t) => journal(t.audit).find((r) => r.status === 'open');
+
+test('cancelling the drill puts the member back at once', async () => {
+  const t = await setup();
+  try {
+    const before = JSON.stringify((await t.sim.state(POOL)).resource);
+    const ac = new AbortController();
+    const p = t.call('rehearse_failover', { ...DRILL, minutes: 30 }, { signal: ac.signal, timeout: 120000 });
+    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    ac.abort();
+    await assert.rejects(p);
+    // a 30-minute drill is 30 s of wall time here: back well before that
+    await until(async () => JSON.stringify((await t.sim.state(POOL)).resource) === before, 5000, 'the pool to be restored');
+    await until(() => closesOf(t, openDrill(t).change_id).length === 1, 5000, 'the close record');
+    const c = closesOf(t, openDrill(t).change_id);
+    assert.match(c[0].reason, /cancelled/);
+    // the server still answers
+    ok(await t.call('get_backend_pool', { api_id: API }));
+  } finally {
+    await t.close();
+  }
+});
+
+test('SIGTERM during a drill: the member is put back, then the server ends by the signal', async () => {
+  const t = await setup();
+  try {
+    const before = JSON.stringify((await t.sim.state(POOL)).resource);
+    const srv = await raw(t);
+    callRaw(srv, 1, 'rehearse_failover', { ...DRILL, minutes: 30 });
+    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    srv.proc.kill('SIGTERM');
+    const { signal } = await waitExit(srv.proc);
+    assert.equal(signal, 'SIGTERM');
+    assert.equal(JSON.stringify((await t.sim.state(POOL)).resource), before, 'restored before the process ended');
+    assert.match(closesOf(t, openDrill(t).change_id)[0].reason, /asked to stop/);
+  } finally {
+    await t.close();
+  }
+});
+
+test('stdin closing during a drill: the member is put back before the server exits', async () => {
+  const t = await setup();
+  try {
+    const before = JSON.stringify((await t.sim.state(POOL)).resource);
+    const srv = await raw(t);
+    callRaw(srv, 1, 'rehearse_failover', { ...DRILL, minutes: 30 });
+    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    const { code } = await srv.end();
+    assert.equal(code, 0);
+    assert.equal(JSON.stringify((await t.sim.state(POOL)).resource), before, 'restored before the process ended');
+  } finally {
+    await t.close();
+  }
+});
+
+test('kill -9 mid-drill: the journal holds the open drill and the next process puts the member back', async () => {
+  const t = await setup();
+  try {
+    const before = JSON.stringify((await t.sim.state(POOL)).resource);
+    const srv = await raw(t);
+    callRaw(srv, 1, 'rehearse_failover', { ...DRILL, minutes: 2 });
+    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    srv.proc.kill('SIGKILL');
+    await waitExit(srv.proc);
+    assert.ok(!(await members(t.sim)).includes('eastus-aoai'), 'a killed process put nothing back');
+    const id = openDrill(t).change_id;
+    assert.equal(closesOf(t, id).length, 0);
+    // --check finds it (its deadline, 2 gateway minutes = 2 s here, may not have passed yet)
+    // (asynchronously: the spec gate in front of apim-sim runs in this process)
+    const chk = await promisify(execFile)(AIGW_BIN, ['--check'], { env: t.env, encoding: 'utf8', timeout: 60000 })
+      .catch((e) => e);
+    assert.match(chk.stderr ?? '', new RegExp(`drill ${id}`), `--check: ${chk.status} ${chk.signal} ${chk.error} ${chk.stderr}`);
+    // a new server: every result mentions the open drill until it is closed, and it is put back at the deadline
+    const conn = await connect({ env: t.env });
+    try {
+      const r = await conn.client.callTool({ name: 'get_backend_pool', arguments: { api_id: API } });
+      if (closesOf(t, id).length === 0) assert.ok(r.content.some((c) => c.text.includes(`Open failover drill ${id}`)), JSON.stringify(r.content));
+      await until(async () => JSON.stringify((await t.sim.state(POOL)).resource) === before, 20000, 'the new process to restore');
+      await until(async () => closesOf(t, id).length === 1, 5000, 'the drill to be closed');
+      const r2 = await conn.client.callTool({ name: 'get_backend_pool', arguments: { api_id: API } });
+      assert.ok(!r2.content.some((c) => c.text.includes('Open failover drill')), 'closed: no more notes');
+    } finally {
+      await conn.close();
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+test('a second drill on the pool is refused, other calls are answered meanwhile, and revert_change ends the drill', async () => {
+  const t = await setup();
+  try {
+    const before = JSON.stringify((await t.sim.state(POOL)).resource);
+    const p = t.call('rehearse_failover', { ...DRILL, minutes: 30 }, { timeout: 120000 });
+    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    const second = await t.call('rehearse_failover', { ...DRILL, backend_id: 'westeurope-aoai', minutes: 1 });
+    assert.equal(second.isError, true);
+    assert.match(second.content[0].text, /already has an open failover drill/);
+    // reads and writes elsewhere are answered while the drill runs
+    const pool = ok(await t.call('get_backend_pool', { api_id: API }));
+    assert.deepEqual(pool.backends.map((b) => b.backend_id), ['westeurope-aoai']);
+    ok(await t.call('list_apis', {}));
+    const id = openDrill(t).change_id;
+    const rv = ok(await t.call('revert_change', { change_id: id }));
+    assert.equal(rv.applied, true);
+    const s = ok(await p);
+    assert.equal(s.restored, true);
+    assert.match(s.ended, /revert_change/);
+    assert.equal(JSON.stringify((await t.sim.state(POOL)).resource), before);
+  } finally {
+    await t.close();
+  }
+});
+
+test('restore_now ends an open drill at once', async () => {
+  const t = await setup();
+  try {
+    const before = JSON.stringify((await t.sim.state(POOL)).resource);
+    const p = t.call('rehearse_failover', { ...DRILL, minutes: 30 }, { timeout: 120000 });
+    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    const r = ok(await t.call('rehearse_failover', { api_id: API, restore_now: true }));
+    assert.equal(r.restored, true);
+    assert.equal(JSON.stringify((await t.sim.state(POOL)).resource), before);
+    const s = ok(await p);
+    assert.equal(s.restored, true);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a pool changed by someone else during the drill is reported, not overwritten', async () => {
+  const t = await setup();
+  try {
+    const p = t.call('rehearse_failover', { ...DRILL, minutes: 2 }, { timeout: 120000 });
+    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    // someone changes West Europe's weight meanwhile
+    ok(await t.call('update_backend_pool', { api_id: API, backends: [{ backend_id: 'westeurope-aoai', weight: 7 }] }));
+    const changed = JSON.stringify((await t.sim.state(POOL)).resource.properties);
+    const r = await p;
+    assert.equal(r.isError, true);
+    assert.equal(r.structuredContent.restored, false);
+    assert.match(r.content[0].text, /NOT restored: pool aoai-pool was changed by someone else/);
+    assert.equal(JSON.stringify((await t.sim.state(POOL)).resource.properties), changed, 'not overwritten');
   } finally {
     await t.close();
   }
