@@ -233,12 +233,17 @@ static json_t *tool_json(struct mcp_server *srv, size_t i)
                           "inputSchema", srv->tool_input[i]);
     if (srv->tool_output[i])
         json_object_set(j, "outputSchema", srv->tool_output[i]);
-    json_t *ann = json_pack("{s:s, s:b, s:b}", "title", t->title, "readOnlyHint", t->read_only_hint, "openWorldHint",
-                            t->open_world_hint);
-    if (!t->read_only_hint) {
+    /* tools/list costs every conversation tokens: annotations.title only for clients older than the
+     * top-level title (2025-06-18), readOnlyHint only when true (its default is false) */
+    json_t *ann = json_pack("{s:b}", "openWorldHint", t->open_world_hint);
+    if (strcmp(srv->protocol_version, "2025-06-18") < 0)
+        json_object_set_new(ann, "title", json_string(t->title));
+    if (t->read_only_hint)
+        json_object_set_new(ann, "readOnlyHint", json_true());
+    if (!t->read_only_hint) /* idempotentHint only when true (default false: absent reads as the cautious no) */
         json_object_set_new(ann, "destructiveHint", json_boolean(t->destructive_hint));
-        json_object_set_new(ann, "idempotentHint", json_boolean(t->idempotent_hint));
-    }
+    if (!t->read_only_hint && t->idempotent_hint)
+        json_object_set_new(ann, "idempotentHint", json_true());
     json_object_set_new(j, "annotations", ann);
     return j;
 }

@@ -46,7 +46,7 @@
 
 /* The dry_run input property, to splice into an input schema's "properties". */
 #define CHANGE_INPUT_DRY_RUN                                                                         \
-    "\"dry_run\":{\"type\":\"boolean\",\"description\":\"only return the diff\"}"
+    "\"dry_run\":{\"type\":\"boolean\",\"description\":\"diff only\"}"
 
 /* The input properties naming a policy's scope (get_policy, apply_policy); api_id is required
  * by the contract even where the scope does not use it (product, global). */

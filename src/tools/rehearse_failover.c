@@ -600,10 +600,9 @@ done:
 const struct mcp_tool tools_rehearse_failover = {
     .name = "rehearse_failover",
     .title = "Rehearse failover",
-    .description = "Failover drill: takes backend_id out of the API's pool for minutes (gateway clock), reports "
-                   "traffic per backend as progress, then puts it back as it was, even if cancelled or stopped. "
-                   "Returns evidence: share per backend before/during/after, shift time, errors, restored. "
-                   "restore_now ends an open drill.",
+    .description = "Failover drill: takes backend_id out of the API's pool for minutes, reports traffic per "
+                   "backend as progress, puts it back as it was (also if cancelled or stopped) and returns the "
+                   "evidence. restore_now ends an open drill.",
     .input_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\"},\"backend_id\":{\"type\":"
                     "\"string\"},\"minutes\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":30},\"restore_now\":{"
                     "\"type\":\"boolean\"}," CHANGE_INPUT_DRY_RUN "},\"required\":[\"api_id\"],"

@@ -39,8 +39,7 @@ const struct mcp_tool tools_revert_change = {
     .name = "revert_change",
     .title = "Revert a change",
     .description = "Undoes a change a write tool applied, by its change_id: each resource it wrote goes back to "
-                   "what it was. Refuses (nothing written) when one was changed since. Returns the write-tool "
-                   "fields with its own change_id.",
+                   "what it was. Refuses (nothing written) when one was changed since.",
     .input_schema = "{\"type\":\"object\",\"properties\":{\"change_id\":{\"type\":\"string\",\"pattern\":"
                     "\"^[0-9a-f-]{36}$\"}," CHANGE_INPUT_DRY_RUN
                     "},\"required\":[\"change_id\"],\"additionalProperties\":false}",

@@ -512,11 +512,10 @@ fail:
 const struct mcp_tool tools_update_backend_pool = {
     .name = "update_backend_pool",
     .title = "Update backend pool",
-    .description = "Changes an API's backend pool in one call. Each backends entry adds or updates a member (url "
-                   "creates it; priority 0-100, lower first; weight 0-100; circuit_breaker {failure_count, "
-                   "failure_interval, trip_duration, status_codes?, accept_retry_after?}, durations like '1m'; "
-                   "remove_circuit_breaker: true drops it) or "
-                   "takes it out (remove: true). A single-backend API gets a pool. Undo with revert_change.",
+    .description = "Changes an API's backend pool. Each backends entry adds or updates a member (url creates it; "
+                   "lower priority first; circuit_breaker {failure_count, failure_interval, trip_duration, "
+                   "status_codes?, accept_retry_after?}, durations like '1m'; remove_circuit_breaker: true drops "
+                   "it) or takes it out (remove: true). A single-backend API gets a pool.",
     .input_schema =
         "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\"},"
         "\"backends\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"object\","
