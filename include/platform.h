@@ -77,6 +77,8 @@ struct tm;
 int platform_gmtime(int64_t epoch_sec, struct tm *out);
 /* The process id (for log lines and fallback ids). */
 unsigned long platform_pid(void);
+/* True when a process with that id runs (ids are reused: a hint, not a proof). */
+bool platform_process_alive(unsigned long pid);
 
 /* ---- files, folders, environment ---------------------------------------------------------- */
 

@@ -202,6 +202,11 @@ int platform_gmtime(int64_t epoch_sec, struct tm *out)
 
 unsigned long platform_pid(void) { return (unsigned long)getpid(); }
 
+bool platform_process_alive(unsigned long pid)
+{
+    return pid > 0 && pid <= (unsigned long)INT_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
 /* ---- files, folders, environment ---------------------------------------------------------- */
 
 const char *platform_getenv(const char *name, void *user)

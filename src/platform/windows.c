@@ -198,6 +198,16 @@ int platform_gmtime(int64_t epoch_sec, struct tm *out)
 
 unsigned long platform_pid(void) { return (unsigned long)GetCurrentProcessId(); }
 
+bool platform_process_alive(unsigned long pid)
+{
+    HANDLE h = pid ? OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid) : NULL;
+    DWORD code = 0;
+    bool alive = h && GetExitCodeProcess(h, &code) && code == STILL_ACTIVE;
+    if (h)
+        CloseHandle(h);
+    return alive;
+}
+
 /* ---- files, folders, environment ---------------------------------------------------------- */
 
 const char *platform_getenv(const char *name, void *user)

@@ -11,6 +11,8 @@
 #include "change.h"
 #include "platform.h"
 
+#define DRILL_OWNER_GRACE_S 120 /* gateway seconds past the deadline before a live owner's drill is taken over */
+
 struct drill_entry {
     char id[37];
     char *pool_path;  /* lower-case "backends/<pool>" */
@@ -333,6 +335,13 @@ static void timed_wait(struct drill_state *st, int64_t ms)
  * else the wall time until it will have, in ms. */
 static int64_t recover_one(struct tools_ctx *ctx, struct arm_client *arm, json_t *rec, bool now)
 {
+    /* a drill whose process still runs (another server on the same journal) is that process's to end:
+     * never cut short here, and taken over only a while after its deadline (that process hangs) */
+    json_int_t pid = json_integer_value(json_object_get(drill_of(rec), "pid"));
+    bool owner_alive = pid > 0 && (unsigned long)pid != platform_pid() && platform_process_alive((unsigned long)pid);
+    if (owner_alive && now)
+        return 0;
+    int64_t grace = owner_alive ? DRILL_OWNER_GRACE_S : 0;
     json_t *w = pool_write(rec), *cur = NULL;
     char *etag = NULL;
     int64_t date = 0, deadline = drill_deadline(rec);
@@ -342,9 +351,9 @@ static int64_t recover_one(struct tools_ctx *ctx, struct arm_client *arm, json_t
     free(etag);
     if (rc)
         return 5000;
-    if (!now && date && deadline && date < deadline) {
+    if (!now && date && deadline && date < deadline + grace) {
         int64_t speed = ctx->cfg->drill_speedup > 0 ? ctx->cfg->drill_speedup : 1;
-        return (deadline - date) * 1000 / speed + 50;
+        return (deadline + grace - date) * 1000 / speed + 50;
     }
     json_t *r = drill_restore(ctx, arm, rec, now ? "the server ended before the drill's deadline"
                                                  : "the drill's deadline passed after its server ended");

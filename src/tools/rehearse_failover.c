@@ -38,6 +38,7 @@ struct drill {
     int64_t start, deadline;
     char id[37];
     json_t *record;     /* the drill's journal record */
+    bool held;          /* mcp_call_hold_exit taken */
 };
 
 static const char *jstr(const json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
@@ -188,9 +189,9 @@ static int before_write(struct change *ch, const char *id, void *user, util_erro
     d->start = gw_now(d);
     d->deadline = d->start + (int64_t)d->minutes * 60;
     char *s = iso(d->start), *e = iso(d->deadline);
-    json_t *drill = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:I}", "api_id", d->api_id, "pool_id", d->pool_id,
-                              "backend_id", d->member, "minutes", d->minutes, "start", s, "deadline", e, "speedup",
-                              (json_int_t)d->speed);
+    json_t *drill = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:I}", "api_id", d->api_id, "pool_id",
+                              d->pool_id, "backend_id", d->member, "minutes", d->minutes, "start", s, "deadline", e,
+                              "speedup", (json_int_t)d->speed, "pid", (json_int_t)platform_pid());
     free(s);
     free(e);
     d->record = json_pack("{s:s, s:O, s:[{s:s, s:{s:O}, s:s?, s:O}]}", "change_id", id, "drill", drill, "resources",
@@ -198,6 +199,9 @@ static int before_write(struct change *ch, const char *id, void *user, util_erro
                           "etag_before", d->etag, "after", d->after);
     int rc = drill_register(d->ctx, id, d->record, err);
     if (rc == 0) {
+        /* from the write on, SIGTERM/SIGINT wait for the member to be back (released in the tool) */
+        mcp_call_hold_exit(d->call, true);
+        d->held = true;
         snprintf(d->id, sizeof d->id, "%s", id);
         change_set_record_extra(ch, "drill", drill);
     } else {
@@ -586,14 +590,14 @@ static json_t *rehearse_failover(struct mcp_call *call, json_t *args, void *user
     json_decref(now_body);
     free(now_etag);
     util_error_clear(&err);
-    mcp_call_hold_exit(call, true);
     r = run(&d);
     drill_unregister(ctx, d.id);
-    mcp_call_hold_exit(call, false); /* a SIGTERM/SIGINT that arrived meanwhile ends the process here */
     goto done;
 fail:
     r = tools_fail(ctx, &err);
 done:
+    if (d.held) /* a SIGTERM/SIGINT that arrived meanwhile ends the process here, the member back */
+        mcp_call_hold_exit(call, false);
     json_decref(takes_over);
     drill_free(&d);
     return r;
