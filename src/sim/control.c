@@ -228,6 +228,7 @@ static void touch(sim_state *st, const sim_request *req, sim_response *resp)
             json_object_update(props, json_object_get(body, "properties"));
         char *etag = sim_state_next_etag(st);
         json_object_set_new(entry, "etag", json_string(etag));
+        st->traffic_version++; /* a breaker rule may have changed (traffic_route.c) */
         sim_response_json(resp, 200, json_pack("{s:s}", "etag", etag));
         free(etag);
     }

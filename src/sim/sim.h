@@ -112,6 +112,10 @@ typedef struct sim_state {
     int64_t fault_seq;
     uint64_t traffic_version, traffic_open_version;
     json_t *traffic_open;
+    void *traffic_open_iv;      /* the same intervals as a sorted C array (traffic_route.c) */
+    size_t traffic_open_n;
+    double traffic_open_maxlen; /* the longest of them (s) */
+    void *traffic_cache;        /* cumulative counts at checkpoints (traffic_model.c), owned */
 } sim_state;
 
 int sim_state_init(sim_state *st, const sim_options *opt, util_error *err);
@@ -207,6 +211,8 @@ bool sim_arm_handle(sim_state *st, const sim_request *req, sim_response *resp);
 int64_t sim_traffic_fault_add(sim_state *st, json_t *fault, util_error *err);
 int sim_traffic_faults_set(sim_state *st, json_t *faults, util_error *err);
 void sim_traffic_faults_clear(sim_state *st);
+/* Frees the traffic model's caches (state.c, at the end). */
+void sim_traffic_free_caches(sim_state *st);
 /* POST /v1/workspaces/{customerId}/query, the Logs query API (src/sim/traffic_logs.c); takes the lock. */
 bool sim_traffic_logs_handle(sim_state *st, const sim_request *req, sim_response *resp);
 

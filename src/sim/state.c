@@ -47,6 +47,7 @@ void sim_state_free(sim_state *st)
     json_decref(st->traffic_history);
     json_decref(st->backend_faults);
     json_decref(st->traffic_open);
+    sim_traffic_free_caches(st);
     pthread_mutex_destroy(&st->clock_lock);
     pthread_mutex_destroy(&st->lock);
 }

@@ -413,7 +413,13 @@ static json_t *one_series(sim_state *st, const char *metric, const char *aggs, c
         sim_traffic_stats s;
         memset(&s, 0, sizeof(s));
         sim_traffic_window(st, NULL, f->api[0] ? f->api : NULL, t, fmin(t + step, to), &s);
-        json_array_append_new(data, data_point(metric, aggs, &s, f, se, t));
+        json_t *point = data_point(metric, aggs, &s, f, se, t);
+        if (st->traffic_cut_s > 0 && t >= sim_traffic_horizon(st)) { /* not ingested yet: a point without values */
+            json_t *ts = json_incref(json_object_get(point, "timeStamp"));
+            json_object_clear(point);
+            json_object_set_new(point, "timeStamp", ts);
+        }
+        json_array_append_new(data, point);
     }
     json_t *meta = json_array();
     if (se->dim)

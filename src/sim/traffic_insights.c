@@ -109,8 +109,11 @@ static json_t *series(sim_state *st, const char *metric, const char *dim, const 
     for (double t = from; t < to; t += step) {
         char ts[32];
         util_time_iso8601((int64_t)t, ts, sizeof(ts));
-        json_array_append_new(data, json_pack("{s:s,s:f}", "timeStamp", ts, "total",
-                                              (double)tokens_of(st, metric, sub, api, t, fmin(t + step, to))));
+        if (st->traffic_cut_s > 0 && t >= sim_traffic_horizon(st)) /* not ingested yet: a point without values */
+            json_array_append_new(data, json_pack("{s:s}", "timeStamp", ts));
+        else
+            json_array_append_new(data, json_pack("{s:s,s:f}", "timeStamp", ts, "total",
+                                                  (double)tokens_of(st, metric, sub, api, t, fmin(t + step, to))));
     }
     json_t *meta = json_array();
     if (dim && sub)

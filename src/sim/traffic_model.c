@@ -71,11 +71,12 @@ static double burst_seconds(sim_state *st, double t)
     return floor(t / period) * len + fmin(fmod(t, period), len);
 }
 
-/* Cumulative counts of one subscription since the epoch; per backend slot: the requests whose final
- * attempt went there (miss), of those the capacity 429s (refused), the 5xx / fault 429 / timeouts. */
+/* Cumulative counts of one subscription since the epoch; per backend slot, the requests whose final
+ * attempt went there: answered (ok; of those the capacity 429s: refused), 5xx, fault 429, timeouts —
+ * each its own cumulative count, so a window without failures has exactly none. */
 typedef struct cumul {
     double req, allowed, lookups, metric, unavail, wait_ms;
-    double miss[SIM_TRAFFIC_MAX_BACKENDS], refused[SIM_TRAFFIC_MAX_BACKENDS], fail[SIM_TRAFFIC_MAX_BACKENDS],
+    double ok[SIM_TRAFFIC_MAX_BACKENDS], refused[SIM_TRAFFIC_MAX_BACKENDS], fail[SIM_TRAFFIC_MAX_BACKENDS],
         thr[SIM_TRAFFIC_MAX_BACKENDS], tmo[SIM_TRAFFIC_MAX_BACKENDS];
 } cumul;
 
@@ -225,7 +226,7 @@ static void cumulate_piece(sim_state *st, const char *sub, json_t *e, json_t *cf
     sim_route r;
     sim_traffic_route(st, cfg, from, NULL, NULL, &r);
     if (!json_array_size(json_object_get(cfg, "pool"))) { /* no backend: as before, calls to "(none)" */
-        c->miss[backend_slot(names, NULL)] += miss;
+        c->ok[backend_slot(names, NULL)] += miss;
         if (json_is_object(json_object_get(cfg, "metric")))
             c->metric += miss;
         return;
@@ -243,7 +244,7 @@ static void cumulate_piece(sim_state *st, const char *sub, json_t *e, json_t *cf
             base_share = r.ok[k] > 0 ? refused_share(st, NULL, r.name[k], false, from) : 0;
             peak_share = r.ok[k] > 0 ? refused_share(st, NULL, r.name[k], true, from) : 0;
         }
-        c->miss[slot] += miss * (r.ok[k] + r.fail[k] + r.thr[k] + r.tmo[k]);
+        c->ok[slot] += miss * r.ok[k];
         c->refused[slot] += r.ok[k] * (ns * base.miss * base_share + bs * peak.miss * peak_share) / 60;
         c->fail[slot] += miss * r.fail[k];
         c->thr[slot] += miss * r.thr[k];
@@ -253,23 +254,169 @@ static void cumulate_piece(sim_state *st, const char *sub, json_t *e, json_t *cf
     }
 }
 
+/* Cumulative counts at checkpoints, so a window does not integrate from the epoch each time: the
+ * boundaries are the history's instants and the routing breaks (faults, breaker trips); every
+ * CHECKPOINT_EVERY-th boundary keeps each subscription's cumulative counts. Rebuilt when the
+ * configuration, the faults or the history change. */
+#define CHECKPOINT_EVERY 32
+
+typedef struct cum_cache {
+    uint64_t version;
+    size_t hist_n;
+    int nb;              /* boundaries */
+    double *b;           /* sorted, b[0] = 0 */
+    int nsubs;
+    char (*sub)[128];
+    sim_traffic_stats names; /* the cache's backend slots */
+    cumul *c;            /* c[s * ((nb - 1) / CHECKPOINT_EVERY + 1) + k]: sub s at b[k * CHECKPOINT_EVERY] */
+} cum_cache;
+
+void sim_traffic_free_caches(sim_state *st)
+{
+    cum_cache *cc = st->traffic_cache;
+    if (cc) {
+        free(cc->b);
+        free(cc->sub);
+        free(cc->c);
+        free(cc);
+    }
+    st->traffic_cache = NULL;
+    free(st->traffic_open_iv);
+    st->traffic_open_iv = NULL;
+    st->traffic_open_n = 0;
+}
+
+/* The history entry in force at t. */
+static json_t *entry_at(json_t *h, double t)
+{
+    json_t *e = json_array_get(h, 0);
+    for (size_t k = 1; k < json_array_size(h); k++) {
+        json_t *x = json_array_get(h, k);
+        if (json_number_value(json_object_get(x, "t")) > t)
+            break;
+        e = x;
+    }
+    return e;
+}
+
+static void add_piece(sim_state *st, json_t *h, const char *sub, double from, double to, sim_traffic_stats *names,
+                      cumul *c)
+{
+    json_t *e = entry_at(h, from);
+    json_t *cfg = json_object_get(json_object_get(e, "subs"), sub);
+    if (cfg && to > from)
+        cumulate_piece(st, sub, e, cfg, from, to, names, c);
+}
+
+static int by_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static cum_cache *cache(sim_state *st)
+{
+    json_t *h = history(st);
+    cum_cache *cc = st->traffic_cache;
+    if (cc && cc->version == st->traffic_version && cc->hist_n == json_array_size(h))
+        return cc;
+    if (cc) { /* keep the breaker timeline: only the checkpoints are stale */
+        free(cc->b);
+        free(cc->sub);
+        free(cc->c);
+        free(cc);
+        st->traffic_cache = NULL;
+    }
+    cc = calloc(1, sizeof(*cc));
+    if (!cc)
+        abort();
+    int nbreaks = 0;
+    double *breaks = sim_traffic_route_breaks(st, 0, 1e12, &nbreaks);
+    cc->b = calloc((size_t)nbreaks + json_array_size(h) + 1, sizeof(double));
+    if (!cc->b)
+        abort();
+    cc->b[cc->nb++] = 0;
+    for (size_t k = 0; k < json_array_size(h); k++)
+        cc->b[cc->nb++] = json_number_value(json_object_get(json_array_get(h, k), "t"));
+    for (int i = 0; i < nbreaks; i++)
+        cc->b[cc->nb++] = breaks[i];
+    free(breaks);
+    qsort(cc->b, (size_t)cc->nb, sizeof(double), by_double);
+    int m = 0;
+    for (int i = 0; i < cc->nb; i++)
+        if (!m || cc->b[i] != cc->b[m - 1])
+            cc->b[m++] = cc->b[i];
+    cc->nb = m;
+    json_t *demand = sim_traffic_demand(st);
+    cc->nsubs = (int)json_object_size(demand);
+    int nck = (cc->nb - 1) / CHECKPOINT_EVERY + 1;
+    cc->sub = calloc((size_t)(cc->nsubs ? cc->nsubs : 1), sizeof(*cc->sub));
+    cc->c = calloc((size_t)(cc->nsubs ? cc->nsubs : 1) * (size_t)nck, sizeof(cumul));
+    if (!cc->sub || !cc->c)
+        abort();
+    const char *sub;
+    json_t *v;
+    int s = 0;
+    json_object_foreach(demand, sub, v) {
+        snprintf(cc->sub[s], sizeof(cc->sub[0]), "%s", sub);
+        cumul acc;
+        memset(&acc, 0, sizeof(acc));
+        for (int i = 0; i < cc->nb; i++) {
+            if (i % CHECKPOINT_EVERY == 0)
+                cc->c[(size_t)s * (size_t)nck + (size_t)(i / CHECKPOINT_EVERY)] = acc;
+            if (i + 1 < cc->nb)
+                add_piece(st, h, sub, cc->b[i], cc->b[i + 1], &cc->names, &acc);
+        }
+        s++;
+    }
+    cc->version = st->traffic_version;
+    cc->hist_n = json_array_size(h);
+    st->traffic_cache = cc;
+    return cc;
+}
+
+/* c += x (x's slots named by from, c's by names). */
+static void add_cumul(cumul *c, sim_traffic_stats *names, const cumul *x, const sim_traffic_stats *from)
+{
+    c->req += x->req;
+    c->allowed += x->allowed;
+    c->lookups += x->lookups;
+    c->metric += x->metric;
+    c->unavail += x->unavail;
+    c->wait_ms += x->wait_ms;
+    for (int j = 0; j < from->nbackends; j++) {
+        int k = backend_slot(names, from->backend[j]);
+        c->ok[k] += x->ok[j];
+        c->refused[k] += x->refused[j];
+        c->fail[k] += x->fail[j];
+        c->thr[k] += x->thr[j];
+        c->tmo[k] += x->tmo[j];
+    }
+}
+
 static void cumulate(sim_state *st, const char *sub, double t, sim_traffic_stats *names, cumul *c)
 {
     memset(c, 0, sizeof(*c));
-    json_t *h = history(st);
-    for (size_t k = 0; k < json_array_size(h); k++) {
-        double from = json_number_value(json_object_get(json_array_get(h, k), "t"));
-        json_t *next = json_array_get(h, k + 1);
-        double to = fmin(t, next ? json_number_value(json_object_get(next, "t")) : t);
-        json_t *cfg = json_object_get(json_object_get(json_array_get(h, k), "subs"), sub);
-        if (to <= from || !cfg)
-            continue;
-        int n = 0;
-        double *breaks = sim_traffic_route_breaks(st, from, to, &n);
-        for (int i = 0; i <= n; i++)
-            cumulate_piece(st, sub, json_array_get(h, k), cfg, i ? breaks[i - 1] : from, i < n ? breaks[i] : to, names, c);
-        free(breaks);
+    cum_cache *cc = cache(st);
+    int s = 0;
+    while (s < cc->nsubs && strcmp(cc->sub[s], sub) != 0)
+        s++;
+    if (s == cc->nsubs)
+        return;
+    int lo = 0, hi = cc->nb; /* the last boundary <= t */
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        if (cc->b[mid] <= t)
+            lo = mid;
+        else
+            hi = mid;
     }
+    int nck = (cc->nb - 1) / CHECKPOINT_EVERY + 1, k0 = lo / CHECKPOINT_EVERY;
+    add_cumul(c, names, &cc->c[(size_t)s * (size_t)nck + (size_t)k0], &cc->names);
+    json_t *h = history(st);
+    for (int i = k0 * CHECKPOINT_EVERY; i < lo; i++)
+        add_piece(st, h, sub, cc->b[i], cc->b[i + 1], names, c);
+    add_piece(st, h, sub, cc->b[lo], t, names, c);
 }
 
 static bool sub_on_api(sim_state *st, const char *sub, const char *api)
@@ -307,11 +454,13 @@ static void add_sub(sim_state *st, const char *sub, double from, double to, sim_
     allowed = allowed > req ? req : allowed;
     int64_t misses = 0, refused = 0, failed = 0, fthr = 0, tmo = 0;
     for (int i = 0; i < out->nbackends; i++) {
-        int64_t n = diff(a.miss[i], b.miss[i], allowed - misses);
-        int64_t f = diff(a.fail[i], b.fail[i], n);
-        int64_t th = diff(a.thr[i], b.thr[i], n - f);
-        int64_t tm = diff(a.tmo[i], b.tmo[i], n - f - th);
-        int64_t r = diff(a.refused[i], b.refused[i], n - f - th - tm);
+        int64_t left = allowed - misses;
+        int64_t f = diff(a.fail[i], b.fail[i], left);
+        int64_t th = diff(a.thr[i], b.thr[i], left - f);
+        int64_t tm = diff(a.tmo[i], b.tmo[i], left - f - th);
+        int64_t ok = diff(a.ok[i], b.ok[i], left - f - th - tm);
+        int64_t n = ok + f + th + tm;
+        int64_t r = diff(a.refused[i], b.refused[i], ok);
         out->backend_refused[i] += r + th;
         out->backend_failed_calls[i] += f;
         out->backend_fault_throttled[i] += th;

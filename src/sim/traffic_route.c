@@ -30,6 +30,7 @@
 #define RULE_WINDOW_MAX_S 3600        /* a rule's interval is modelled up to one hour */
 #define TRIP_MAX_S (24 * 3600)
 #define RULES_MAX 15
+#define TRIPS_MAX 10000               /* trips modelled; past them a breaker stays open to the window's end */
 
 /* ---- faults ----------------------------------------------------------------------------- */
 
@@ -394,7 +395,8 @@ static int breaker_slot(sim_state *st, breaker *bs, int *n, const char *name)
 
 /* Records one second (s) of attempts on breaker b; trips it when a rule's condition is reached.
  * fault is the backend's fault kind during that second. */
-static void breaker_second(sim_state *st, breaker *b, double s, double attempts, double failed, int fault, json_t *open)
+static void breaker_second(sim_state *st, breaker *b, double s, double attempts, double failed, int fault, json_t *open,
+                           double end)
 {
     for (int i = 0; i < b->nrules; i++) {
         rule *r = &b->rules[i];
@@ -411,6 +413,8 @@ static void breaker_second(sim_state *st, breaker *b, double s, double attempts,
         if (!trip)
             continue;
         double d = r->accept_retry_after && fault == SIM_FAULT_429 ? retry_after(st, b->name, s) : r->trip;
+        if (json_array_size(open) >= TRIPS_MAX - 1)
+            d = fmax(d, end - s - 1);
         b->open_until = s + 1 + d;
         json_array_append_new(open, json_pack("{s:s,s:f,s:f}", "backend", b->name, "from", s + 1, "until", s + 1 + d));
         breaker_reset(b);
@@ -487,35 +491,63 @@ static void simulate_window(sim_state *st, double from, double to, json_t *open)
         }
         for (int i = 0; i < c.n; i++)
             if (bs[i].open_until <= s && bs[i].nrules)
-                breaker_second(st, &bs[i], s, att[i], fail[i], fault[i], open);
+                breaker_second(st, &bs[i], s, att[i], fail[i], fault[i], open, to);
     }
     for (int i = 0; i < c.n; i++)
         breaker_free(&bs[i]);
 }
 
-/* The open intervals [{backend, from, until}], rebuilt when faults or configuration changed. */
+typedef struct open_iv {
+    double from, until;
+    char backend[128];
+} open_iv;
+
+/* The open intervals [{backend, from, until}] (sorted by from), rebuilt when faults or configuration
+ * changed; also kept as a C array for lookups. */
 static json_t *timeline(sim_state *st)
 {
     if (st->traffic_open && st->traffic_open_version == st->traffic_version)
         return st->traffic_open;
     json_decref(st->traffic_open);
+    free(st->traffic_open_iv);
     st->traffic_open = json_array();
     st->traffic_open_version = st->traffic_version;
     double w[FAULTS_MAX][2];
     int n = fault_windows(st, w, FAULTS_MAX);
     for (int i = 0; i < n; i++)
         simulate_window(st, w[i][0], w[i][1], st->traffic_open);
+    size_t k = json_array_size(st->traffic_open);
+    open_iv *iv = calloc(k ? k : 1, sizeof(*iv));
+    if (!iv)
+        abort();
+    st->traffic_open_maxlen = 0;
+    for (size_t i = 0; i < k; i++) {
+        json_t *o = json_array_get(st->traffic_open, i);
+        iv[i].from = json_number_value(json_object_get(o, "from"));
+        iv[i].until = json_number_value(json_object_get(o, "until"));
+        snprintf(iv[i].backend, sizeof(iv[i].backend), "%s", json_string_value(json_object_get(o, "backend")));
+        st->traffic_open_maxlen = fmax(st->traffic_open_maxlen, iv[i].until - iv[i].from);
+    }
+    st->traffic_open_iv = iv;
+    st->traffic_open_n = k;
     return st->traffic_open;
 }
 
 static bool timeline_open(void *ctx, const char *backend)
 {
     struct open_at *oa = ctx;
-    size_t i;
-    json_t *o;
-    json_array_foreach(timeline(oa->st), i, o)
-        if (oa->t >= json_number_value(json_object_get(o, "from")) && oa->t < json_number_value(json_object_get(o, "until")) &&
-            !strcmp(json_string_value(json_object_get(o, "backend")), backend))
+    timeline(oa->st);
+    const open_iv *iv = oa->st->traffic_open_iv;
+    size_t lo = 0, hi = oa->st->traffic_open_n; /* the first interval starting after t */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (iv[mid].from <= oa->t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i-- > 0 && iv[i].from >= oa->t - oa->st->traffic_open_maxlen;)
+        if (oa->t < iv[i].until && !strcmp(iv[i].backend, backend))
             return true;
     return false;
 }

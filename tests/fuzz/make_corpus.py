@@ -190,6 +190,9 @@ def mcp_and_traffic(build, sim, rest_examples):
     put("sim", "GET /metadata/identity/oauth2/token?resource=https://management.azure.com/\nmetadata: true\n\n")
     put("sim", "GET /_sim/counters\n\n")
     put("sim", "POST /_sim/faults\n\n" + json.dumps({"rules": [{"path_contains": "/apis", "status": 503}]}))
+    put("sim", "POST /_sim/faults\n\n" + json.dumps({"backend_id": "eastus-aoai", "kind": "5xx", "minutes": 3}))
+    put("sim", "POST /_sim/clock\n\n" + json.dumps({"rate": 60, "advance_s": 30}))
+    put("sim", "POST /_sim/ingestion\n\n" + json.dumps({"logs_delay_s": 120, "metrics_delay_s": 60}))
     put("token", b"\x00" + sim.token_answer)
 
 
