@@ -211,6 +211,24 @@ static void test_next_process_restores_after_the_deadline(void **state)
     tools_ctx_free(dead);
 }
 
+static void test_check_restores_past_the_deadline(void **state)
+{
+    (void)state;
+    struct tools_ctx *ctx = tools_ctx_new(&g_cfg);
+    util_error err = {0};
+    struct arm_client *arm = tools_arm(ctx, &err);
+    const char *id = take_out(arm, -5); /* its deadline passed while no server ran */
+    assert_int_equal(members(arm), 1);
+    util_buf report;
+    util_buf_init(&report, 0);
+    drill_check(ctx, arm, &report);
+    assert_non_null(strstr(report.data, "it was put back"));
+    util_buf_free(&report);
+    assert_int_equal(members(arm), 2);
+    assert_true(closed(id));
+    tools_ctx_free(ctx);
+}
+
 static void test_a_pool_changed_meanwhile_is_not_overwritten(void **state)
 {
     (void)state;
@@ -249,6 +267,7 @@ int main(void)
     };
     const struct CMUnitTest sim[] = {
         cmocka_unit_test_setup_teardown(test_next_process_restores_after_the_deadline, setup_sim, teardown_sim),
+        cmocka_unit_test_setup_teardown(test_check_restores_past_the_deadline, setup_sim, teardown_sim),
         cmocka_unit_test_setup_teardown(test_a_pool_changed_meanwhile_is_not_overwritten, setup_sim, teardown_sim),
     };
     int failed = cmocka_run_group_tests_name("journal", journal, NULL, NULL);
