@@ -449,7 +449,7 @@ static json_t *run(struct drill *d)
     bool restored = json_is_true(json_object_get(r, "restored"));
     util_buf_printf(&text, "Failover drill %s on pool %s of API %s: %s was out for %llds (ended: %s). %s%s", d->id,
                     d->pool_id, d->api_id, d->member, (long long)(end - d->start), reason, jstr(r, "outcome"),
-                    restored ? " restored: true." : "");
+                    restored ? "; restored: true." : ".");
     json_t *ev = evidence(d, end, end, &text);
     json_t *s = json_pack("{s:b, s:s, s:s, s:b, s:s, s:s, s:s, s:s, s:o}", "applied", 1, "change_id", d->id, "diff", "",
                           "restored", restored, "outcome", jstr(r, "outcome"), "ended", reason, "pool_id", d->pool_id,
