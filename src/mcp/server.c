@@ -229,14 +229,19 @@ static void log_sink(int level, const char *logger, const char *message, void *u
 static json_t *tool_json(struct mcp_server *srv, size_t i)
 {
     const struct mcp_tool *t = srv->tools[i];
-    json_t *j = json_pack("{s:s, s:s, s:s, s:O}", "name", t->name, "title", t->title, "description", t->description,
-                          "inputSchema", srv->tool_input[i]);
+    /* tools/list costs every conversation tokens: the title once — top-level from 2025-06-18 on, in
+     * annotations for older clients (which know no other) — and readOnlyHint only when true (its
+     * default is false) */
+    bool top_title = strcmp(srv->protocol_version, "2025-06-18") >= 0;
+    json_t *j = json_pack("{s:s}", "name", t->name);
+    if (top_title)
+        json_object_set_new(j, "title", json_string(t->title));
+    json_object_set_new(j, "description", json_string(t->description));
+    json_object_set(j, "inputSchema", srv->tool_input[i]);
     if (srv->tool_output[i])
         json_object_set(j, "outputSchema", srv->tool_output[i]);
-    /* tools/list costs every conversation tokens: annotations.title only for clients older than the
-     * top-level title (2025-06-18), readOnlyHint only when true (its default is false) */
     json_t *ann = json_pack("{s:b}", "openWorldHint", t->open_world_hint);
-    if (strcmp(srv->protocol_version, "2025-06-18") < 0)
+    if (!top_title)
         json_object_set_new(ann, "title", json_string(t->title));
     if (t->read_only_hint)
         json_object_set_new(ann, "readOnlyHint", json_true());

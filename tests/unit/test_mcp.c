@@ -477,6 +477,7 @@ static void test_tools_list_and_read_only(void **state)
     r = recv_response(h, NULL);
     echo = json_array_get(json_object_get(json_object_get(r, "result"), "tools"), 0);
     assert_string_equal(json_string_value(json_object_get(json_object_get(echo, "annotations"), "title")), "Echo");
+    assert_null(json_object_get(echo, "title"));
     json_decref(r);
     stop(h);
 
