@@ -251,7 +251,8 @@ test('a pool changed by someone else during the drill is reported, not overwritt
     const p = t.call('rehearse_failover', { ...DRILL, minutes: 2 }, { timeout: 120000 });
     await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
     // someone changes West Europe's weight meanwhile
-    ok(await t.call('update_backend_pool', { api_id: API, backends: [{ backend_id: 'westeurope-aoai', weight: 7 }] }));
+    const upd = ok(await t.call('update_backend_pool', { api_id: API, backends: [{ backend_id: 'westeurope-aoai', weight: 7 }] }));
+    assert.ok(upd.warnings.some((w) => /open failover drill/.test(w)), JSON.stringify(upd.warnings));
     const changed = JSON.stringify((await t.sim.state(POOL)).resource.properties);
     const r = await p;
     assert.equal(r.isError, true);
