@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "util.h"
@@ -60,6 +61,7 @@ struct arm_result {
     char *etag;           /* ETag header (or body "etag"), or NULL */
     char *request_id;     /* x-ms-request-id of the last answer, or NULL */
     int attempts;         /* times the request itself was sent (retries included, polls not) */
+    int64_t date;         /* the answer's Date header (the gateway's clock), epoch seconds; 0 = none */
 };
 
 struct arm_retry_policy {
@@ -120,6 +122,10 @@ int arm_batch(struct arm_client *c, size_t n, const struct arm_request *reqs, st
               util_error *errs);
 
 void arm_result_free(struct arm_result *res);
+
+/* An HTTP Date header (RFC 7231 IMF-fixdate, "Mon, 30 Nov 2026 08:00:00 GMT") as epoch seconds;
+ * 0 when it is not one. */
+int64_t arm_parse_http_date(const char *s);
 
 /* The doctor behind --check: gets a token, reads the APIM service, and reads (never writes)
  * the identity's rights on it: GET {service}/providers/Microsoft.Authorization/permissions

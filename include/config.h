@@ -41,6 +41,8 @@ struct config {
     bool check;          /* --check */
     bool confirm_client; /* AIGW_CONFIRM=client: the client's per-tool approval confirms writes (no elicitation) */
     int log_level;       /* enum util_log_level: --log-level, else AIGW_LOG_LEVEL, else info */
+    int drill_speedup;   /* AIGW_DRILL_SPEEDUP (1..3600, default 1): rehearse_failover's wall-clock waits are
+                            divided by it, for an accelerated gateway clock (apim-sim's rate) */
 
     /* the APIM instance */
     char *subscription_id;   /* AZURE_SUBSCRIPTION_ID or parsed from APIM_RESOURCE_ID */

@@ -24,7 +24,7 @@
 #include "mcp.h"
 #include "util.h"
 
-#define AIGW_ENGINE_ABI 1u
+#define AIGW_ENGINE_ABI 2u
 #define AIGW_ENGINE_ENTRY "aigw_engine_open"
 
 #if defined(_WIN32)
@@ -49,6 +49,9 @@ struct aigw_engine_host {
     bool (*call_commit)(struct mcp_call *call);
     void (*call_progress)(struct mcp_call *call, double progress, double total, const char *message);
     const char *(*call_protocol_version)(const struct mcp_call *call);
+    int (*call_stop_requested)(const struct mcp_call *call);
+    void (*call_hold_exit)(struct mcp_call *call, bool hold);
+    bool (*call_leave_lane)(struct mcp_call *call);
     bool (*call_can_elicit)(const struct mcp_call *call);
     enum mcp_elicit_action (*call_elicit)(struct mcp_call *call, const char *message, json_t *requested_schema,
                                           json_t **content, util_error *err);

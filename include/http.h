@@ -56,6 +56,7 @@ struct http_response {
     char *location;
     char *async_operation;  /* Azure-AsyncOperation */
     char *content_type;
+    char *date;             /* Date (the server's clock, RFC 7231 IMF-fixdate) */
     char client_request_id[37]; /* the x-ms-client-request-id we sent */
 };
 

@@ -107,6 +107,18 @@ const atomic_int *mcp_call_cancel_flag(struct mcp_call *call);
  * (MCP lets a receiver ignore the cancellation of a request that cannot be cancelled). Returns
  * false, committing nothing, when the call was already cancelled. call may be NULL (true). */
 bool mcp_call_commit(struct mcp_call *call);
+/* True once the call should stop what it is waiting for: notifications/cancelled for it or the end
+ * of input (even after mcp_call_commit), or a termination signal held by mcp_call_hold_exit.
+ * For long calls that must undo their work before ending (a failover drill). */
+enum { MCP_STOP_NONE = 0, MCP_STOP_CANCELLED = 1, MCP_STOP_SIGNAL = 2 };
+int mcp_call_stop_requested(const struct mcp_call *call); /* MCP_STOP_*: why (a signal first) */
+/* hold true: SIGTERM/SIGINT/SIGHUP only flag mcp_call_stop_requested until the matching release
+ * (hold false), which then ends the process as the signal would have. Pairs must match. */
+void mcp_call_hold_exit(struct mcp_call *call, bool hold);
+/* Lets a long call stop counting in its lane (write tools run one at a time): later calls of that
+ * lane start beside it. False (nothing changed) when the call does not run on a worker or too many
+ * calls have left their lanes (MCP_MAX_DETACHED). The call is answered as usual when it returns. */
+bool mcp_call_leave_lane(struct mcp_call *call);
 /* Sends notifications/progress when the request carried a progressToken; no-op otherwise. */
 void mcp_call_progress(struct mcp_call *call, double progress, double total, const char *message);
 /* The protocol version agreed at initialize. */

@@ -183,4 +183,22 @@ struct metrics_team *metrics_parse_minutes(json_t *body, size_t *nteams);
  * p50_tpm, worst_minutes: [{at, tokens}] (at most worst), token_requests} (NEW). Pure. */
 json_t *metrics_replay(const struct metrics_minute *m, size_t n, int64_t tpm, int64_t rpm, size_t worst);
 
+/* ---- per-backend traffic per minute (rehearse_failover) ---------------------------------- */
+
+/* The KQL of requests and errors per backend and minute of one API ("%s" = the API id). */
+extern const char *const metrics_kql_drill;
+/* A Log Analytics answer of metrics_kql_drill → [{backend_id, url, t (epoch s, a whole minute), requests,
+ * failed (gateway 5xx), throttled (gateway 429), backend_failed, backend_throttled}] (NEW), or NULL
+ * when the shape is off. Pure. */
+json_t *metrics_parse_drill(json_t *body);
+/* The rows of api_id over [since, until) from la's workspace (one Logs query). *rows NEW. */
+int metrics_drill_query(struct arm_client *arm, const struct metrics_la *la, const char *api_id, int64_t since,
+                        int64_t until, json_t **rows, util_error *err);
+/* The rows with t in [since, until) summed per member of members ([{backend_id, url}], matched by
+ * BackendId, else by url without query): {requests, requests_to_backends, requests_without_backend
+ * (cache hits, gateway 429), requests_other_backends, errors_5xx, errors_429, minutes_with_data,
+ * last_minute?, by_backend: {id: {requests, share (of requests_to_backends, null when none),
+ * errors_5xx, errors_429}}} (NEW). Pure. */
+json_t *metrics_drill_window(json_t *rows, json_t *members, int64_t since, int64_t until);
+
 #endif

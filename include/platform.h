@@ -40,6 +40,14 @@ void platform_ignore_sigpipe(void);
  * (SIGTERM, SIGINT, SIGHUP; console close or Ctrl-C on Windows), then lets the default action
  * end the process. One function; a second call replaces it; NULL removes it. */
 void platform_on_terminate(void (*fn)(void));
+/* Holds (hold true) or releases a deferral of termination: while at least one hold is on, SIGTERM,
+ * SIGINT and SIGHUP (console events on Windows) are only recorded (platform_terminate_pending);
+ * when the last hold is released with one recorded, the process terminates as it would have
+ * (the platform_on_terminate function first). For work that must finish before exit (putting a
+ * drilled backend back). */
+void platform_terminate_defer(bool hold);
+/* The termination signal recorded while deferred (non-zero), else 0. Async-signal-safe. */
+int platform_terminate_pending(void);
 
 /* true where TLS trust comes from the system's certificate store rather than a CA file (Windows:
  * libcurl with OpenSSL then needs CURLSSLOPT_NATIVE_CA). */
@@ -69,6 +77,8 @@ struct tm;
 int platform_gmtime(int64_t epoch_sec, struct tm *out);
 /* The process id (for log lines and fallback ids). */
 unsigned long platform_pid(void);
+/* True when a process with that id runs (ids are reused: a hint, not a proof). */
+bool platform_process_alive(unsigned long pid);
 
 /* ---- files, folders, environment ---------------------------------------------------------- */
 

@@ -30,6 +30,7 @@ struct tools_ctx {
     pthread_mutex_t lock;   /* tool calls run on several threads: guards the creation of arm */
     json_t *models;         /* cache of Azure OpenAI accounts and deployments (src/tools/models.c), or NULL */
     pthread_mutex_t models_lock; /* guards models (recursive) */
+    struct drill_state *drills;  /* open failover drills (src/tools/drill.c) */
 };
 
 struct tools_ctx *tools_ctx_new(const struct config *cfg);

@@ -82,6 +82,9 @@ void mcp_call_progress(struct mcp_call *call, double progress, double total, con
     g_host->call_progress(call, progress, total, message);
 }
 const char *mcp_call_protocol_version(const struct mcp_call *call) { return g_host->call_protocol_version(call); }
+int mcp_call_stop_requested(const struct mcp_call *call) { return g_host->call_stop_requested(call); }
+void mcp_call_hold_exit(struct mcp_call *call, bool hold) { g_host->call_hold_exit(call, hold); }
+bool mcp_call_leave_lane(struct mcp_call *call) { return g_host->call_leave_lane(call); }
 bool mcp_call_can_elicit(const struct mcp_call *call) { return g_host->call_can_elicit(call); }
 enum mcp_elicit_action mcp_call_elicit(struct mcp_call *call, const char *message, json_t *requested_schema,
                                        json_t **content, util_error *err)

@@ -16,7 +16,7 @@
 static const char INSTRUCTIONS[] =
     "Governs one Azure API Management instance used as an AI gateway in front of Azure OpenAI. "
     "Read before you write: list_apis, get_policy, list_subscriptions, get_backend_pool, get_metrics. "
-    "Write tools (update_quota, update_backend_pool, apply_policy, revert_change) accept dry_run=true to "
+    "Write tools (update_quota, update_backend_pool, apply_policy, rehearse_failover, revert_change) accept dry_run=true to "
     "show the diff first; every applied change gets a change_id that revert_change can undo.";
 
 static int serve(struct config *cfg)

@@ -92,6 +92,23 @@ void arm_result_free(struct arm_result *res)
     memset(res, 0, sizeof *res);
 }
 
+int64_t arm_parse_http_date(const char *s)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char wd[4], mon[4], zone[4];
+    int d, y, h, mi, sec, n = 0;
+    if (!s || sscanf(s, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3[A-Z]%n", wd, &d, mon, &y, &h, &mi, &sec, zone,
+                     &n) != 8 || s[n] != '\0' || strcmp(zone, "GMT") != 0)
+        return 0;
+    const char *m = strlen(mon) == 3 ? strstr(months, mon) : NULL;
+    if (!m || (m - months) % 3 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return 0;
+    char iso[80];
+    snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, (int)((m - months) / 3) + 1, d, h, mi, sec);
+    int64_t t = 0;
+    return util_time_parse_iso8601(iso, &t) == 0 ? t : 0;
+}
+
 /* ---- URLs ----------------------------------------------------------------------------- */
 
 static int is_absolute(const char *p)
@@ -246,6 +263,9 @@ static void keep_answer(struct call *k, const struct http_response *r)
     k->res->status = r->status;
     free(k->res->request_id);
     k->res->request_id = util_strdup(r->request_id);
+    int64_t date = arm_parse_http_date(r->date);
+    if (date)
+        k->res->date = date;
     const char *etag = r->etag ? r->etag : json_string_value(json_object_get(k->res->body, "etag"));
     if (etag || k->phase == PH_REQUEST || k->phase == PH_FINAL_GET) {
         free(k->res->etag);

@@ -52,6 +52,8 @@ static const char HELP[] =
     "  AIGW_AUDIT_LOG                    change journal path (default\n"
     "                                    $XDG_STATE_HOME/azure-ai-gateway-mcp/audit.jsonl)\n"
     "  AIGW_LOG_LEVEL                    as --log-level\n"
+    "  AIGW_DRILL_SPEEDUP                1..3600 (default 1): rehearse_failover's waits are divided by it,\n"
+    "                                    for an accelerated gateway clock (apim-sim's rate); 1 for Azure\n"
     "\n"
     "With no option it serves MCP over stdin/stdout until stdin closes.\n";
 
@@ -449,6 +451,22 @@ static void load_confirm(struct config *cfg, config_getenv_fn fn, void *user)
                      "confirm, so one of them is a mistake; unset AIGW_CONFIRM or drop --read-only/AIGW_READ_ONLY");
 }
 
+/* AIGW_DRILL_SPEEDUP: an integer 1..3600 dividing the failover drill's wall-clock waits. */
+static void load_drill_speedup(struct config *cfg, config_getenv_fn fn, void *user)
+{
+    const char *v = env(fn, user, "AIGW_DRILL_SPEEDUP");
+    cfg->drill_speedup = 1;
+    if (!v)
+        return;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < 1 || n > 3600)
+        problem(cfg, "AIGW_DRILL_SPEEDUP=%s is not an integer from 1 to 3600; it stays 1 (leave it unset against "
+                     "Azure)", v);
+    else
+        cfg->drill_speedup = (int)n;
+}
+
 static bool truthy(const char *v)
 {
     return v && (!strcmp(v, "1") || util_str_eq_ci(v, "true") || util_str_eq_ci(v, "yes") || util_str_eq_ci(v, "on"));
@@ -512,6 +530,7 @@ int config_load(struct config *cfg, int argc, char **argv, config_getenv_fn gete
     load_endpoints(cfg, getenv_fn, user);
     load_journal(cfg, getenv_fn, user);
     load_confirm(cfg, getenv_fn, user);
+    load_drill_speedup(cfg, getenv_fn, user);
     load_models(cfg, getenv_fn, user);
     return 0;
 }

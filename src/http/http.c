@@ -155,7 +155,7 @@ void http_client_stats(const struct http_client *c, struct http_stats *out)
 static void clear_headers(struct http_response *r)
 {
     char **slots[] = {&r->etag,     &r->retry_after,     &r->retry_after_ms, &r->x_ms_retry_after_ms,
-                      &r->request_id, &r->location, &r->async_operation, &r->content_type};
+                      &r->request_id, &r->location, &r->async_operation, &r->content_type, &r->date};
     for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
         free(*slots[i]);
         *slots[i] = NULL;
@@ -252,6 +252,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *user)
     keep_header(&r->location, line, len, "Location");
     keep_header(&r->async_operation, line, len, "Azure-AsyncOperation");
     keep_header(&r->content_type, line, len, "Content-Type");
+    keep_header(&r->date, line, len, "Date");
     return len;
 }
 

@@ -16,6 +16,8 @@ struct mcp_queue_item {
 };
 
 #define MCP_MAX_READERS 16 /* read-only tool calls running at once; more wait in arrival order */
+#define MCP_MAX_DETACHED 8 /* long calls that left their lane (mcp_call_leave_lane) at once */
+#define MCP_MAX_WORKERS (MCP_MAX_READERS + 1 + MCP_MAX_DETACHED)
 
 /* One accepted tools/call, from validation until its answer is written: queued in its lane,
  * then run by a worker thread. */
@@ -27,8 +29,11 @@ struct mcp_call {
     json_t *args;           /* validated arguments (owned) */
     size_t tool;            /* index into srv->tools */
     atomic_int cancelled;  /* set by the reader thread (notifications/cancelled, end of input) */
+    atomic_int stop;       /* cancelled or end of input, committed or not (mcp_call_stop_requested) */
     /* guarded by srv->lock */
     bool committed;        /* a write started, cancellation is ignored */
+    bool on_worker;        /* run by a lane's worker thread (not the dispatch thread) */
+    bool left_lane;        /* mcp_call_leave_lane: its worker no longer counts in the lane */
     char pending_id[48];   /* id of this call's outstanding elicitation request, "" when none */
     json_t *pending_reply; /* owned when set */
     struct mcp_call *next_call;   /* srv->calls: every accepted call, queued or running */
@@ -67,8 +72,9 @@ struct mcp_server {
     bool stopping;
     struct mcp_call *calls;
     struct mcp_lane reads, writes;
-    pthread_t workers[MCP_MAX_READERS + 1];
+    pthread_t workers[MCP_MAX_WORKERS];
     size_t n_workers;
+    size_t detached;        /* workers running a call that left its lane */
     unsigned next_request;
 
     /* touched by the dispatch thread only */

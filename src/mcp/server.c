@@ -135,6 +135,19 @@ bool mcp_call_commit(struct mcp_call *call)
     return ok;
 }
 const char *mcp_call_protocol_version(const struct mcp_call *call) { return call->srv->protocol_version; }
+
+int mcp_call_stop_requested(const struct mcp_call *call)
+{
+    if (platform_terminate_pending())
+        return MCP_STOP_SIGNAL;
+    return call && atomic_load(&call->stop) ? MCP_STOP_CANCELLED : MCP_STOP_NONE;
+}
+
+void mcp_call_hold_exit(struct mcp_call *call, bool hold)
+{
+    (void)call;
+    platform_terminate_defer(hold);
+}
 bool mcp_call_can_elicit(const struct mcp_call *call) { return call->srv->client_elicit_form; }
 
 void mcp_call_progress(struct mcp_call *call, double progress, double total, const char *message)
@@ -216,16 +229,26 @@ static void log_sink(int level, const char *logger, const char *message, void *u
 static json_t *tool_json(struct mcp_server *srv, size_t i)
 {
     const struct mcp_tool *t = srv->tools[i];
-    json_t *j = json_pack("{s:s, s:s, s:s, s:O}", "name", t->name, "title", t->title, "description", t->description,
-                          "inputSchema", srv->tool_input[i]);
+    /* tools/list costs every conversation tokens: the title once — top-level from 2025-06-18 on, in
+     * annotations for older clients (which know no other) — and readOnlyHint only when true (its
+     * default is false) */
+    bool top_title = strcmp(srv->protocol_version, "2025-06-18") >= 0;
+    json_t *j = json_pack("{s:s}", "name", t->name);
+    if (top_title)
+        json_object_set_new(j, "title", json_string(t->title));
+    json_object_set_new(j, "description", json_string(t->description));
+    json_object_set(j, "inputSchema", srv->tool_input[i]);
     if (srv->tool_output[i])
         json_object_set(j, "outputSchema", srv->tool_output[i]);
-    json_t *ann = json_pack("{s:s, s:b, s:b}", "title", t->title, "readOnlyHint", t->read_only_hint, "openWorldHint",
-                            t->open_world_hint);
-    if (!t->read_only_hint) {
+    json_t *ann = json_pack("{s:b}", "openWorldHint", t->open_world_hint);
+    if (!top_title)
+        json_object_set_new(ann, "title", json_string(t->title));
+    if (t->read_only_hint)
+        json_object_set_new(ann, "readOnlyHint", json_true());
+    if (!t->read_only_hint) /* idempotentHint only when true (default false: absent reads as the cautious no) */
         json_object_set_new(ann, "destructiveHint", json_boolean(t->destructive_hint));
-        json_object_set_new(ann, "idempotentHint", json_boolean(t->idempotent_hint));
-    }
+    if (!t->read_only_hint && t->idempotent_hint)
+        json_object_set_new(ann, "idempotentHint", json_true());
     json_object_set_new(j, "annotations", ann);
     return j;
 }
@@ -287,7 +310,7 @@ static void invalid_params(struct mcp_server *srv, json_t *id, const char *fmt, 
 
 /* Runs one call on a worker thread and answers it (unless it was cancelled: then no response,
  * as MCP asks; a committed call, one that started writing, is never flagged). */
-static void call_run(struct mcp_server *srv, struct mcp_call *call)
+static bool call_run(struct mcp_server *srv, struct mcp_call *call)
 {
     json_t *result = NULL;
     const char *name = srv->tools[call->tool]->name;
@@ -298,7 +321,7 @@ static void call_run(struct mcp_server *srv, struct mcp_call *call)
     while (*pp != call)
         pp = &(*pp)->next_call;
     *pp = call->next_call;
-    bool cancelled = atomic_load(&call->cancelled) != 0;
+    bool cancelled = atomic_load(&call->cancelled) != 0, left = call->left_lane;
     pthread_mutex_unlock(&srv->lock);
     if (cancelled) {
         json_decref(result);
@@ -311,6 +334,7 @@ static void call_run(struct mcp_server *srv, struct mcp_call *call)
     json_decref(call->args);
     json_decref(call->msg);
     free(call);
+    return left;
 }
 
 struct worker_args {
@@ -338,12 +362,54 @@ static void *worker_main(void *arg)
         if (!lane->head)
             lane->tail = NULL;
         lane->queued--;
+        call->on_worker = true;
         pthread_mutex_unlock(&srv->lock);
-        call_run(srv, call);
+        bool left = call_run(srv, call);
         pthread_mutex_lock(&srv->lock);
+        if (left) { /* its lane already counts a worker less: this thread ends here */
+            srv->detached--;
+            break;
+        }
     }
     pthread_mutex_unlock(&srv->lock);
     return NULL;
+}
+
+/* Starts a worker for lane when every one of it is busy and it has room (srv->lock held). */
+static void lane_grow(struct mcp_server *srv, struct mcp_lane *lane)
+{
+    if (lane->queued > lane->idle && lane->threads < lane->max && srv->n_workers < MCP_MAX_WORKERS) {
+        struct worker_args *wa = malloc(sizeof *wa);
+        if (wa) {
+            *wa = (struct worker_args){srv, lane};
+            if (pthread_create(&srv->workers[srv->n_workers], NULL, worker_main, wa) == 0) {
+                srv->n_workers++;
+                lane->threads++;
+            } else {
+                free(wa);
+            }
+        }
+    }
+}
+
+bool mcp_call_leave_lane(struct mcp_call *call)
+{
+    if (!call)
+        return false;
+    struct mcp_server *srv = call->srv;
+    struct mcp_lane *lane = srv->tools[call->tool]->read_only_hint && !srv->tools[call->tool]->writes ? &srv->reads
+                                                                                                      : &srv->writes;
+    pthread_mutex_lock(&srv->lock);
+    bool ok = call->on_worker && !call->left_lane && srv->detached < MCP_MAX_DETACHED && lane->threads > 0;
+    if (ok) {
+        call->left_lane = true;
+        srv->detached++;
+        lane->threads--;
+        lane_grow(srv, lane);
+        pthread_cond_broadcast(&srv->work);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return ok;
 }
 
 /* Queues an accepted call in its lane (reads or writes) and starts a worker when every one of
@@ -361,18 +427,7 @@ static void call_start(struct mcp_server *srv, struct mcp_call *call)
         lane->head = call;
     lane->tail = call;
     lane->queued++;
-    if (lane->queued > lane->idle && lane->threads < lane->max && srv->n_workers < MCP_MAX_READERS + 1) {
-        struct worker_args *wa = malloc(sizeof *wa);
-        if (wa) {
-            *wa = (struct worker_args){srv, lane};
-            if (pthread_create(&srv->workers[srv->n_workers], NULL, worker_main, wa) == 0) {
-                srv->n_workers++;
-                lane->threads++;
-            } else {
-                free(wa);
-            }
-        }
-    }
+    lane_grow(srv, lane);
     bool stuck = lane->threads == 0; /* no worker could be started at all */
     pthread_cond_broadcast(&srv->work);
     if (stuck) {

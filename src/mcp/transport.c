@@ -122,6 +122,7 @@ static void cancel_request(struct mcp_server *srv, json_t *request_id)
     while (call && !same_id(call->id, request_id))
         call = call->next_call;
     if (call) { /* running, or waiting in its lane (then it never starts) */
+        atomic_store(&call->stop, 1);
         if (call->committed)
             LOG_WARN("mcp", "a cancellation arrived while a change was being written; the write completes (or is "
                      "undone) and its outcome is reported");
@@ -241,9 +242,11 @@ static void set_eof(struct mcp_server *srv, bool io_error)
     pthread_mutex_lock(&srv->lock);
     srv->eof = true;
     srv->io_error = io_error;
-    for (struct mcp_call *c = srv->calls; c; c = c->next_call)
+    for (struct mcp_call *c = srv->calls; c; c = c->next_call) {
+        atomic_store(&c->stop, 1);
         if (!c->committed) /* nobody is left to wait for the answer */
             atomic_store(&c->cancelled, 1);
+    }
     pthread_cond_broadcast(&srv->cond);
     pthread_mutex_unlock(&srv->lock);
 }

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +77,10 @@ void platform_stdio_binary(void) {}
 void platform_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 static void (*volatile g_on_terminate)(void);
+static atomic_int g_defer;   /* platform_terminate_defer holds */
+static atomic_int g_pending; /* the signal that arrived while held, 0 = none */
 
-static void on_signal(int sig)
+static void terminate_now(int sig)
 {
     void (*fn)(void) = g_on_terminate;
     g_on_terminate = NULL;
@@ -87,18 +90,45 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-void platform_on_terminate(void (*fn)(void))
+static void on_signal(int sig)
 {
-    g_on_terminate = fn;
+    if (atomic_load(&g_defer) > 0) {
+        atomic_store(&g_pending, sig);
+        return;
+    }
+    terminate_now(sig);
+}
+
+static void install_handlers(bool on)
+{
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
-        sa.sa_handler = fn ? on_signal : SIG_DFL;
+        sa.sa_handler = on ? on_signal : SIG_DFL;
         sigemptyset(&sa.sa_mask);
         sigaction(sigs[i], &sa, NULL);
     }
 }
+
+void platform_on_terminate(void (*fn)(void))
+{
+    g_on_terminate = fn;
+    install_handlers(fn || atomic_load(&g_defer) > 0);
+}
+
+void platform_terminate_defer(bool hold)
+{
+    if (hold) {
+        if (atomic_fetch_add(&g_defer, 1) == 0)
+            install_handlers(true);
+        return;
+    }
+    if (atomic_fetch_sub(&g_defer, 1) == 1 && atomic_load(&g_pending))
+        terminate_now(atomic_load(&g_pending));
+}
+
+int platform_terminate_pending(void) { return atomic_load(&g_pending); }
 
 bool platform_tls_system_store(void) { return false; }
 
@@ -171,6 +201,11 @@ int platform_gmtime(int64_t epoch_sec, struct tm *out)
 }
 
 unsigned long platform_pid(void) { return (unsigned long)getpid(); }
+
+bool platform_process_alive(unsigned long pid)
+{
+    return pid > 0 && pid <= (unsigned long)INT_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
 
 /* ---- files, folders, environment ---------------------------------------------------------- */
 

@@ -91,22 +91,45 @@ void platform_stdio_binary(void)
 void platform_ignore_sigpipe(void) {} /* Windows has no SIGPIPE: a broken pipe is a write error */
 
 static void (*volatile g_on_terminate)(void);
+static volatile LONG g_defer;   /* platform_terminate_defer holds */
+static volatile LONG g_pending; /* the event that arrived while held (+1), 0 = none */
 
 static BOOL WINAPI on_console_event(DWORD type)
 {
+    if (InterlockedCompareExchange(&g_defer, 0, 0) > 0) {
+        InterlockedExchange(&g_pending, (LONG)type + 1);
+        return TRUE; /* handled: the holder ends the process once it is done */
+    }
     void (*fn)(void) = g_on_terminate;
     g_on_terminate = NULL;
     if (fn)
         fn();
-    (void)type;
     return FALSE; /* the default handler ends the process */
 }
 
 void platform_on_terminate(void (*fn)(void))
 {
     g_on_terminate = fn;
-    SetConsoleCtrlHandler(on_console_event, fn ? TRUE : FALSE);
+    SetConsoleCtrlHandler(on_console_event, fn || g_defer > 0 ? TRUE : FALSE);
 }
+
+void platform_terminate_defer(bool hold)
+{
+    if (hold) {
+        if (InterlockedIncrement(&g_defer) == 1)
+            SetConsoleCtrlHandler(on_console_event, TRUE);
+        return;
+    }
+    if (InterlockedDecrement(&g_defer) == 0 && g_pending) {
+        void (*fn)(void) = g_on_terminate;
+        g_on_terminate = NULL;
+        if (fn)
+            fn();
+        ExitProcess(STATUS_CONTROL_C_EXIT);
+    }
+}
+
+int platform_terminate_pending(void) { return (int)g_pending; }
 
 bool platform_tls_system_store(void) { return true; }
 
@@ -174,6 +197,16 @@ int platform_gmtime(int64_t epoch_sec, struct tm *out)
 }
 
 unsigned long platform_pid(void) { return (unsigned long)GetCurrentProcessId(); }
+
+bool platform_process_alive(unsigned long pid)
+{
+    HANDLE h = pid ? OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid) : NULL;
+    DWORD code = 0;
+    bool alive = h && GetExitCodeProcess(h, &code) && code == STILL_ACTIVE;
+    if (h)
+        CloseHandle(h);
+    return alive;
+}
 
 /* ---- files, folders, environment ---------------------------------------------------------- */
 

@@ -68,8 +68,7 @@ const struct mcp_tool tools_apply_policy = {
     .name = "apply_policy",
     .title = "Apply a policy",
     .description = "Replaces the whole policy XML at a scope (api by default, product, operation, global), "
-                   "checked locally first. Read it with get_policy, send the edited document, use dry_run to see "
-                   "the diff. Returns applied, change_id (for revert_change), before, after, diff, warnings.",
+                   "checked locally first. Read it with get_policy, send the edited document.",
     .input_schema = "{\"type\":\"object\",\"properties\":{" CHANGE_POLICY_SCOPE_PROPS ",\"policy_xml\":{\"type\":"
                     "\"string\",\"maxLength\":1048576}," CHANGE_INPUT_DRY_RUN "},\"required\":"
                     "[\"api_id\",\"policy_xml\"],\"additionalProperties\":false}",

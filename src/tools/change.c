@@ -25,6 +25,9 @@ struct change {
     char *summary;
     char *reverts;    /* change_id this change reverts, or NULL */
     bool journal_only; /* journaled (and confirmed) even with nothing to write (change_set_journal_only) */
+    json_t *record_extra; /* fields added to every journal record of this change, or NULL */
+    change_before_write_fn before_write; /* change_set_before_write */
+    void *before_write_user;
 };
 
 struct change *change_new(struct tools_ctx *ctx, struct mcp_call *call, const char *tool, json_t *args)
@@ -56,6 +59,7 @@ void change_free(struct change *ch)
     json_decref(ch->extra);
     json_decref(ch->before_view);
     json_decref(ch->after_view);
+    json_decref(ch->record_extra);
     free(ch);
 }
 
@@ -722,6 +726,8 @@ static json_t *journal_record(struct change *ch, const char *change_id, json_t *
                             "resources", res);
     if (ch->reverts)
         json_object_set_new(rec, "reverts", json_string(ch->reverts));
+    if (ch->record_extra)
+        json_object_update(rec, ch->record_extra);
     return rec;
 }
 
@@ -840,6 +846,21 @@ static json_t *apply_writes(struct change *ch, struct arm_client *arm, char *id)
     /* committed: from the first write on, cancellation is ignored (the change completes or is undone) */
     arm_set_cancel(arm, NULL);
     util_uuid4(id);
+    if (ch->before_write) { /* the complete undo is journaled before the first write */
+        util_error e = {0};
+        json_t *rec = NULL;
+        if (ch->before_write(ch, id, ch->before_write_user, &e) == 0) {
+            rec = journal_record(ch, id, ch->todo, "open");
+            change_journal_append(ch->ctx->cfg->audit_log, rec, &e);
+        }
+        json_decref(rec);
+        if (e.code) {
+            char *m = util_printf("%s; nothing was written.", e.message);
+            json_t *r = failure_result(ch, m);
+            free(m);
+            return r;
+        }
+    }
     resolve_pending(ch, arm);
     size_t n = json_array_size(ch->todo);
     for (size_t k = 0; k < n; k++) {
@@ -878,6 +899,19 @@ static int precheck(const struct change *ch, util_error *err)
 }
 
 void change_set_journal_only(struct change *ch) { ch->journal_only = true; }
+
+void change_set_record_extra(struct change *ch, const char *key, json_t *value)
+{
+    if (!ch->record_extra)
+        ch->record_extra = json_object();
+    json_object_set_new(ch->record_extra, key, value);
+}
+
+void change_set_before_write(struct change *ch, change_before_write_fn fn, void *user)
+{
+    ch->before_write = fn;
+    ch->before_write_user = user;
+}
 
 json_t *change_run(struct change *ch, bool dry_run)
 {

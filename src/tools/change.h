@@ -46,7 +46,7 @@
 
 /* The dry_run input property, to splice into an input schema's "properties". */
 #define CHANGE_INPUT_DRY_RUN                                                                         \
-    "\"dry_run\":{\"type\":\"boolean\",\"description\":\"only return the diff\"}"
+    "\"dry_run\":{\"type\":\"boolean\",\"description\":\"diff only\"}"
 
 /* The input properties naming a policy's scope (get_policy, apply_policy); api_id is required
  * by the contract even where the scope does not use it (product, global). */
@@ -99,6 +99,16 @@ void change_set_summary(struct change *ch, const char *fmt, ...) __attribute__((
  * proposal goes to the journal, no limit changes): dry run, confirmation and journal as usual. */
 void change_set_journal_only(struct change *ch);
 
+/* A field added to every journal record of this change (value stolen), e.g. "drill". */
+void change_set_record_extra(struct change *ch, const char *key, json_t *value);
+/* Called once the change is confirmed and its change_id chosen, right before the first write: it
+ * may refuse (non-zero with err: nothing is written, the result says so) and may add record
+ * fields (change_set_record_extra). With it, a record of status "open" — the complete undo, before
+ * bodies and ETags — is journaled BEFORE the first write (a change that cannot be journaled then
+ * writes nothing), then the usual record after. */
+typedef int (*change_before_write_fn)(struct change *ch, const char *change_id, void *user, util_error *err);
+void change_set_before_write(struct change *ch, change_before_write_fn fn, void *user);
+
 /* Runs the pipeline and frees ch. Result (NEW reference):
  * - nothing differs: applied false, diff "", nothing written nor journaled;
  * - dry_run: applied false, change_id null, the diff;
@@ -144,7 +154,8 @@ int change_journal_append(const char *path, const json_t *record, util_error *er
 /* Checks, before the first write of a change, that the journal can be opened for appending
  * (creating it and its directory). 0, or UTIL_ECONFIG / UTIL_EIO with err. */
 int change_journal_check(const char *path, util_error *err);
-/* Finds the record whose change_id is id; *record is a NEW reference. UTIL_ENOTFOUND when no
+/* Finds the last record whose change_id is id (a drill's "open" record is followed by its applied
+ * one); *record is a NEW reference. UTIL_ENOTFOUND when no
  * record has it, UTIL_ELIMIT past CHANGE_JOURNAL_MAX_BYTES, UTIL_EIO when unreadable. */
 int change_journal_find(const char *path, const char *id, json_t **record, util_error *err);
 
@@ -160,6 +171,12 @@ int change_journal_find(const char *path, const char *id, json_t **record, util_
 /* The "pending" records of the journal that no later record resolves ({"resolves": change_id}),
  * oldest first (NEW array; empty when there are none or the journal cannot be read). */
 json_t *change_journal_pending(const char *path);
+
+/* The failover drills (rehearse_failover) the journal holds open: for each drill change_id (a
+ * record with a "drill" object), its last record, unless a later record closes it ({"closes": id})
+ * or an applied revert reverts it ({"reverts": id}). Oldest first (NEW array; empty when none or
+ * unreadable). */
+json_t *change_journal_open_drills(const char *path);
 
 /* For revert_change: a change that puts every resource of `record` back to its `before`. For each
  * resource it reads the current state; unless its ETag equals the record's etag_after or its

@@ -2,6 +2,7 @@
  * policy scope paths and id checks (see tools_internal.h). */
 #include <string.h>
 
+#include "drill.h"
 #include "tools_internal.h"
 
 struct arm_client *tools_arm(struct tools_ctx *ctx, util_error *err)
@@ -27,7 +28,9 @@ int tools_check(struct tools_ctx *ctx, util_buf *report, util_error *err)
     struct arm_client *arm = tools_arm(ctx, err);
     if (!arm)
         return err->code ? err->code : UTIL_ECONFIG;
-    return arm_check(arm, report, err);
+    int rc = arm_check(arm, report, err);
+    drill_check(ctx, arm, report); /* a drill a dead process left open is put back or reported */
+    return rc;
 }
 
 json_t *tools_ok(const struct tools_ctx *ctx, json_t *structured, const char *text)

@@ -135,11 +135,10 @@ static json_t *get_backend_pool(struct mcp_call *call, json_t *args, void *user)
 const struct mcp_tool tools_get_backend_pool = {
     .name = "get_backend_pool",
     .title = "Get backend pool",
-    .description = "Shows where an API sends its traffic: the backend or pool its policy routes to, each member's "
-                   "url, priority, weight, circuit breaker and Azure OpenAI deployments (model, version, "
-                   "capacity_tpm), the policy's retry on 429/5xx, and warnings such as mismatched model versions "
-                   "or an undersized failover region. Call it before update_backend_pool. Credentials appear "
-                   "by name only.",
+    .description = "Where an API sends its traffic: the backend or pool its policy routes to, each member's url, "
+                   "priority, weight, circuit breaker and Azure OpenAI deployments (model, version, capacity_tpm), "
+                   "retry on 429/5xx, warnings (mismatched model versions, undersized failover region). "
+                   "Credentials by name only.",
     .input_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\",\"minLength\":1,"
                     "\"maxLength\":256}},\"required\":[\"api_id\"],\"additionalProperties\":false}",
     .output_schema = "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\"},\"pool_id\":"

@@ -142,8 +142,8 @@ const struct mcp_tool tools_get_metrics = {
     .name = "get_metrics",
     .title = "Traffic metrics of an API",
     .description = "Traffic of one API over a window: requests, 429s, cache hit rate, latency, tokens; total, per "
-                   "subscription (team), per backend or as a series. Call it after a quota, pool or cache change. "
-                   "Names the Azure source of each figure and how to enable a missing one.",
+                   "subscription (team), per backend or as a series. Names the Azure source of each figure and how "
+                   "to enable a missing one.",
     .input_schema = input_schema,
     .output_schema = output_schema,
     .read_only_hint = true,

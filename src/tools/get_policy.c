@@ -211,7 +211,7 @@ const struct mcp_tool tools_get_policy = {
     .title = "Read a policy",
     .description = "Reads the policy XML at a scope (api by default, product, operation, global) as written, "
                    "with its ETag and a summary: token and rate limits and whom they apply to, backend, retry, "
-                   "semantic cache, token metrics. Call it before apply_policy.",
+                   "semantic cache, token metrics.",
     .input_schema = "{\"type\":\"object\",\"properties\":{" CHANGE_POLICY_SCOPE_PROPS "},\"required\":[\"api_id\"],"
                     "\"additionalProperties\":false}",
     .output_schema = "{\"type\":\"object\",\"properties\":{\"exists\":{\"type\":\"boolean\"},\"policy_xml\":{\"type\":\"string\"},\"etag\":"

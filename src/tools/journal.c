@@ -127,11 +127,15 @@ int change_journal_find(const char *path, const char *id, json_t **record, util_
         return util_error_set(err, UTIL_ENOTFOUND, "change %s cannot be found: the journal cannot be read (%s)", id,
                               why);
     }
-    for (const char *s = text, *end = text + len; s < end && !*record;) {
+    for (const char *s = text, *end = text + len; s < end;) {
         const char *e = memchr(s, '\n', (size_t)(end - s));
         if (!e)
             e = end;
-        *record = match_line(s, e, id);
+        json_t *rec = match_line(s, e, id);
+        if (rec) {
+            json_decref(*record);
+            *record = rec;
+        }
         s = e + 1;
     }
     free(text);
@@ -174,4 +178,47 @@ json_t *change_journal_pending(const char *path)
     }
     free(text);
     return pending;
+}
+
+/* Removes the drill id from open (an object id -> record). */
+static void close_drill(json_t *open, const char *id)
+{
+    if (id)
+        json_object_del(open, id);
+}
+
+json_t *change_journal_open_drills(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    util_error err = {0};
+    json_t *open = json_object(), *out = json_array();
+    if (!path || !*path || util_read_file(path, CHANGE_JOURNAL_MAX_BYTES, &text, &len, &err) != 0 ||
+        !util_memmem(text, len, "\"drill\"", 7)) {
+        free(text);
+        json_decref(open);
+        return out;
+    }
+    for (const char *s = text, *end = text + len; s < end;) {
+        const char *e = memchr(s, '\n', (size_t)(end - s));
+        if (!e)
+            e = end;
+        json_t *rec = e - s > 1 ? json_loadb(s, (size_t)(e - s), 0, NULL) : NULL;
+        const char *id = json_string_value(json_object_get(rec, "change_id"));
+        const char *status = json_string_value(json_object_get(rec, "status"));
+        if (id && json_is_object(json_object_get(rec, "drill")) && json_is_array(json_object_get(rec, "resources")))
+            json_object_set(open, id, rec); /* an open drill, or its later (applied) record */
+        close_drill(open, json_string_value(json_object_get(rec, "closes")));
+        if (status && !strcmp(status, "applied"))
+            close_drill(open, json_string_value(json_object_get(rec, "reverts")));
+        json_decref(rec);
+        s = e + 1;
+    }
+    free(text);
+    const char *key;
+    json_t *v;
+    json_object_foreach(open, key, v) /* jansson keeps insertion order: oldest first */
+        json_array_append(out, v);
+    json_decref(open);
+    return out;
 }

@@ -263,9 +263,9 @@ static json_t *list_apis(struct mcp_call *call, json_t *args, void *user)
 const struct mcp_tool tools_list_apis = {
     .name = "list_apis",
     .title = "List APIs",
-    .description = "Lists the APIs (paged by id: limit, cursor; match filters) with their path, the backend their "
-                   "policy routes to (pool_id when it is a pool) and their products. Call it first to turn 'the completions API' into the api_id other "
-                   "tools take.",
+    .description = "Lists the APIs (paged; match filters) with their path, the backend their "
+                   "policy routes to (pool_id for a pool) and products. Call it first to get the api_id other tools "
+                   "take.",
     .input_schema = "{\"type\":\"object\",\"properties\":{" TOOLS_PAGE_SCHEMA "},\"additionalProperties\":false}",
     .output_schema = "{\"type\":\"object\",\"properties\":{\"apis\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
                      "\"properties\":{\"id\":{\"type\":\"string\"},\"display_name\":{\"type\":\"string\"},"

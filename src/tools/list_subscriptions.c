@@ -229,10 +229,10 @@ static json_t *run(struct mcp_call *call, json_t *args, void *user)
 const struct mcp_tool tools_list_subscriptions = {
     .name = "list_subscriptions",
     .title = "List subscriptions and their quotas",
-    .description = "Lists subscriptions (filters: product_id, state, match) with the tokens- and requests-per-minute "
+    .description = "Lists subscriptions with the tokens- and requests-per-minute "
                    "limits (tpm, rpm) APIM enforces for each; quota_source names the policy and element, by_api "
-                   "shows limits that differ by API. Paged (limit, next_cursor) with a summary. Use it to find a "
-                   "team's subscription id before update_quota.",
+                   "shows limits that differ by API. Paged (limit, next_cursor) with a summary. Gives the "
+                   "subscription id update_quota takes.",
     .input_schema = INPUT_SCHEMA,
     .output_schema = OUTPUT_SCHEMA,
     .read_only_hint = true,

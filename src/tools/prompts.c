@@ -104,9 +104,14 @@ static json_t *failover_prompt(json_t *args, void *user, util_error *err)
         "429 and 500-599, tripping for 5 minutes, accept_retry_after=true. Show me every resource the diff "
         "touches.\n"
         "4. After I agree, apply it without dry_run and keep the change_id.\n"
-        "5. To rehearse an outage: remove the primary from the pool (remove=true), watch traffic move with "
-        "get_metrics (since='15m'), then restore it with revert_change using that change_id.",
-        api, url, api, api, url);
+        "5. End with a failover drill: call rehearse_failover with api_id='%s', the primary's backend_id, "
+        "minutes=2 and dry_run=true, show me the plan (who serves meanwhile), and after I agree run it without "
+        "dry_run. Relay its progress, then report its evidence: each backend's share of the traffic before, "
+        "during and after, how long until the shift was visible, the 5xx and 429 errors during it, and "
+        "restored: true (the pool as it was). Say which figures are not in Log Analytics yet rather than "
+        "guessing them. If the drill is interrupted, rehearse_failover restore_now=true (or revert_change with "
+        "its change_id) puts the primary back at once.",
+        api, url, api, api, url, api);
     return one_message("Configure multi-region failover", text);
 }
 
@@ -207,7 +212,8 @@ static const struct mcp_prompt prompts[] = {
      "watch 429s.",
      quota_args, quota_prompt},
     {"configure_failover", "Configure multi-region failover",
-     "Add a secondary region to an API's backend pool with a circuit breaker, and rehearse an outage.",
+     "Add a secondary region to an API's backend pool with a circuit breaker, then prove it with a failover "
+     "drill.",
      failover_args, failover_prompt},
     {"deploy_semantic_caching", "Deploy semantic caching",
      "Add a semantic cache to an API's policy, starting at a strict (low) score-threshold, and measure its hit "

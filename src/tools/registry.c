@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drill.h"
 #include "policy.h"
 #include "tools_internal.h"
 
@@ -19,6 +20,7 @@ static const struct mcp_tool *const all_tools[] = {
     &tools_get_backend_pool,
     &tools_update_backend_pool,
     &tools_get_metrics,
+    &tools_rehearse_failover,
     NULL,
 };
 
@@ -34,6 +36,7 @@ struct tools_ctx *tools_ctx_new(const struct config *cfg)
         pthread_mutexattr_settype(&rec, PTHREAD_MUTEX_RECURSIVE);
         pthread_mutex_init(&ctx->models_lock, &rec);
         pthread_mutexattr_destroy(&rec);
+        ctx->drills = drill_state_new();
         /* before tool calls run on several threads: jansson's hash seed and libxml2's globals */
         json_object_seed(0);
         policy_init();
@@ -45,6 +48,7 @@ void tools_ctx_free(struct tools_ctx *ctx)
 {
     if (!ctx)
         return;
+    drill_state_free(ctx); /* puts back the left-over drills it holds: needs the ARM client */
     arm_client_free(ctx->arm);
     pthread_mutex_destroy(&ctx->lock);
     pthread_mutex_destroy(&ctx->models_lock);
@@ -57,7 +61,9 @@ const struct mcp_tool *const *tools_all(void) { return all_tools; }
 json_t *tools_call(struct tools_ctx *ctx, const char *name, struct mcp_call *call, json_t *args)
 {
     for (size_t i = 0; all_tools[i]; i++)
-        if (strcmp(all_tools[i]->name, name) == 0)
-            return all_tools[i]->fn(call, args, ctx);
+        if (strcmp(all_tools[i]->name, name) == 0) {
+            drill_startup(ctx); /* the first call finds the drills a dead process left open */
+            return drill_annotate(ctx, all_tools[i]->fn(call, args, ctx), NULL);
+        }
     return mcp_result_error(NULL, "internal error: the engine has no tool '%s'; reinstall azure-ai-gateway-mcp", name);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "change.h"
+#include "drill.h"
 
 static json_t *revert_change(struct mcp_call *call, json_t *args, void *user)
 {
@@ -25,16 +26,20 @@ static json_t *revert_change(struct mcp_call *call, json_t *args, void *user)
         change_set_journal_only(ch);
     change_set_extra(ch, "reverted_change_id", json_string(id));
     change_set_summary(ch, "revert of change %s (%s)", id, json_string_value(json_object_get(record, "tool")));
+    bool drill = json_is_object(json_object_get(record, "drill"));
     json_decref(record);
-    return change_run(ch, json_is_true(json_object_get(args, "dry_run")));
+    json_t *r = change_run(ch, json_is_true(json_object_get(args, "dry_run")));
+    json_t *sc = json_object_get(r, "structuredContent");
+    if (drill && json_is_true(json_object_get(sc, "applied"))) /* the drill's member is back: it is closed */
+        drill_closed_by_revert(ctx, id, json_string_value(json_object_get(sc, "change_id")));
+    return r;
 }
 
 const struct mcp_tool tools_revert_change = {
     .name = "revert_change",
     .title = "Revert a change",
     .description = "Undoes a change a write tool applied, by its change_id: each resource it wrote goes back to "
-                   "what it was. Refuses (nothing written) when one was changed since. Returns the write-tool "
-                   "fields with its own change_id.",
+                   "what it was. Refuses (nothing written) when one was changed since.",
     .input_schema = "{\"type\":\"object\",\"properties\":{\"change_id\":{\"type\":\"string\",\"pattern\":"
                     "\"^[0-9a-f-]{36}$\"}," CHANGE_INPUT_DRY_RUN
                     "},\"required\":[\"change_id\"],\"additionalProperties\":false}",

@@ -41,6 +41,6 @@ int tools_check_id(const char *what, const char *id, util_error *err);
 /* The tools, one per file (src/tools/<name>.c), listed in registry.c once they work. */
 extern const struct mcp_tool tools_list_apis, tools_get_policy, tools_apply_policy, tools_revert_change,
     tools_list_subscriptions, tools_update_quota, tools_get_backend_pool, tools_update_backend_pool,
-    tools_get_metrics, tools_simulate_quota;
+    tools_get_metrics, tools_simulate_quota, tools_rehearse_failover;
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "change.h"
+#include "drill.h"
 #include "policy.h"
 
 /* One entry of "backends", validated. */
@@ -440,6 +441,12 @@ static void describe(struct plan *p, struct change *ch)
     json_array_foreach(warnings, i, w)
         change_add_warning(ch, "%s", json_string_value(w));
     json_decref(warnings);
+    char *pool_path = util_printf("backends/%s", p->pool_id), drill_id[37];
+    if (!p->new_pool && drill_pool_busy(p->ctx, pool_path, drill_id))
+        change_add_warning(ch, "pool %s has an open failover drill (change %s): after this change the drill will "
+                           "not put its member back (it never overwrites a pool changed meanwhile); end the drill "
+                           "first with rehearse_failover restore_now: true", p->pool_id, drill_id);
+    free(pool_path);
     char *b = before_services ? member_list(before_services)
                               : util_strdup(p->s.backend_id ? p->s.backend_id : "serviceUrl");
     char *a = member_list(p->services);
@@ -512,11 +519,10 @@ fail:
 const struct mcp_tool tools_update_backend_pool = {
     .name = "update_backend_pool",
     .title = "Update backend pool",
-    .description = "Changes an API's backend pool in one call. Each backends entry adds or updates a member (url "
-                   "creates it; priority 0-100, lower first; weight 0-100; circuit_breaker {failure_count, "
-                   "failure_interval, trip_duration, status_codes?, accept_retry_after?}, durations like '1m'; "
-                   "remove_circuit_breaker: true drops it) or "
-                   "takes it out (remove: true). A single-backend API gets a pool. Undo with revert_change.",
+    .description = "Changes an API's backend pool. Each backends entry adds or updates a member (url creates it; "
+                   "lower priority first; circuit_breaker {failure_count, failure_interval, trip_duration, "
+                   "status_codes?, accept_retry_after?}, durations like '1m'; remove_circuit_breaker: true drops "
+                   "it) or takes it out (remove: true). A single-backend API gets a pool.",
     .input_schema =
         "{\"type\":\"object\",\"properties\":{\"api_id\":{\"type\":\"string\"},"
         "\"backends\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"object\","

@@ -83,7 +83,8 @@ test('flow 1: enforce per-team token quotas (list, dry run, cut growth, others u
 test('flow 2: multi-region failover (show the pool, add a breaker, rehearse an outage, restore)', async () => {
   await prompt('configure_failover', { api_id: 'aoai-completions',
     secondary_url: 'https://aoai-westeurope.openai.azure.com/openai' },
-  ['get_backend_pool', 'update_backend_pool', 'SAME model', 'revert_change', 'capacity_tpm', 'failover member smaller']);
+  ['get_backend_pool', 'update_backend_pool', 'SAME model', 'revert_change', 'capacity_tpm', 'failover member smaller',
+    'rehearse_failover', 'restored: true', 'not in Log Analytics yet']);
   const pool = await call('get_backend_pool', { api_id: 'aoai-completions' });
   const byId = (p) => Object.fromEntries(p.backends.map((b) => [b.backend_id, b]));
   assert.equal(byId(pool)['eastus-aoai'].priority, 1);

@@ -49,7 +49,7 @@ test('every tool and --check call exactly the operations the table gives them', 
       seen.get(k).add(tool);
     }
   };
-  const s = await connect({ env: { ...simEnv(sim), AIGW_AUDIT_LOG: join(t.dir, 'audit.jsonl') } });
+  const s = await connect({ env: { ...simEnv(sim), AIGW_AUDIT_LOG: join(t.dir, 'audit.jsonl'), AIGW_DRILL_SPEEDUP: '60' } });
   const call = async (name, args = {}) => {
     const from = sim.gate.operations.length;
     const r = await s.client.callTool({ name, arguments: args });
@@ -103,6 +103,12 @@ test('every tool and --check call exactly the operations the table gives them', 
     await sim.faults({ rules: [{ path_contains: '/providers/Microsoft.Insights/metrics', status: 403 }] });
     await call('get_metrics', { api_id: 'aoai-completions', since: '6h', group_by: 'time' }); // the series then comes from reports byTime
     await sim.clearFaults();
+    // a 1-minute failover drill on the gateway's clock, 60 times faster here (AIGW_DRILL_SPEEDUP below)
+    await call('rehearse_failover', { api_id: 'aoai-completions', backend_id: 'eastus-aoai', minutes: 1, dry_run: true });
+    await sim.clock({ rate: 60 });
+    const drill = await call('rehearse_failover', { api_id: 'aoai-completions', backend_id: 'eastus-aoai', minutes: 1 });
+    assert.equal(drill.restored, true);
+    await sim.clock({ rate: 1 });
   } finally {
     await s.close();
   }

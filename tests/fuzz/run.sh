@@ -20,10 +20,11 @@ jobs=${AIGW_FUZZ_JOBS:-2}
 
 if [ "$mode" = tsan ]; then
   # e2e.concurrency: the real binary's worker threads under concurrent calls (issue 15)
-  tests='unit\.test_(mcp|http_client|arm_client|arm_polling|tools_change|tools_change_sim)$|e2e\.concurrency$'
+  # e2e.failover_drill: a drill's worker leaving its lane, the recovery thread, deferred signals (issue 18)
+  tests='unit\.test_(mcp|http_client|arm_client|arm_polling|tools_change|tools_change_sim|tools_drill)$|e2e\.(concurrency|failover_drill)$'
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DAIGW_TSAN=ON >/dev/null
   cmake --build build-tsan -j"$jobs" --target apim-sim test_mcp test_http_client test_arm_client test_arm_polling \
-    test_tools_change test_tools_change_sim azure-ai-gateway-mcp aigw-engine
+    test_tools_change test_tools_change_sim test_tools_drill azure-ai-gateway-mcp aigw-engine
   # halt at the first report: a data race fails the test instead of scrolling by
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/tests/fuzz/tsan.supp ${TSAN_OPTIONS:-}" \
     ctest --test-dir build-tsan -j"$jobs" --output-on-failure -R "$tests"

@@ -78,6 +78,39 @@ static void test_urls(void **state)
     config_free(&cfg);
 }
 
+/* The gateway's clock (issue 18): the Date header of ARM's answers, parsed as RFC 7231 IMF-fixdate. */
+static void test_date_header(void **state)
+{
+    (void)state;
+    assert_int_equal(arm_parse_http_date("Mon, 30 Nov 2026 08:00:00 GMT"), 1796025600);
+    assert_int_equal(arm_parse_http_date("Thu, 01 Jan 1970 00:00:01 GMT"), 1);
+    assert_int_equal(arm_parse_http_date("Mon, 30 Nov 2026 08:00:00 UTC"), 0);
+    assert_int_equal(arm_parse_http_date("Mon, 30 Foo 2026 08:00:00 GMT"), 0);
+    assert_int_equal(arm_parse_http_date("Mon, 30 Nov 2026 08:00:00 GMT trailing"), 0);
+    assert_int_equal(arm_parse_http_date("2026-11-30T08:00:00Z"), 0);
+    assert_int_equal(arm_parse_http_date(NULL), 0);
+    /* apim-sim dates its answers with its virtual clock: set it, and an ARM answer carries it */
+    char *body = NULL;
+    assert_int_equal(sim_request(&g_sim, "POST", "/_sim/clock", "{\"set\":\"2026-11-30T08:00:00Z\",\"freeze\":true}",
+                                 &body), 200);
+    free(body);
+    struct config cfg;
+    struct arm_client *c = client_as(&cfg, DEMO_CONTRIBUTOR_ID, DEMO_CONTRIBUTOR_SECRET);
+    struct arm_result res = {0};
+    util_error err = {0};
+    assert_int_equal(arm_get(c, "apis", &res, &err), 0);
+    assert_int_equal(res.date, 1796025600);
+    arm_result_free(&res);
+    arm_client_free(c);
+    config_free(&cfg);
+    char now[32];
+    util_time_iso8601(util_now_ms() / 1000, now, sizeof now);
+    char *back = util_printf("{\"set\":\"%s\",\"freeze\":false}", now); /* the wall clock again */
+    assert_int_equal(sim_request(&g_sim, "POST", "/_sim/clock", back, &body), 200);
+    free(back);
+    free(body);
+}
+
 static void test_one_token_many_calls(void **state)
 {
     struct config cfg;
@@ -564,6 +597,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_date_header),
         cmocka_unit_test(test_logs_query_second_audience),
         cmocka_unit_test(test_one_token_many_calls),
         cmocka_unit_test(test_refresh_on_expired_token),

@@ -349,6 +349,32 @@ static void test_confirm(void **state)
     config_free(&cfg);
 }
 
+/* AIGW_DRILL_SPEEDUP (issue 18): an integer 1..3600, default 1; anything else is a problem and 1. */
+static void test_drill_speedup(void **state)
+{
+    (void)state;
+    struct config cfg;
+    const char *const dflt[] = {"AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, dflt, 0, NULL);
+    assert_int_equal(cfg.drill_speedup, 1);
+    config_free(&cfg);
+    const char *const fast[] = {"AIGW_DRILL_SPEEDUP", "60", "AIGW_AUDIT_LOG", "/tmp/j", NULL};
+    load(&cfg, fast, 0, NULL);
+    assert_int_equal(cfg.drill_speedup, 60);
+    assert_false(has_problem(&cfg, "AIGW_DRILL_SPEEDUP"));
+    config_free(&cfg);
+    const char *const bad[][5] = {{"AIGW_DRILL_SPEEDUP", "0", "AIGW_AUDIT_LOG", "/tmp/j", NULL},
+                                  {"AIGW_DRILL_SPEEDUP", "3601", "AIGW_AUDIT_LOG", "/tmp/j", NULL},
+                                  {"AIGW_DRILL_SPEEDUP", "2.5", "AIGW_AUDIT_LOG", "/tmp/j", NULL},
+                                  {"AIGW_DRILL_SPEEDUP", "fast", "AIGW_AUDIT_LOG", "/tmp/j", NULL}};
+    for (size_t i = 0; i < 4; i++) {
+        load(&cfg, bad[i], 0, NULL);
+        assert_int_equal(cfg.drill_speedup, 1);
+        assert_true(has_problem(&cfg, "AIGW_DRILL_SPEEDUP="));
+        config_free(&cfg);
+    }
+}
+
 static void test_util_time(void **state)
 {
     int64_t t;
@@ -383,7 +409,7 @@ int main(void)
         cmocka_unit_test(test_resource_id),            cmocka_unit_test(test_endpoints_and_clouds),
         cmocka_unit_test(test_loopback),               cmocka_unit_test(test_credentials),
         cmocka_unit_test(test_command_line),           cmocka_unit_test(test_util_time),
-        cmocka_unit_test(test_confirm),
+        cmocka_unit_test(test_confirm),              cmocka_unit_test(test_drill_speedup),
         cmocka_unit_test(test_log_analytics_endpoint),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

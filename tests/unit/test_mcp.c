@@ -463,6 +463,21 @@ static void test_tools_list_and_read_only(void **state)
     assert_non_null(json_object_get(echo, "outputSchema"));
     json_t *confirm = json_array_get(tools, 2);
     assert_true(json_is_true(json_object_get(json_object_get(confirm, "annotations"), "destructiveHint")));
+    /* tools/list stays small (issue 18): no annotations.title beside the top-level one (2025-06-18 on),
+     * no readOnlyHint false nor idempotentHint false (their defaults, and the cautious reading) */
+    assert_null(json_object_get(json_object_get(echo, "annotations"), "title"));
+    assert_null(json_object_get(json_object_get(confirm, "annotations"), "readOnlyHint"));
+    json_decref(r);
+    stop(h);
+
+    /* a 2025-03-26 client knows no top-level title: annotations.title is there for it */
+    h = start(false);
+    initialize(h, "2025-03-26", "{}");
+    sendl(h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+    r = recv_response(h, NULL);
+    echo = json_array_get(json_object_get(json_object_get(r, "result"), "tools"), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(echo, "annotations"), "title")), "Echo");
+    assert_null(json_object_get(echo, "title"));
     json_decref(r);
     stop(h);
 
