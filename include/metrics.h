@@ -191,8 +191,9 @@ extern const char *const metrics_kql_drill;
  * failed (gateway 5xx), throttled (gateway 429), backend_failed, backend_throttled}] (NEW), or NULL
  * when the shape is off. Pure. */
 json_t *metrics_parse_drill(json_t *body);
-/* The rows of api_id over [since, until) from la's workspace (one Logs query). *rows NEW. */
-int metrics_drill_query(struct arm_client *arm, const struct metrics_la *la, const char *api_id, int64_t since,
+/* The rows of api_id over [since, until) in one resource-centric Logs query of the service resource_id
+ * (as metrics_minutes_request: no workspace to look up). *rows NEW. */
+int metrics_drill_query(struct arm_client *arm, const char *resource_id, const char *api_id, int64_t since,
                         int64_t until, json_t **rows, util_error *err);
 /* The rows with t in [since, until) summed per member of members ([{backend_id, url}], matched by
  * BackendId, else by url without query): {requests, requests_to_backends, requests_without_backend

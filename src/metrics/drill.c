@@ -49,12 +49,10 @@ json_t *metrics_parse_drill(json_t *body)
     return out;
 }
 
-int metrics_drill_query(struct arm_client *arm, const struct metrics_la *la, const char *api_id, int64_t since,
+int metrics_drill_query(struct arm_client *arm, const char *resource_id, const char *api_id, int64_t since,
                         int64_t until, json_t **rows, util_error *err)
 {
     *rows = NULL;
-    if (!la->customer_id[0])
-        return util_error_set(err, UTIL_ECONFIG, "the Log Analytics workspace receiving the gateway logs is unknown");
     if (strpbrk(api_id, "'\"\\"))
         return util_error_set(err, UTIL_EINVAL, "API id '%s' cannot contain quotes or backslashes", api_id);
     const char *hole = strstr(metrics_kql_drill, "%s");
@@ -62,7 +60,7 @@ int metrics_drill_query(struct arm_client *arm, const struct metrics_la *la, con
     char a[32], b[32];
     util_time_iso8601(since, a, sizeof a);
     util_time_iso8601(until, b, sizeof b);
-    char *span = util_printf("%s/%s", a, b), *path = util_printf("/workspaces/%s/query", la->customer_id);
+    char *span = util_printf("%s/%s", a, b), *path = util_printf("%s/query", resource_id);
     json_t *body = json_pack("{s:s,s:s}", "query", kql, "timespan", span);
     struct arm_request req = {"POST", path, ARM_API_LOGS_QUERY, NULL, body, NULL};
     struct arm_result res = {0};

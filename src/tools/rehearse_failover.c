@@ -224,7 +224,7 @@ static json_t *traffic(struct drill *d, int64_t until, char *why, size_t n)
     int64_t before_s = (d->minutes < 5 ? 5 : d->minutes) * 60;
     json_t *rows = NULL;
     util_error err = {0};
-    if (metrics_drill_query(d->arm, &d->la, d->api_id, minute_floor(d->start) - before_s, until, &rows, &err) != 0)
+    if (metrics_drill_query(d->arm, d->ctx->cfg->service_id, d->api_id, minute_floor(d->start) - before_s, until, &rows, &err) != 0)
         snprintf(why, n, "the Log Analytics query failed: %.900s", err.message);
     return rows;
 }
@@ -472,7 +472,7 @@ static void drill_free(struct drill *d)
     free(d->etag);
     json_decref(d->members);
     json_decref(d->after);
-    free(d->la.workspace);
+    metrics_la_free(&d->la);
     free(d->la_missing);
     json_decref(d->record);
 }
@@ -480,14 +480,19 @@ static void drill_free(struct drill *d)
 /* Where the gateway's logs are, or why they cannot be read (d->la_missing). */
 static void find_logs(struct drill *d)
 {
-    json_t *missing = json_array();
     util_error err = {0};
-    if (metrics_la_discover(d->arm, &d->la, missing, &err) != 0)
+    struct arm_request req = {"GET", "providers/Microsoft.Insights/diagnosticSettings", ARM_API_DIAGNOSTICS, NULL,
+                              NULL, NULL};
+    struct arm_result res = {0};
+    if (arm_call(d->arm, &req, &res, &err) != 0) {
         d->la_missing = util_printf("the diagnostic settings could not be read (%s)", err.message);
-    else if (!d->la.workspace || !d->la.customer_id[0])
-        d->la_missing = util_strdup("the service sends no gateway logs to a Log Analytics workspace (a diagnostic "
-                                    "setting sending GatewayLogs, resource-specific tables)");
-    json_decref(missing);
+    } else {
+        metrics_la_read(res.body, &d->la);
+        if (!d->la.workspace || !d->la.dedicated || !d->la.gateway_logs)
+            d->la_missing = util_strdup("the service sends no gateway logs to a Log Analytics workspace (a diagnostic "
+                                        "setting sending GatewayLogs, resource-specific tables)");
+    }
+    arm_result_free(&res);
 }
 
 static json_t *restore_now(struct tools_ctx *ctx, struct arm_client *arm, const char *api_id)
