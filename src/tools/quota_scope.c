@@ -3,12 +3,88 @@
  * the policy layer (see quota_scope.h). Shared by list_subscriptions and update_quota. */
 #include "quota_scope.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "change.h"
 
 #define QS_NONE ((size_t)-1)
+
+/* ---- the speculative first round ------------------------------------------------------ */
+
+/* The reads the previous gathering of this process needed after its first round (policies and
+ * products' API lists: at most QS_HINT_MAX paths). The next gathering sends them WITH its first
+ * round and takes their answers wherever its own listing turns out to need them (each is a read
+ * made during this call, as fresh as a later one); what was not foreseen is read in the next round
+ * as before, and what is no longer needed is dropped. A repeated call (the usual flow: review,
+ * simulate, dry run, apply) thus costs one round trip instead of two or three. Only which reads go
+ * out early is remembered, never an answer. */
+#define QS_HINT_MAX 64u
+static pthread_mutex_t hint_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *hint_paths[QS_HINT_MAX];
+static size_t hint_n;
+
+struct prefetch {
+    char *path;
+    struct arm_result res;
+    int rc;
+    util_error err;
+    bool taken;
+};
+struct prefetch_set {
+    struct prefetch *v;
+    size_t n;
+};
+
+static bool is_policy_path(const char *path)
+{
+    size_t n = strlen(path);
+    return strcmp(path, "policies/policy") == 0 || (n > 16 && strcmp(path + n - 16, "/policies/policy") == 0);
+}
+
+/* The hints for a gathering of one product's subscriptions (product_id) or of all (NULL): another
+ * product's documents are not read for it. */
+static void prefetch_load(struct prefetch_set *pf, const char *product_id)
+{
+    char *own = product_id ? util_printf("products/%s/", product_id) : NULL;
+    pthread_mutex_lock(&hint_lock);
+    pf->n = 0;
+    pf->v = calloc(hint_n ? hint_n : 1, sizeof *pf->v);
+    if (!pf->v)
+        abort();
+    for (size_t i = 0; i < hint_n; i++)
+        if (!own || !util_str_starts_with(hint_paths[i], "products/") || util_str_starts_with(hint_paths[i], own))
+            pf->v[pf->n++].path = util_strdup(hint_paths[i]);
+    pthread_mutex_unlock(&hint_lock);
+    free(own);
+}
+
+/* Moves the prefetched answer of path into res/rc/e; false when it was not prefetched. */
+static bool prefetch_take(struct prefetch_set *pf, const char *path, struct arm_result *res, int *rc, util_error *e)
+{
+    for (size_t i = 0; pf && i < pf->n; i++) {
+        if (!pf->v[i].taken && strcmp(pf->v[i].path, path) == 0) {
+            pf->v[i].taken = true;
+            *res = pf->v[i].res;
+            memset(&pf->v[i].res, 0, sizeof pf->v[i].res);
+            *rc = pf->v[i].rc;
+            *e = pf->v[i].err;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void prefetch_free(struct prefetch_set *pf)
+{
+    for (size_t i = 0; i < pf->n; i++) {
+        arm_result_free(&pf->v[i].res);
+        free(pf->v[i].path);
+    }
+    free(pf->v);
+    memset(pf, 0, sizeof *pf);
+}
 
 static void *grow(void *p, size_t n, size_t size)
 {
@@ -125,7 +201,8 @@ static int list_rest(struct arm_client *arm, const char *path, const char *filte
 /* The first round: the subscriptions' first page and, when asked, the service's API list (into
  * apis[""]) and the caller's requests, all at once; then the other pages of the subscriptions. */
 static int list_subs(struct arm_client *arm, const char *product_id, const char *state,
-                     const struct quota_scope_extra *x, json_t *apis, struct quota_scope *qs, util_error *err)
+                     const struct quota_scope_extra *x, struct prefetch_set *pf, json_t *apis, struct quota_scope *qs,
+                     util_error *err)
 {
     char *path = product_id ? util_printf("products/%s/subscriptions", product_id) : util_strdup("subscriptions");
     char *query = NULL;
@@ -136,7 +213,7 @@ static int list_subs(struct arm_client *arm, const char *product_id, const char 
         free(enc);
     }
     bool eager = x && x->eager_api_policies;
-    size_t nx = x ? x->n : 0, n = 1 + eager + nx;
+    size_t nx = x ? x->n : 0, n = 1 + eager + nx + pf->n;
     struct arm_request *reqs = calloc(n, sizeof *reqs);
     struct arm_result *res = calloc(n, sizeof *res);
     int *rcs = calloc(n, sizeof *rcs);
@@ -148,11 +225,19 @@ static int list_subs(struct arm_client *arm, const char *product_id, const char 
         reqs[1] = (struct arm_request){.method = "GET", .path = "apis", .api = ARM_API_APIM};
     if (nx)
         memcpy(reqs + 1 + eager, x->reqs, nx * sizeof *reqs);
+    for (size_t i = 0; i < pf->n; i++)
+        reqs[1 + eager + nx + i] = (struct arm_request){.method = "GET", .path = pf->v[i].path, .api = ARM_API_APIM,
+                                                       .query = is_policy_path(pf->v[i].path) ? "format=rawxml" : NULL};
     arm_batch(arm, n, reqs, res, rcs, errs);
     for (size_t i = 0; i < nx; i++) {
         x->res[i] = res[1 + eager + i];
         x->rcs[i] = rcs[1 + eager + i];
         x->errs[i] = errs[1 + eager + i];
+    }
+    for (size_t i = 0; i < pf->n; i++) {
+        pf->v[i].res = res[1 + eager + nx + i];
+        pf->v[i].rc = rcs[1 + eager + nx + i];
+        pf->v[i].err = errs[1 + eager + nx + i];
     }
     int rc = rcs[0];
     if (rc)
@@ -285,7 +370,8 @@ static bool has_all_apis_sub(const struct quota_scope *qs)
 /* GETs, in one concurrent batch, the policies of docs[from..] and, when apis is given, the API
  * list of every product document (into apis: product id -> [api ids]) and, when an all-APIs
  * subscription exists, the service's API list (under the key ""). */
-static int fetch(struct arm_client *arm, struct quota_scope *qs, size_t from, json_t *apis, util_error *err)
+static int fetch(struct arm_client *arm, struct quota_scope *qs, size_t from, json_t *apis, struct prefetch_set *pf,
+                 util_error *err)
 {
     size_t npol = qs->ndocs - from, n = npol;
     const char **prod = grow(NULL, qs->ndocs + 1, sizeof *prod);
@@ -305,10 +391,31 @@ static int fetch(struct arm_client *arm, struct quota_scope *qs, size_t from, js
         bool pol = i < npol;
         paths[i] = pol ? util_strdup(qs->docs[from + i].path)
                  : *prod[i - npol] ? util_printf("products/%s/apis", prod[i - npol]) : util_strdup("apis");
-        reqs[i] = (struct arm_request){.method = "GET", .path = paths[i], .api = ARM_API_APIM,
-                                       .query = pol ? "format=rawxml" : NULL};
     }
-    arm_batch(arm, n, reqs, res, rcs, errs);
+    /* what the first round already read is taken from it; the rest goes out in one batch */
+    size_t nnet = 0;
+    size_t *net = calloc(n ? n : 1, sizeof *net);
+    if (!net)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        if (!prefetch_take(pf, paths[i], &res[i], &rcs[i], &errs[i]))
+            net[nnet++] = i;
+    struct arm_result *nres = calloc(nnet ? nnet : 1, sizeof *nres);
+    int *nrcs = calloc(nnet ? nnet : 1, sizeof *nrcs);
+    util_error *nerrs = calloc(nnet ? nnet : 1, sizeof *nerrs);
+    if (!nres || !nrcs || !nerrs)
+        abort();
+    for (size_t k = 0; k < nnet; k++)
+        reqs[k] = (struct arm_request){.method = "GET", .path = paths[net[k]], .api = ARM_API_APIM,
+                                       .query = net[k] < npol ? "format=rawxml" : NULL};
+    if (nnet)
+        arm_batch(arm, nnet, reqs, nres, nrcs, nerrs);
+    for (size_t k = 0; k < nnet; k++) {
+        res[net[k]] = nres[k];
+        rcs[net[k]] = nrcs[k];
+        errs[net[k]] = nerrs[k];
+    }
+    free(net), free(nres), free(nrcs), free(nerrs);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         if (rc == 0 && i < npol)
@@ -453,32 +560,139 @@ int quota_scope_gather(struct arm_client *arm, const char *product_id, const cha
     return quota_scope_gather_with(arm, product_id, state, NULL, qs, err);
 }
 
+/* When the first round prefetched the API list of every product document (and, with an all-APIs
+ * subscription, the service's), takes them into apis and returns true; else takes nothing. */
+static bool lists_prefetched(struct arm_client *arm, struct quota_scope *qs, json_t *apis, struct prefetch_set *pf,
+                             int *rc, util_error *err)
+{
+    bool all = has_all_apis_sub(qs);
+    size_t need = 0, have = 0;
+    for (size_t i = 0; i < qs->ndocs; i++) {
+        if (!util_str_starts_with(qs->docs[i].scope, "product:"))
+            continue;
+        need++;
+        char *path = util_printf("products/%s/apis", qs->docs[i].scope + strlen("product:"));
+        for (size_t k = 0; k < pf->n; k++)
+            if (!pf->v[k].taken && !pf->v[k].rc && !strcmp(pf->v[k].path, path)) {
+                have++;
+                break;
+            }
+        free(path);
+    }
+    bool service = !all || json_object_get(apis, "");
+    for (size_t k = 0; !service && k < pf->n; k++)
+        service = !pf->v[k].taken && !pf->v[k].rc && !strcmp(pf->v[k].path, "apis");
+    if (have < need || !service)
+        return false;
+    if (!all)
+        json_object_del(apis, ""); /* the eager service list: only the products' APIs matter */
+    for (size_t i = 0; i <= qs->ndocs && !*rc; i++) {
+        bool product = i < qs->ndocs && util_str_starts_with(qs->docs[i].scope, "product:");
+        if (i < qs->ndocs ? !product : !all || json_object_get(apis, ""))
+            continue; /* past the documents: the service's list, when needed and not listed yet */
+        const char *id = product ? qs->docs[i].scope + strlen("product:") : "";
+        char *path = product ? util_printf("products/%s/apis", id) : util_strdup("apis");
+        struct arm_result res = {0};
+        int r = 0;
+        util_error e = {0};
+        if (prefetch_take(pf, path, &res, &r, &e))
+            *rc = take_apis(arm, id, res.body, apis, err);
+        arm_result_free(&res);
+        free(path);
+    }
+    return true;
+}
+
+static bool has_path(char *const *v, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i], path))
+            return true;
+    return false;
+}
+
+/* Remembers the reads qs needed after the first round (its documents and its products' API lists)
+ * for the next gathering's first round, with the earlier hints this gathering did not try (another
+ * product's, when it was one product's); the ones it tried and did not need are dropped. */
+static void hint_store(const struct quota_scope *qs, const struct prefetch_set *pf)
+{
+    char *paths[QS_HINT_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < qs->ndocs && n < QS_HINT_MAX; i++)
+        paths[n++] = util_strdup(qs->docs[i].path);
+    for (size_t i = 0; i < qs->ndocs && n < QS_HINT_MAX; i++)
+        if (util_str_starts_with(qs->docs[i].scope, "product:"))
+            paths[n++] = util_printf("products/%s/apis", qs->docs[i].scope + strlen("product:"));
+    if (has_all_apis_sub(qs) && n < QS_HINT_MAX)
+        paths[n++] = util_strdup("apis");
+    pthread_mutex_lock(&hint_lock);
+    for (size_t i = 0; i < hint_n; i++) {
+        bool tried = false;
+        for (size_t k = 0; k < pf->n && !tried; k++)
+            tried = !strcmp(pf->v[k].path, hint_paths[i]);
+        if (!tried && n < QS_HINT_MAX && !has_path(paths, n, hint_paths[i]))
+            paths[n++] = hint_paths[i];
+        else
+            free(hint_paths[i]);
+    }
+    memcpy(hint_paths, paths, n * sizeof *paths);
+    hint_n = n;
+    pthread_mutex_unlock(&hint_lock);
+}
+
+void quota_scope_forget(void)
+{
+    pthread_mutex_lock(&hint_lock);
+    for (size_t i = 0; i < hint_n; i++)
+        free(hint_paths[i]);
+    hint_n = 0;
+    pthread_mutex_unlock(&hint_lock);
+}
+
 int quota_scope_gather_with(struct arm_client *arm, const char *product_id, const char *state,
                             const struct quota_scope_extra *extra, struct quota_scope *qs, util_error *err)
 {
     memset(qs, 0, sizeof *qs);
     json_t *apis = json_object();
-    int rc = list_subs(arm, product_id, state, extra, apis, qs, err);
+    struct prefetch_set pf;
+    prefetch_load(&pf, product_id);
+    for (size_t i = 0; extra && extra->eager_api_policies && i < pf.n; i++)
+        if (!strcmp(pf.v[i].path, "apis")) { /* the eager first round lists the APIs anyway */
+            free(pf.v[i].path);
+            pf.v[i--] = pf.v[--pf.n];
+        }
+    int rc = list_subs(arm, product_id, state, extra, &pf, apis, qs, err);
     if (!rc)
         rc = parse_subs(qs, err);
-    /* eager: every API of the service is a document now, read in the same round as the products' */
-    if (!rc && json_object_get(apis, "")) {
-        json_t *service = json_pack("{s:O}", "", json_object_get(apis, ""));
-        rc = add_api_docs(qs, service, err);
-        json_decref(service);
+    if (!rc && pf.n && lists_prefetched(arm, qs, apis, &pf, &rc, err)) {
+        /* every list the plan needs came with the first round: only policies may be missing */
+        if (!rc)
+            rc = add_api_docs(qs, apis, err);
+        if (!rc)
+            rc = fetch(arm, qs, 0, NULL, &pf, err);
+    } else {
+        /* eager: every API of the service is a document now, read in the same round as the products' */
+        if (!rc && json_object_get(apis, "")) {
+            json_t *service = json_pack("{s:O}", "", json_object_get(apis, ""));
+            rc = add_api_docs(qs, service, err);
+            json_decref(service);
+        }
+        if (!rc)
+            rc = fetch(arm, qs, 0, apis, &pf, err);
+        size_t known = qs->ndocs;
+        if (!rc)
+            rc = add_api_docs(qs, apis, err);
+        if (!rc && qs->ndocs > known)
+            rc = fetch(arm, qs, known, NULL, &pf, err);
     }
-    if (!rc)
-        rc = fetch(arm, qs, 0, apis, err);
-    size_t known = qs->ndocs;
-    if (!rc)
-        rc = add_api_docs(qs, apis, err);
-    if (!rc && qs->ndocs > known)
-        rc = fetch(arm, qs, known, NULL, err);
     if (!rc) {
         build_entries(qs, apis);
         drop_unused_docs(qs);
         rc = compute(qs, err);
     }
+    if (!rc)
+        hint_store(qs, &pf);
+    prefetch_free(&pf);
     json_decref(apis);
     if (rc)
         quota_scope_free(qs);

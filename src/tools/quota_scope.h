@@ -58,9 +58,10 @@ struct quota_scope {
 };
 
 /* Lists the subscriptions (all, one product's, and/or one state's), fetches the policies that
- * run for them and computes every entry's limits, in three rounds of concurrent reads (the
+ * run for them and computes every entry's limits, in at most three rounds of concurrent reads (the
  * subscriptions; the product and API-scope policies and the products' API lists; the policies of
- * those APIs). 0 or an util_code with err. */
+ * those APIs) — one when the previous gathering's reads, sent with the first round, cover what the
+ * listing needs (quota_scope_forget). 0 or an util_code with err. */
 int quota_scope_gather(struct arm_client *arm, const char *product_id, const char *state, struct quota_scope *qs,
                        util_error *err);
 
@@ -83,6 +84,11 @@ struct quota_scope_extra {
 int quota_scope_gather_with(struct arm_client *arm, const char *product_id, const char *state,
                             const struct quota_scope_extra *extra, struct quota_scope *qs, util_error *err);
 void quota_scope_free(struct quota_scope *qs);
+/* A gathering sends the reads the previous one of this process needed after its first round
+ * (policies, products' API lists) with its own first round, and uses their answers where its
+ * listing needs them: a repeated call is one round trip. Only paths are remembered, never an
+ * answer. quota_scope_forget drops them (tests; the memory at exit). Thread-safe. */
+void quota_scope_forget(void);
 
 /* Every subscription's index, in id order (heap, *n entries): stable pages. */
 size_t *quota_scope_sorted(const struct quota_scope *qs, size_t *n);

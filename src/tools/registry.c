@@ -6,6 +6,7 @@
 
 #include "drill.h"
 #include "policy.h"
+#include "quota_scope.h"
 #include "tools_internal.h"
 
 static const struct mcp_tool *const all_tools[] = {
@@ -50,6 +51,7 @@ void tools_ctx_free(struct tools_ctx *ctx)
         return;
     drill_state_free(ctx); /* puts back the left-over drills it holds: needs the ARM client */
     arm_client_free(ctx->arm);
+    quota_scope_forget();
     pthread_mutex_destroy(&ctx->lock);
     pthread_mutex_destroy(&ctx->models_lock);
     json_decref(ctx->models);

@@ -508,6 +508,19 @@ test('ARM calls of one list_subscriptions for 3 products x 50 subscriptions do n
       await s.sim.resetCounters();
       assert.equal(Object.keys(await rows(s.client, { product_id: 'team-b' })).length, 50);
       assert.equal((await s.sim.counters()).arm_requests, 5 + 6); // + API, policies, pool, members (accounts, deployments cached)
+
+      // a repeated call sends the reads the earlier ones needed (team-b's last time, team-a's and
+      // team-c's before) WITH the subscription listing: one round trip, the same reads, none more
+      await s.sim.resetCounters();
+      assert.equal(Object.keys(await rows(s.client, { limit: 500 })).length, 150);
+      const log = await s.sim.requests();
+      const first = log.filter((q) => /\/service\/[^/]+\/subscriptions$/.test(q.path) && !/skip/.test(q.query ?? q.url ?? ''));
+      const reads = log.filter((q) => /\/products\/[^/]+\/(policies\/policy|apis)$/.test(q.path));
+      assert.equal(reads.length, 6);
+      assert.ok(first.length >= 1);
+      assert.ok(reads.every((q) => q.start_us < first[0].end_us),
+        'the product policies and API lists waited for the subscription listing instead of going out with it');
+      assert.equal((await s.sim.counters()).arm_requests, 10 + 6, 'a repeated call reads nothing more than the first');
     } finally {
       await s.close();
     }

@@ -151,7 +151,7 @@ test('several teams in one call, one Logs query; rpm; bad inputs change nothing'
   } finally { await s.close(); }
 });
 
-test('two rounds of reads: the Logs query goes out with the subscriptions, every policy in the second round', async () => {
+test('two rounds of reads: the Logs query goes out with the subscriptions, every policy in the second round; asked again, one round', async () => {
   const d = demoScenario();
   // an API in no product: its policy is read in the second round (the service's API list is read in the first)
   const orphan = structuredClone(d.apis.find((a) => a.name === 'legacy-chat'));
@@ -178,6 +178,18 @@ test('two rounds of reads: the Logs query goes out with the subscriptions, every
     assert.ok(rounds[1].paths.some((p) => /\/apis\/aoai-completions\/policies\/policy$/.test(p)), 'the API policies come in round 2');
     assert.ok(rounds[1].paths.some((p) => /\/apis\/orphan\/policies\/policy$/.test(p)), 'every API of the service');
     assert.ok(!reqs.some((q) => /OperationalInsights\/workspaces/.test(q.path)), 'no workspace lookup');
+
+    // asked again: the policies and lists the first call needed go out with its first round (one
+    // round trip), and the policy of the API no subscription reaches is not read again
+    await s.sim.faults({ latency_ms: 50 });
+    await s.sim.resetCounters();
+    ok(await s.call('simulate_quota', { subscription_ids: ['growth', 'search'], tpm: 100000 }));
+    await s.sim.clearFaults();
+    const again = (await s.sim.requests()).filter((q) => !/oauth2|_sim/.test(q.path)).sort((a, b) => a.start_us - b.start_us);
+    const end = Math.min(...again.map((q) => q.end_us));
+    assert.ok(again.every((q) => q.start_us < end), `one round: ${JSON.stringify(again.map((q) => q.path))}`);
+    assert.ok(again.some((q) => /\/apis\/aoai-completions\/policies\/policy$/.test(q.path)));
+    assert.ok(!again.some((q) => /\/apis\/orphan\/policies\/policy$/.test(q.path)), 'the unreached API is not read');
   } finally { await s.close(); }
 });
 
