@@ -43,8 +43,8 @@ void platform_on_terminate(void (*fn)(void));
 /* Holds (hold true) or releases a deferral of termination: while at least one hold is on, SIGTERM,
  * SIGINT and SIGHUP (console events on Windows) are only recorded (platform_terminate_pending);
  * when the last hold is released with one recorded, the process terminates as it would have
- * (the platform_on_terminate function first). For work that must finish before exit (putting a
- * drilled backend back). */
+ * (the platform_on_terminate function first). A second signal (event) while held terminates at
+ * once. For work that must finish before exit (putting a drilled backend back). */
 void platform_terminate_defer(bool hold);
 /* The termination signal recorded while deferred (non-zero), else 0. Async-signal-safe. */
 int platform_terminate_pending(void);

@@ -92,10 +92,11 @@ static void terminate_now(int sig)
 
 static void on_signal(int sig)
 {
-    if (atomic_load(&g_defer) > 0) {
-        atomic_store(&g_pending, sig);
+    /* held: the first signal waits for the holder (putting a drilled member back, bounded by the
+     * HTTP timeouts); a second one ends the process now — the journal keeps the open drill for the
+     * next start, as after a crash */
+    if (atomic_load(&g_defer) > 0 && atomic_exchange(&g_pending, sig) == 0)
         return;
-    }
     terminate_now(sig);
 }
 

@@ -96,10 +96,8 @@ static volatile LONG g_pending; /* the event that arrived while held (+1), 0 = n
 
 static BOOL WINAPI on_console_event(DWORD type)
 {
-    if (InterlockedCompareExchange(&g_defer, 0, 0) > 0) {
-        InterlockedExchange(&g_pending, (LONG)type + 1);
-        return TRUE; /* handled: the holder ends the process once it is done */
-    }
+    if (InterlockedCompareExchange(&g_defer, 0, 0) > 0 && InterlockedExchange(&g_pending, (LONG)type + 1) == 0)
+        return TRUE; /* handled: the holder ends the process once it is done (a second event: now) */
     void (*fn)(void) = g_on_terminate;
     g_on_terminate = NULL;
     if (fn)

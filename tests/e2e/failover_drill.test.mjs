@@ -2,7 +2,8 @@
 // than the wall (the server's AIGW_DRILL_SPEEDUP=R): a 2-minute drill on the demo pool moves the
 // traffic from East US to West Europe (Log Analytics per backend and minute), reports progress,
 // and leaves the pool byte-identical; a dry run writes nothing; a second drill on the pool is
-// refused while other calls are answered; cancelling, SIGTERM, stdin closing, revert_change and
+// refused while other calls are answered; cancelling, SIGTERM (a second one ends the server at once,
+// the next process restores), stdin closing, revert_change and
 // restore_now put the member back at once; after kill -9 the next process puts it back; a pool
 // changed by someone else meanwhile is reported, not overwritten.
 import { test, after } from 'node:test';
@@ -150,6 +151,35 @@ test('SIGTERM during a drill: the member is put back, then the server ends by th
     assert.equal(signal, 'SIGTERM');
     assert.equal(JSON.stringify((await t.sim.state(POOL)).resource), before, 'restored before the process ended');
     assert.match(closesOf(t, openDrill(t).change_id)[0].reason, /asked to stop/);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a second SIGTERM while the member is being put back ends the server at once; the next process puts it back', async () => {
+  const t = await setup();
+  try {
+    const before = JSON.stringify((await t.sim.state(POOL)).resource);
+    const srv = await raw(t);
+    callRaw(srv, 1, 'rehearse_failover', { ...DRILL, minutes: 30 });
+    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    await t.sim.faults({ latency_ms: 5000 }); // the gateway hangs: the put-back cannot finish in time
+    srv.proc.kill('SIGTERM');
+    await sleep(300);
+    srv.proc.kill('SIGTERM');
+    const { signal } = await waitExit(srv.proc);
+    assert.equal(signal, 'SIGTERM');
+    await t.sim.clearFaults();
+    assert.ok(!(await members(t.sim)).includes('eastus-aoai'), 'the process ended before putting the member back');
+    const id = openDrill(t).change_id;
+    assert.equal(closesOf(t, id).length, 0, 'the drill stays open in the journal');
+    const conn = await connect({ env: t.env });
+    try {
+      await conn.client.callTool({ name: 'rehearse_failover', arguments: { api_id: API, restore_now: true } });
+      await until(async () => JSON.stringify((await t.sim.state(POOL)).resource) === before, 20000, 'the next process to restore');
+    } finally {
+      await conn.close();
+    }
   } finally {
     await t.close();
   }
