@@ -50,6 +50,15 @@ async function until(cond, ms = 20000, what = 'condition') {
 
 const journal = (audit) => existsSync(audit) ? readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : [];
 
+// A raw server running a 30-minute drill on the demo pool, once the member is out; before = the pool before.
+async function drillingServer(t) {
+  const before = JSON.stringify((await t.sim.state(POOL)).resource);
+  const srv = await raw(t);
+  callRaw(srv, 1, 'rehearse_failover', { ...DRILL, minutes: 30 });
+  await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+  return { before, srv };
+}
+
 test('a 2-minute drill on the demo pool: East US share to ~0, West Europe carries the load, progress, pool byte-identical after', async () => {
   const t = await setup();
   try {
@@ -142,10 +151,7 @@ test('cancelling the drill puts the member back at once', async () => {
 test('SIGTERM during a drill: the member is put back, then the server ends by the signal', async () => {
   const t = await setup();
   try {
-    const before = JSON.stringify((await t.sim.state(POOL)).resource);
-    const srv = await raw(t);
-    callRaw(srv, 1, 'rehearse_failover', { ...DRILL, minutes: 30 });
-    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    const { before, srv } = await drillingServer(t);
     srv.proc.kill('SIGTERM');
     const { signal } = await waitExit(srv.proc);
     assert.equal(signal, 'SIGTERM');
@@ -159,10 +165,7 @@ test('SIGTERM during a drill: the member is put back, then the server ends by th
 test('a second SIGTERM while the member is being put back ends the server at once; the next process puts it back', async () => {
   const t = await setup();
   try {
-    const before = JSON.stringify((await t.sim.state(POOL)).resource);
-    const srv = await raw(t);
-    callRaw(srv, 1, 'rehearse_failover', { ...DRILL, minutes: 30 });
-    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    const { before, srv } = await drillingServer(t);
     await t.sim.faults({ latency_ms: 5000 }); // the gateway hangs: the put-back cannot finish in time
     srv.proc.kill('SIGTERM');
     await sleep(300);
@@ -188,10 +191,7 @@ test('a second SIGTERM while the member is being put back ends the server at onc
 test('stdin closing during a drill: the member is put back before the server exits', async () => {
   const t = await setup();
   try {
-    const before = JSON.stringify((await t.sim.state(POOL)).resource);
-    const srv = await raw(t);
-    callRaw(srv, 1, 'rehearse_failover', { ...DRILL, minutes: 30 });
-    await until(async () => !(await members(t.sim)).includes('eastus-aoai'), 20000, 'the member to be taken out');
+    const { before, srv } = await drillingServer(t);
     const { code } = await srv.end();
     assert.equal(code, 0);
     assert.equal(JSON.stringify((await t.sim.state(POOL)).resource), before, 'restored before the process ended');
