@@ -1,8 +1,8 @@
 // windows: the Windows build (azure-ai-gateway-mcp.exe with its DLLs, from scripts/build-windows.sh)
 // run under Debian's Wine by the official MCP SDK client, against apim-sim (the Linux build) on
 // loopback: initialize, tools/list, a read tool, a dry-run write, an applied write and its
-// revert (journaled to a Windows path), confirmation through elicitation, and no secret in any
-// output, log line or journal. Run by scripts/test-windows.sh (ctest label `windows`).
+// revert (journaled to a Windows path), confirmation through elicitation, a failover drill (progress,
+// put back), and no secret in any output, log line or journal. Run by scripts/test-windows.sh (ctest label `windows`).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -38,10 +38,10 @@ after(async () => {
 // Z:\... is how Wine shows the Unix root to Windows programs.
 const winPath = (p) => `Z:${p.replace(/\//g, '\\')}`;
 
-async function session(capabilities = {}) {
+async function session(capabilities = {}, { on = sim, env: extra = {} } = {}) {
   const env = {
     PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8',
-    ...simEnv(sim, { AIGW_AUDIT_LOG: winPath(join(tmp.dir, 'audit.jsonl')) }),
+    ...simEnv(on, { AIGW_AUDIT_LOG: winPath(join(tmp.dir, 'audit.jsonl')), ...extra }),
   };
   const transport = new StdioClientTransport({ command: WINE_RUN, args: [EXE], env, stderr: 'pipe' });
   let err = '';
@@ -50,8 +50,8 @@ async function session(capabilities = {}) {
   await client.connect(transport);
   return {
     client,
-    async call(name, args) {
-      const r = await client.callTool({ name, arguments: args });
+    async call(name, args, opts) {
+      const r = await client.callTool({ name, arguments: args }, undefined, opts);
       outputs.push(JSON.stringify(r));
       return r;
     },
@@ -132,6 +132,29 @@ test('elicitation: the write asks the human and goes through only on a literal y
     ok(await s.call('revert_change', { change_id: applied.change_id }));
   } finally {
     await s.close();
+  }
+});
+
+test('a failover drill from the .exe: progress, the gateway clock from Date, the pool as it was after', async () => {
+  // its own simulator, its clock 60 times the wall's (the server's waits divided alike): 1 minute = 1 s
+  const fast = await startSim();
+  await fast.clock({ rate: 60 });
+  const pool = `/subscriptions/${DEMO.subscription}/resourceGroups/${DEMO.resourceGroup}` +
+    `/providers/Microsoft.ApiManagement/service/${DEMO.service}/backends/aoai-pool`;
+  const s = await session({}, { on: fast, env: { AIGW_DRILL_SPEEDUP: '60' } });
+  try {
+    const before = JSON.stringify((await fast.state(pool)).resource);
+    const ticks = [];
+    const r = ok(await s.call('rehearse_failover', { api_id: 'aoai-completions', backend_id: 'eastus-aoai', minutes: 1 },
+      { onprogress: (p) => ticks.push(p), timeout: 120000 }));
+    assert.equal(r.restored, true, r.outcome);
+    assert.ok(ticks.length >= 2, `progress notifications: ${ticks.length}`);
+    assert.equal(JSON.stringify((await fast.state(pool)).resource), before, 'the pool as it was');
+    const journal = readFileSync(join(tmp.dir, 'audit.jsonl'), 'utf8');
+    assert.ok(journal.includes(`"closes":"${r.change_id}"`), 'the drill is closed in the journal');
+  } finally {
+    await s.close();
+    await fast.stop();
   }
 });
 
