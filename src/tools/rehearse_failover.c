@@ -383,6 +383,14 @@ static json_t *evidence(struct drill *d, int64_t end, int64_t now, util_buf *tex
     if (!rows) {
         json_object_set_new(ev, "note", json_sprintf("traffic could not be read: %s", why));
         util_buf_printf(text, "\ntraffic could not be read: %s", why);
+    } else if (json_array_size(rows) == 0) {
+        /* a resource-centric query answers no rows, not an error, for a workspace it may not read */
+        static const char none[] = "Log Analytics answered no rows at all for this API (not even before the "
+                                   "drill): the API was idle, its logs have not arrived yet, or this identity "
+                                   "cannot read the workspace the gateway logs go to (Log Analytics Reader, or "
+                                   "resource-context access); get_metrics names the cause";
+        json_object_set_new(ev, "note", json_string(none));
+        util_buf_printf(text, "\n%s", none);
     } else if (json_array_size(not_in)) {
         json_object_set_new(ev, "note", json_sprintf("not in Log Analytics yet (ingestion takes minutes): get_metrics "
                                                      "api_id %s since %s fetches these figures later", d->api_id, st));

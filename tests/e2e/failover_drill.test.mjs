@@ -127,6 +127,20 @@ const callRaw = (srv, id, name, args) => srv.send({ jsonrpc: '2.0', id, method: 
 const closesOf = (t, id) => journal(t.audit).filter((x) => x.closes === id);
 const openDrill = (t) => journal(t.audit).find((r) => r.status === 'open');
 
+test('no rows at all (logs not arrived, or no read access): the evidence says so instead of figures', async () => {
+  const t = await setup();
+  try {
+    await t.sim.ingestion({ logs_delay_s: 3600 });
+    const s = ok(await t.call('rehearse_failover', { ...DRILL, minutes: 1 }, { timeout: 120000 }));
+    assert.equal(s.restored, true);
+    assert.equal(s.evidence.before, null);
+    assert.deepEqual(s.evidence.not_in_yet, ['before', 'during', 'after']);
+    assert.match(s.evidence.note, /no rows at all .*cannot read the workspace/);
+  } finally {
+    await t.close();
+  }
+});
+
 test('cancelling the drill puts the member back at once', async () => {
   const t = await setup();
   try {

@@ -128,6 +128,7 @@ export async function startSim(args = [], { gate: useGate = !args.includes('--tl
     state: (path) => control('GET', `/_sim/state?path=${encodeURIComponent(path)}`),
     addClient: (c) => control('POST', '/_sim/clients', c),
     clock: (c) => (c ? control('POST', '/_sim/clock', c) : control('GET', '/_sim/clock')), // the virtual clock
+    ingestion: (c) => control('POST', '/_sim/ingestion', c), // how late rows and metric points arrive
     async stop() {
       if (gate) await gate.stop();
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
