@@ -197,7 +197,8 @@ int metrics_drill_query(struct arm_client *arm, const char *resource_id, const c
                         int64_t until, json_t **rows, util_error *err);
 /* The rows with t in [since, until) summed per member of members ([{backend_id, url}], matched by
  * BackendId, else by url without query): {requests, requests_to_backends, requests_without_backend
- * (cache hits, gateway 429), requests_other_backends, errors_5xx, errors_429, minutes_with_data,
+ * (cache hits, gateway 429), requests_other_backends, errors_5xx, errors_429 (every 429 the gateway
+ * answered, its own token limits' included), errors_429_from_backends, minutes_with_data,
  * last_minute?, by_backend: {id: {requests, share (of requests_to_backends, null when none),
  * errors_5xx, errors_429}}} (NEW). Pure. */
 json_t *metrics_drill_window(json_t *rows, json_t *members, int64_t since, int64_t until);

@@ -112,7 +112,7 @@ json_t *metrics_drill_window(json_t *rows, json_t *members, int64_t since, int64
     size_t n = json_array_size(members);
     int64_t *req = calloc(n + 1, sizeof *req), *failed = calloc(n + 1, sizeof *failed),
             *thr = calloc(n + 1, sizeof *thr);
-    int64_t total = 0, to_members = 0, no_backend = 0, other = 0, f_all = 0, t_all = 0, last = 0, minutes = 0;
+    int64_t total = 0, to_members = 0, no_backend = 0, other = 0, f_all = 0, t_all = 0, bt_all = 0, last = 0, minutes = 0;
     int64_t seen[64];
     size_t nseen = 0;
     json_t *row;
@@ -125,6 +125,7 @@ json_t *metrics_drill_window(json_t *rows, json_t *members, int64_t since, int64
         total += r;
         f_all += f;
         t_all += th;
+        bt_all += num(row, "backend_throttled");
         last = t > last ? t : last;
         bool dup = false;
         for (size_t k = 0; k < nseen; k++)
@@ -155,11 +156,11 @@ json_t *metrics_drill_window(json_t *rows, json_t *members, int64_t since, int64
                             json_pack("{s:I, s:o, s:I, s:I}", "requests", (json_int_t)req[i], "share", share, "errors_5xx",
                                       (json_int_t)failed[i], "errors_429", (json_int_t)thr[i]));
     }
-    json_t *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I}", "requests", (json_int_t)total,
+    json_t *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I}", "requests", (json_int_t)total,
                             "requests_to_backends", (json_int_t)to_members, "requests_without_backend",
                             (json_int_t)no_backend, "requests_other_backends", (json_int_t)other, "errors_5xx",
-                            (json_int_t)f_all, "errors_429", (json_int_t)t_all, "by_backend", by, "minutes_with_data",
-                            (json_int_t)minutes);
+                            (json_int_t)f_all, "errors_429", (json_int_t)t_all, "errors_429_from_backends",
+                            (json_int_t)bt_all, "by_backend", by, "minutes_with_data", (json_int_t)minutes);
     if (last)
         json_object_set_new(out, "last_minute", json_integer(last));
     free(req);

@@ -249,8 +249,18 @@ static void window_text(util_buf *b, const json_t *win)
             util_buf_printf(b, " (%.0f%%)", 100 * json_number_value(share));
         first = false;
     }
-    util_buf_printf(b, "; 5xx %lld, 429 %lld", (long long)json_integer_value(json_object_get(win, "errors_5xx")),
-                    (long long)json_integer_value(json_object_get(win, "errors_429")));
+    util_buf_printf(b, "; 5xx %lld, 429 %lld (from backends %lld)",
+                    (long long)json_integer_value(json_object_get(win, "errors_5xx")),
+                    (long long)json_integer_value(json_object_get(win, "errors_429")),
+                    (long long)json_integer_value(json_object_get(win, "errors_429_from_backends")));
+}
+
+/* The first minute bin of "during" at gateway time `until`: the first whole minute after the take-out
+ * once it has begun, else the take-out's own minute (which also holds requests from before it). */
+static int64_t first_minute_out(const struct drill *d, int64_t until)
+{
+    int64_t s0 = minute_floor(d->start);
+    return d->start > s0 && s0 + 60 < until ? s0 + 60 : s0;
 }
 
 static void progress(struct drill *d, int64_t now)
@@ -264,12 +274,16 @@ static void progress(struct drill *d, int64_t now)
     if (!rows) {
         util_buf_printf(&b, "traffic not readable (%s)", why);
     } else {
-        json_t *win = metrics_drill_window(rows, d->members, minute_floor(d->start), now + 60);
+        /* per-minute rows: the minute of the take-out mixes before and after, so it counts only
+         * until a whole minute without the member has begun */
+        int64_t from = first_minute_out(d, now);
+        json_t *win = metrics_drill_window(rows, d->members, from, now + 60);
         if (json_integer_value(json_object_get(win, "requests_to_backends")) == 0) {
             util_buf_puts(&b, "no traffic in Log Analytics for the drill yet (ingestion takes minutes)");
         } else {
             window_text(&b, win);
-            util_buf_printf(&b, "; remaining members served %.0f%%", 100 * remaining_share(d, win));
+            util_buf_printf(&b, "; remaining members served %.0f%%%s", 100 * remaining_share(d, win),
+                            from == minute_floor(d->start) ? " (the minute of the take-out included)" : "");
         }
         json_decref(win);
     }
@@ -356,7 +370,8 @@ static json_t *evidence(struct drill *d, int64_t end, int64_t now, util_buf *tex
     json_t *before = window_or_null(d, rows, s0 - before_s, s0, "before", not_in);
     /* the minute the member came back in mixes both: it counts in neither during nor after */
     int64_t d1 = minute_floor(end) > s0 ? minute_floor(end) : end;
-    json_t *during = window_or_null(d, rows, s0, d1, "during", not_in);
+    int64_t d0 = first_minute_out(d, d1); /* whole minutes without the member, when there are any */
+    json_t *during = window_or_null(d, rows, d0, d1, "during", not_in);
     int64_t a0 = minute_floor(end) + 60; /* whole minutes after the member was back */
     json_t *after = window_or_null(d, rows, a0, minute_floor(now), "after", not_in);
     int64_t shift = rows ? shift_visible(d, rows, d1) : -1;
@@ -367,6 +382,9 @@ static json_t *evidence(struct drill *d, int64_t end, int64_t now, util_buf *tex
                                                                  : json_pack("{s:O, s:O}", "5xx",
                                                                              json_object_get(during, "errors_5xx"),
                                                                              "429", json_object_get(during, "errors_429")));
+    char *df = iso(d0);
+    json_object_set_new(ev, "during_from", json_string(df)); /* the first minute bin "during" counts */
+    free(df);
     if (rows)
         json_object_set_new(ev, "series", series(d, rows, s0 - 60 * 2, minute_floor(now) + 60));
     const char *names[] = {"before", "during", "after"};

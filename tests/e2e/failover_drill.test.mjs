@@ -101,6 +101,15 @@ test('a 2-minute drill on the demo pool: East US share to ~0, West Europe carrie
       assert.equal(m.requests['eastus-aoai'], 0, `East US served nothing once out: ${JSON.stringify(m)}`);
       assert.ok(m.requests['westeurope-aoai'] > 0, `West Europe carried the load: ${JSON.stringify(m)}`);
     }
+    // "during" counts whole minutes without the member (the take-out's minute also holds requests from before it)
+    const s0 = Math.floor(Date.parse(ev.start) / 60000) * 60000;
+    assert.equal(Date.parse(ev.during_from), Date.parse(ev.start) > s0 ? s0 + 60000 : s0);
+    assert.equal(ev.during.by_backend['eastus-aoai'].requests, 0, `during: ${JSON.stringify(ev.during)}`);
+    assert.equal(ev.during.by_backend['westeurope-aoai'].share, 1);
+    assert.ok(Number.isInteger(ev.during.errors_429_from_backends));
+    // once a whole minute without the member has begun, progress shows the remaining members serving all
+    const late = progress.filter((p) => p.progress >= 60 && p.progress < 120);
+    assert.ok(late.length >= 1 && late.every((p) => /remaining members served 100%/.test(p.message)), JSON.stringify(late));
     assert.ok(ev.shift_visible_within_s > 0 && ev.shift_visible_within_s <= 120, `shift time ${ev.shift_visible_within_s}`);
     assert.ok(ev.errors_during && Number.isInteger(ev.errors_during['5xx']));
     assert.equal(ev.after, null, 'the minutes after the drill are not in yet');
