@@ -237,33 +237,6 @@ static json_t *backend_props(sim_state *st, const char *id)
     return props;
 }
 
-/* The backend a request reaches: a Single backend as is; for a pool, the existing member with
- * the smallest priority number. NULL when nothing can serve. Borrowed from ref or the state. */
-static const char *active_backend(sim_state *st, const char *ref)
-{
-    json_t *props = ref ? backend_props(st, ref) : NULL;
-    if (!props)
-        return NULL;
-    json_t *members = json_object_get(json_object_get(props, "pool"), "services");
-    if (!json_is_array(members))
-        return ref;
-    const char *best = NULL;
-    json_int_t best_prio = 0;
-    size_t i;
-    json_t *m;
-    json_array_foreach(members, i, m) {
-        const char *mid = json_string_value(json_object_get(m, "id"));
-        const char *slash = mid ? strrchr(mid, '/') : NULL;
-        const char *name = slash ? slash + 1 : mid;
-        json_int_t prio = json_is_integer(json_object_get(m, "priority")) ? json_integer_value(json_object_get(m, "priority")) : 1;
-        if (name && backend_props(st, name) && (!best || prio < best_prio)) {
-            best = name;
-            best_prio = prio;
-        }
-    }
-    return best;
-}
-
 /* Every existing member of the pool ref, [[name, priority, weight], ...] in pool order (a Single
  * backend is its own only member); NULL when nothing can serve. APIM's defaults when absent:
  * priority and weight as equal (BackendPoolItem: both optional). */
@@ -292,6 +265,24 @@ static json_t *members_of(sim_state *st, const char *ref)
         return NULL;
     }
     return out;
+}
+
+/* The backend a request reaches while every breaker is closed: the first of members (members_of)
+ * with the smallest priority number. NULL when members is. Borrowed from members. */
+static const char *first_choice(const json_t *members)
+{
+    const char *best = NULL;
+    json_int_t best_prio = 0;
+    size_t i;
+    json_t *m;
+    json_array_foreach(members, i, m) {
+        json_int_t prio = json_integer_value(json_array_get(m, 1));
+        if (!best || prio < best_prio) {
+            best = json_string_value(json_array_get(m, 0));
+            best_prio = prio;
+        }
+    }
+    return best;
 }
 
 static const char *scope_product(sim_state *st, const char *sub)
@@ -330,9 +321,9 @@ json_t *sim_traffic_snapshot(sim_state *st)
         free(prel);
         free(arel);
         const char *ref = json_string_value(json_object_get(cfg, "backend_ref"));
-        const char *backend = active_backend(st, ref);
-        json_object_set_new(cfg, "backend", backend ? json_string(backend) : json_null());
         json_t *members = members_of(st, ref);
+        const char *backend = first_choice(members);
+        json_object_set_new(cfg, "backend", backend ? json_string(backend) : json_null());
         json_object_set_new(cfg, "pool", members ? members : json_null());
         if (!json_object_get(cfg, "retry"))
             json_object_set_new(cfg, "retry", json_null());

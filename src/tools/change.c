@@ -139,13 +139,15 @@ void change_set_summary(struct change *ch, const char *fmt, ...)
 }
 
 static int read_api(struct arm_client *arm, int api, const char *path, const char *query, json_t **body, char **etag,
-                    util_error *err)
+                    int64_t *date, util_error *err)
 {
     *body = NULL;
     *etag = NULL;
     struct arm_request req = {.method = "GET", .path = path, .api = api, .query = query};
     struct arm_result res = {0};
     int rc = arm_call(arm, &req, &res, err);
+    if (date && res.date)
+        *date = res.date;
     if (rc == 0) {
         *body = res.body;
         *etag = res.etag;
@@ -162,7 +164,13 @@ static int read_api(struct arm_client *arm, int api, const char *path, const cha
 int change_read(struct arm_client *arm, const char *path, const char *query, json_t **body, char **etag,
                 util_error *err)
 {
-    return read_api(arm, ARM_API_APIM, path, query, body, etag, err);
+    return read_api(arm, ARM_API_APIM, path, query, body, etag, NULL, err);
+}
+
+int change_read_dated(struct arm_client *arm, const char *path, const char *query, json_t **body, char **etag,
+                      int64_t *date, util_error *err)
+{
+    return read_api(arm, ARM_API_APIM, path, query, body, etag, date, err);
 }
 
 /* The API of a write (enum arm_api, 0: APIM) and whether its resource type has no ETag. */
@@ -173,7 +181,7 @@ static bool w_no_etag(const json_t *w) { return json_is_true(json_object_get(w, 
 static int read_w(struct arm_client *arm, const json_t *w, json_t **body, char **etag, util_error *err)
 {
     return read_api(arm, w_api(w), json_string_value(json_object_get(w, "path")),
-                    json_string_value(json_object_get(w, "read_query")), body, etag, err);
+                    json_string_value(json_object_get(w, "read_query")), body, etag, NULL, err);
 }
 
 /* PUT body (DELETE when NULL) to w's path through w's API. */

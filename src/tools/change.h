@@ -134,6 +134,9 @@ json_t *change_run(struct change *ch, bool dry_run);
  * a 404 is 0 with *body = NULL and *etag = NULL; other failures: the arm code with err. */
 int change_read(struct arm_client *arm, const char *path, const char *query, json_t **body, char **etag,
                 util_error *err);
+/* change_read, also setting *date to the answer's Date header (epoch s) when it has one. */
+int change_read_dated(struct arm_client *arm, const char *path, const char *query, json_t **body, char **etag,
+                      int64_t *date, util_error *err);
 /* {"properties": {"format": "rawxml", "value": xml}} — NEW reference. */
 json_t *change_policy_body(const char *xml);
 /* properties.value of a policy body, BORROWED from body; NULL when body is NULL or has none. */

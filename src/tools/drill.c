@@ -99,24 +99,7 @@ static void entry_free(struct drill_entry *e)
 
 int drill_read(struct arm_client *arm, const char *path, json_t **body, char **etag, int64_t *date, util_error *err)
 {
-    struct arm_request req = {.method = "GET", .path = path, .api = ARM_API_APIM};
-    struct arm_result res = {0};
-    int rc = arm_call(arm, &req, &res, err);
-    *body = NULL;
-    *etag = NULL;
-    if (date && res.date)
-        *date = res.date;
-    if (rc == 0) {
-        *body = res.body;
-        *etag = res.etag;
-        res.body = NULL;
-        res.etag = NULL;
-    } else if (rc == UTIL_ENOTFOUND) {
-        util_error_clear(err);
-        rc = 0;
-    }
-    arm_result_free(&res);
-    return rc;
+    return change_read_dated(arm, path, NULL, body, etag, date, err);
 }
 
 /* props without "pool" (NEW). */

@@ -10,21 +10,11 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, THIRD_PARTY, DEMO, OFF_SPEC } from './lib/harness.mjs';
+import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, THIRD_PARTY, DEMO, OFF_SPEC, demoScenario, fastScenario } from './lib/harness.mjs';
 
 after(checkSanitizers);
 
 const API = 'aoai-completions';
-const demoScenario = () => JSON.parse(readFileSync(join(SOURCE_DIR, 'src/sim/scenarios/demo.json'), 'utf8'));
-// Ten times more, smaller requests and a product rate limit that does not bite, so windows of a few
-// seconds after a change hold hundreds of requests.
-function fastScenario(edit = (d) => d) {
-  const d = demoScenario();
-  d.traffic.tokens_per_request = 100;
-  const aoai = d.products.find((p) => p.name === 'aoai');
-  aoai.policy = aoai.policy.replace('calls="600"', 'calls="60000"');
-  return edit(d);
-}
 const v2 = (d) => { d.service.sku = { name: 'StandardV2', capacity: 1 }; d.service.tier = 'v2'; return d; };
 
 async function session(scenario) {

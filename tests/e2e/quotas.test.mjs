@@ -8,13 +8,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, DEMO } from './lib/harness.mjs';
+import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, DEMO, demoScenario } from './lib/harness.mjs';
 
 after(checkSanitizers);
 
 const SVC = `/subscriptions/${DEMO.subscription}/resourceGroups/${DEMO.resourceGroup}` +
   `/providers/Microsoft.ApiManagement/service/${DEMO.service}`;
-const demoScenario = () => JSON.parse(readFileSync(join(SOURCE_DIR, 'src/sim/scenarios/demo.json'), 'utf8'));
 
 // A simulator (demo scenario, or `scenario` written to a temp file) and a server under the SDK client.
 async function session({ scenario, args = [], env = {}, capabilities = {} } = {}) {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSim, checkSanitizers, DEMO, SOURCE_DIR, APIM_SIM_BIN, tmpDir } from './lib/harness.mjs';
+import { startSim, checkSanitizers, DEMO, SOURCE_DIR, APIM_SIM_BIN, tmpDir, fastScenario as busier } from './lib/harness.mjs';
 
 after(checkSanitizers);
 
@@ -22,16 +22,10 @@ const KQL = `ApiManagementGatewayLogs | where ApiId == '${API}' | summarize requ
 const T0 = Date.parse('2026-11-30T06:02:00Z') / 1000;
 const iso = (sec) => new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 
-const demoScenario = () => JSON.parse(readFileSync(join(SOURCE_DIR, 'src/sim/scenarios/demo.json'), 'utf8'));
-// Ten times more, smaller requests, and a product rate limit that does not bite: ~550 backend calls a
-// minute, ~9 a second, so a breaker rule of 3 failures trips within the first second of a fault.
+// The harness's busier demo (~550 backend calls a minute, ~9 a second, so a breaker rule of 3
+// failures trips within the first second of a fault), on a frozen clock at T0.
 function fastScenario(edit = (d) => d) {
-  const d = demoScenario();
-  d.traffic.tokens_per_request = 100;
-  const aoai = d.products.find((p) => p.name === 'aoai');
-  aoai.policy = aoai.policy.replace('calls="600"', 'calls="60000"');
-  d.clock = { set: iso(T0), freeze: true };
-  return edit(d);
+  return busier((d) => { d.clock = { set: iso(T0), freeze: true }; return edit(d); });
 }
 
 async function session(scenario = fastScenario()) {

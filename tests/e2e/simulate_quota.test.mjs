@@ -9,11 +9,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, DEMO } from './lib/harness.mjs';
+import { startSim, simEnv, connect, tmpDir, checkSanitizers, SOURCE_DIR, DEMO, demoScenario } from './lib/harness.mjs';
 
 after(checkSanitizers);
 
-const demoScenario = () => JSON.parse(readFileSync(join(SOURCE_DIR, 'src/sim/scenarios/demo.json'), 'utf8'));
 const iso = (sec) => new Date(sec * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
 const nowSec = () => Math.floor(Date.now() / 1000);
 

@@ -15,6 +15,16 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 export const AIGW_BIN = process.env.AIGW_BIN;
 export const APIM_SIM_BIN = process.env.APIM_SIM_BIN;
 export const SOURCE_DIR = process.env.AIGW_SOURCE_DIR;
+// The demo scenario apim-sim ships (a fresh copy each call), and a busier one: ten times more, smaller
+// requests and a product rate limit that does not bite, so a few seconds hold hundreds of requests.
+export const demoScenario = () => JSON.parse(readFileSync(join(SOURCE_DIR, 'src/sim/scenarios/demo.json'), 'utf8'));
+export function fastScenario(edit = (d) => d) {
+  const d = demoScenario();
+  d.traffic.tokens_per_request = 100;
+  const aoai = d.products.find((p) => p.name === 'aoai');
+  aoai.policy = aoai.policy.replace('calls="600"', 'calls="60000"');
+  return edit(d);
+}
 // Vendored third-party data (tests/fixtures/third_party): Microsoft's specs and examples, the labs' policies.
 export const THIRD_PARTY = fileURLToPath(new URL('../../fixtures/third_party/', import.meta.url));
 export const SANITIZE = process.env.AIGW_SANITIZE === '1';
